@@ -1,0 +1,30 @@
+//! CodeDeploy BeforeAllowTraffic hook: finds the target version from the deployment, probes that
+//! exact version with the configured checks, and reports one verdict.
+
+use lambda_runtime::{Error, LambdaEvent, service_fn, tracing};
+use lifeguard_shared::aws::{CodeDeployClient, LambdaClient, load_config};
+use lifeguard_shared::pre_traffic::{HookSettings, PreTrafficHook};
+use serde_json::Value;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    let sdk = load_config().await;
+    let hook = PreTrafficHook {
+        codedeploy: CodeDeployClient::new(&sdk),
+        functions: LambdaClient::new(&sdk),
+        settings: HookSettings::from_env(),
+        hook_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "pre-traffic".into()),
+    };
+    if let Err(problem) = &hook.settings.checks {
+        tracing::error!(%problem, "every invocation will report Failed until this is fixed");
+    }
+    let hook = &hook;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        let remaining = Duration::from_millis(event.context.deadline.saturating_sub(now_ms));
+        hook.handle(event.payload, remaining).await
+    }))
+    .await
+}

@@ -1,0 +1,405 @@
+"""Self-test of the local AWS (localaws/launcher.py). Run while it serves:
+
+    bash localaws/localaws.sh start && .venv/bin/python localaws/selftest.py
+
+Prints one line per check, then "N passed, M failed"; exits non-zero on any failure.
+"""
+
+import hashlib
+import io
+import json
+import os
+import re
+import sys
+import threading
+import time
+import traceback
+import zipfile
+
+import boto3
+import requests
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+URL = os.environ.get("LOCALAWS_URL", f"http://127.0.0.1:{os.environ.get('LOCALAWS_PORT', '4599')}")
+NO_RETRY = Config(retries={"mode": "standard", "total_max_attempts": 1})
+KW = dict(endpoint_url=URL, region_name="us-east-1", aws_access_key_id="testing",
+          aws_secret_access_key="testing", config=NO_RETRY)
+iam, lam, cd = (boto3.client(s, **KW) for s in ("iam", "lambda", "codedeploy"))
+
+results = {"passed": 0, "failed": 0}
+
+
+def check(name, cond, detail=""):
+    results["passed" if cond else "failed"] += 1
+    print(f"{'ok  ' if cond else 'FAIL'} {name}" + ("" if cond else f"  -- {detail}"))
+
+
+def error_of(call, *args, **kwargs):
+    """(code, HTTP status, error-type header, full response) of a call expected to fail."""
+    try:
+        call(*args, **kwargs)
+    except ClientError as e:
+        meta = e.response["ResponseMetadata"]
+        return (e.response["Error"]["Code"], meta["HTTPStatusCode"],
+                meta["HTTPHeaders"].get("x-amzn-errortype"), e.response)
+    return (None, 200, None, None)
+
+
+def ctl(method, path, **kwargs):
+    r = requests.request(method, URL + "/_lifeguard/" + path, timeout=10, **kwargs)
+    return r.status_code, r.json()
+
+
+def zip_bytes():
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("bootstrap", "#!/bin/sh\necho hi\n")
+    return buf.getvalue()
+
+
+def invoke(name, qualifier=None, payload=None):
+    kwargs = {"FunctionName": name, "Payload": json.dumps(payload or {}).encode()}
+    if qualifier:
+        kwargs["Qualifier"] = qualifier
+    r = lam.invoke(**kwargs)
+    return r, _json(r["Payload"].read())
+
+
+def _json(raw):
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+# ---------------------------------------------------------------------------- setup
+
+def setup_lambda():
+    requests.post(URL + "/moto-api/reset", timeout=10)
+    requests.post(URL + "/moto-api/config", json={"lambda": {"use_docker": False}}, timeout=10)
+    role = iam.create_role(RoleName="lambda-role", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                "Principal": {"Service": "lambda.amazonaws.com"}}]}))
+    arn = role["Role"]["Arn"]
+    for name in ("fn-sut", "fn-slow", "CodeDeployHook_x"):
+        lam.create_function(FunctionName=name, Runtime="provided.al2023", Role=arn,
+                            Handler="bootstrap", Code={"ZipFile": zip_bytes()})
+    v1 = lam.publish_version(FunctionName="fn-sut")["Version"]
+    lam.update_function_code(FunctionName="fn-sut", ZipFile=zip_bytes() + b"\0")
+    v2 = lam.publish_version(FunctionName="fn-sut")["Version"]
+    check("published versions 1 and 2", (v1, v2) == ("1", "2"), (v1, v2))
+    lam.create_alias(FunctionName="fn-sut", Name="live", FunctionVersion="2")
+    lam.publish_version(FunctionName="fn-slow")
+    return lam.get_function(FunctionName="fn-sut")["Configuration"]["FunctionArn"]
+
+
+APPSPEC_YAML = """version: 0.0
+Resources:
+  - fnSut:
+      Type: AWS::Lambda::Function
+      Properties:
+        Name: fn-sut
+        Alias: live
+        CurrentVersion: "1"
+        TargetVersion: "2"
+Hooks:
+  - BeforeAllowTraffic: CodeDeployHook_x
+  - AfterAllowTraffic: CodeDeployHook_after
+"""
+APPSPEC_JSON = json.dumps({"version": 0.0, "Resources": [], "Hooks": [
+    {"BeforeAllowTraffic": "CodeDeployHook_json"}]})
+
+
+def setup_codedeploy():
+    cd.create_application(applicationName="app", computePlatform="Lambda")
+    cd.create_deployment_group(
+        applicationName="app", deploymentGroupName="dg",
+        serviceRoleArn="arn:aws:iam::123456789012:role/codedeploy",
+        deploymentConfigName="CodeDeployDefault.LambdaAllAtOnce",
+        deploymentStyle={"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"})
+
+    def deploy(revision):
+        return cd.create_deployment(applicationName="app", deploymentGroupName="dg",
+                                    revision=revision)["deploymentId"]
+
+    return {
+        "yaml": deploy({"revisionType": "AppSpecContent", "appSpecContent": {"content": APPSPEC_YAML}}),
+        "json": deploy({"revisionType": "AppSpecContent", "appSpecContent": {"content": APPSPEC_JSON}}),
+        "string": deploy({"revisionType": "String", "string": {
+            "content": APPSPEC_YAML, "sha256": hashlib.sha256(APPSPEC_YAML.encode()).hexdigest()}}),
+        "other": deploy({"revisionType": "AppSpecContent", "appSpecContent": {"content": APPSPEC_YAML}}),
+    }
+
+
+# ---------------------------------------------------------------------------- checks
+
+def test_codedeploy(d):
+    sha = hashlib.sha256(APPSPEC_YAML.encode()).hexdigest()
+    check("deployment ids look like AWS's", all(re.fullmatch(r"d-[A-Z0-9]{9}", x) for x in d.values()), d)
+
+    rev = cd.get_deployment(deploymentId=d["yaml"])["deploymentInfo"]["revision"]
+    check("GetDeployment: AppSpecContent revision has sha256 only",
+          rev == {"revisionType": "AppSpecContent", "appSpecContent": {"sha256": sha}}, rev)
+    rev = cd.batch_get_deployments(deploymentIds=[d["yaml"]])["deploymentsInfo"][0]["revision"]
+    check("BatchGetDeployments: same", "content" not in rev["appSpecContent"], rev)
+    rev = cd.get_deployment(deploymentId=d["string"])["deploymentInfo"]["revision"]
+    check("GetDeployment: String revision returned whole",
+          rev == {"revisionType": "String", "string": {"content": APPSPEC_YAML, "sha256": sha}}, rev)
+
+    r = cd.get_application_revision(applicationName="app", revision={
+        "revisionType": "AppSpecContent", "appSpecContent": {"sha256": sha}})
+    check("GetApplicationRevision returns the AppSpec text",
+          r["applicationName"] == "app" and r["revision"] == {
+              "revisionType": "AppSpecContent", "appSpecContent": {"content": APPSPEC_YAML, "sha256": sha}}
+          and r["revisionInfo"]["deploymentGroups"] == ["dg"] and "registerTime" in r["revisionInfo"], r)
+    code = error_of(cd.get_application_revision, applicationName="app", revision={
+        "revisionType": "AppSpecContent", "appSpecContent": {"sha256": "0" * 64}})[:2]
+    check("GetApplicationRevision unknown revision", code == ("RevisionDoesNotExistException", 400), code)
+    code = error_of(cd.get_application_revision, applicationName="nope", revision={
+        "revisionType": "AppSpecContent", "appSpecContent": {"sha256": sha}})[:2]
+    check("GetApplicationRevision unknown application", code == ("ApplicationDoesNotExistException", 400), code)
+
+    st, events = ctl("GET", "codedeploy/lifecycle-events", params={"deploymentId": d["yaml"]})
+    check("lifecycle events from YAML Hooks",
+          st == 200 and [(e["lifecycleEvent"], e["hookFunction"], e["status"]) for e in events]
+          == [("BeforeAllowTraffic", "CodeDeployHook_x", "Pending"),
+              ("AfterAllowTraffic", "CodeDeployHook_after", "Pending")], events)
+    ids = [e["lifecycleEventHookExecutionId"] for e in events]
+    check("hook execution ids are long, opaque, distinct",
+          len(set(ids)) == 2 and all(len(i) > 100 and re.fullmatch(r"[A-Za-z0-9+/=]+", i) for i in ids), ids)
+    st, ev = ctl("GET", "codedeploy/lifecycle-events", params={"deploymentId": d["json"]})
+    check("lifecycle events from JSON Hooks", [e["hookFunction"] for e in ev] == ["CodeDeployHook_json"], ev)
+    st, _ = ctl("GET", "codedeploy/lifecycle-events", params={"deploymentId": "d-NOTTHERE"})
+    check("lifecycle events for unknown deployment -> 404", st == 404, st)
+
+    put = cd.put_lifecycle_event_hook_execution_status
+    before, after = ids
+    e = error_of(put, deploymentId="d-NOTTHERE0", lifecycleEventHookExecutionId=before, status="Succeeded")
+    check("report: unknown deployment", e[:3] == ("DeploymentDoesNotExistException", 400,
+                                                 "DeploymentDoesNotExistException"), e[:3])
+    body = json.loads(requests.post(URL + "/", data=json.dumps(
+        {"deploymentId": "d-NOTTHERE0", "lifecycleEventHookExecutionId": "x", "status": "Succeeded"}),
+        headers={"X-Amz-Target": "CodeDeploy_20141006.PutLifecycleEventHookExecutionStatus",
+                 "Content-Type": "application/x-amz-json-1.1",
+                 "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/codedeploy/aws4_request, SignedHeaders=host, Signature=x"},
+        timeout=10).text)
+    check("error body has JSON 1.1 shape", body.get("__type") == "DeploymentDoesNotExistException"
+          and "message" in body, body)
+    e = error_of(put, deploymentId=d["yaml"], lifecycleEventHookExecutionId=ids[0][::-1], status="Succeeded")
+    check("report: unknown execution id", e[0] == "InvalidLifecycleEventHookExecutionIdException", e[:3])
+    e = error_of(put, deploymentId=d["json"], lifecycleEventHookExecutionId=before, status="Succeeded")
+    check("report: execution id of another deployment",
+          e[0] == "InvalidLifecycleEventHookExecutionIdException", e[:3])
+    e = error_of(put, deploymentId=d["yaml"], lifecycleEventHookExecutionId=before, status="Bogus")
+    check("report: status outside the enum -> ValidationException", e[:2] == ("ValidationException", 400), e[:3])
+    for bad in ("Pending", "InProgress", "Skipped", "Unknown"):
+        e = error_of(put, deploymentId=d["yaml"], lifecycleEventHookExecutionId=before, status=bad)
+        check(f"report: status {bad} refused",
+              e[0] == "InvalidLifecycleEventHookExecutionStatusException", e[:3])
+    r = put(deploymentId=d["yaml"], lifecycleEventHookExecutionId=before, status="Succeeded")
+    check("report Succeeded accepted", r["lifecycleEventHookExecutionId"] == before, r)
+    e = error_of(put, deploymentId=d["yaml"], lifecycleEventHookExecutionId=before, status="Succeeded")
+    check("second report -> LifecycleEventAlreadyCompletedException",
+          e[0] == "LifecycleEventAlreadyCompletedException", e[:3])
+    e = error_of(put, deploymentId=d["yaml"], lifecycleEventHookExecutionId=before, status="Failed")
+    check("second report (other status) refused too", e[0] == "LifecycleEventAlreadyCompletedException", e[:3])
+    put(deploymentId=d["yaml"], lifecycleEventHookExecutionId=after, status="Failed")
+    _, events = ctl("GET", "codedeploy/lifecycle-events", params={"deploymentId": d["yaml"]})
+    check("lifecycle events show reported statuses",
+          [e["status"] for e in events] == ["Succeeded", "Failed"], events)
+    _, reports = ctl("GET", "codedeploy/hook-reports", params={"deploymentId": d["yaml"]})
+    got = [(r["status"], r["accepted"], r["error"]) for r in reports]
+    want = [("Succeeded", False, "InvalidLifecycleEventHookExecutionIdException"),
+            ("Bogus", False, "ValidationException")] + [
+        (s, False, "InvalidLifecycleEventHookExecutionStatusException")
+        for s in ("Pending", "InProgress", "Skipped", "Unknown")] + [
+        ("Succeeded", True, None), ("Succeeded", False, "LifecycleEventAlreadyCompletedException"),
+        ("Failed", False, "LifecycleEventAlreadyCompletedException"), ("Failed", True, None)]
+    check("hook reports recorded in order", got == want, got)
+    check("hook reports carry execution ids",
+          reports[-1]["lifecycleEventHookExecutionId"] == after, reports[-1])
+
+    # Fault injection, matched on the deployment id so parallel tests don't collide.
+    _, other = ctl("GET", "codedeploy/lifecycle-events", params={"deploymentId": d["other"]})
+    _, js = ctl("GET", "codedeploy/lifecycle-events", params={"deploymentId": d["json"]})
+    st, _ = ctl("POST", "faults", json={
+        "target": "CodeDeploy_20141006.PutLifecycleEventHookExecutionStatus",
+        "match": d["other"], "count": 2, "status": 500, "code": "InternalFailure", "message": "injected"})
+    check("fault registered", st == 200)
+    r = put(deploymentId=d["json"], lifecycleEventHookExecutionId=js[0]["lifecycleEventHookExecutionId"],
+            status="Succeeded")
+    check("fault does not hit a non-matching request", "lifecycleEventHookExecutionId" in r)
+    x = other[0]["lifecycleEventHookExecutionId"]
+    e1 = error_of(put, deploymentId=d["other"], lifecycleEventHookExecutionId=x, status="Succeeded")
+    e2 = error_of(put, deploymentId=d["other"], lifecycleEventHookExecutionId=x, status="Succeeded")
+    check("fault hits the matching request twice",
+          e1[:3] == e2[:3] == ("InternalFailure", 500, "InternalFailure")
+          and e1[3]["Error"]["Message"] == "injected", (e1[:3], e2[:3]))
+    r = put(deploymentId=d["other"], lifecycleEventHookExecutionId=x, status="Succeeded")
+    check("third request goes through", r["lifecycleEventHookExecutionId"] == x)
+    _, reports = ctl("GET", "codedeploy/hook-reports", params={"deploymentId": d["other"]})
+    check("injected faults recorded as rejected reports",
+          [(r["accepted"], r["error"]) for r in reports]
+          == [(False, "InternalFailure"), (False, "InternalFailure"), (True, None)], reports)
+    retrying = boto3.client("codedeploy", **{**KW, "config": Config(retries={"mode": "standard",
+                                                                             "total_max_attempts": 3})})
+    ctl("POST", "faults", json={"target": "CodeDeploy_20141006.GetDeployment", "match": d["json"],
+                                "count": 1, "status": 503, "code": "ThrottlingException"})
+    r = retrying.get_deployment(deploymentId=d["json"])
+    check("SDK retries past an injected throttle", r["ResponseMetadata"]["RetryAttempts"] == 1,
+          r["ResponseMetadata"])
+    ctl("POST", "faults", json={"target": "CodeDeploy_20141006.GetDeployment", "match": "zzz", "count": 5})
+    st, _ = ctl("DELETE", "faults")
+    check("DELETE faults clears them", st == 200 and ctl("GET", "faults")[1] == [])
+
+    r = cd.stop_deployment(deploymentId=d["json"])
+    status = cd.get_deployment(deploymentId=d["json"])["deploymentInfo"]["status"]
+    check("StopDeployment stops", r["status"] == "Succeeded" and status == "Stopped", (r, status))
+    e = error_of(cd.stop_deployment, deploymentId=d["json"])
+    check("StopDeployment twice", e[0] == "DeploymentAlreadyCompletedException", e[:3])
+
+
+def test_lambda(fn_arn):
+    st, _ = ctl("POST", "lambda/scripts", json={"function": "fn-sut", "qualifier": "2", "behaviours": [
+        {"payload": {"errorMessage": "boom", "errorType": "Panic"}, "functionError": "Unhandled"}]})
+    check("script v2 registered", st == 200)
+    ctl("POST", "lambda/scripts", json={"function": "fn-sut", "qualifier": "1",
+                                        "behaviours": [{"payload": {"statusCode": 200}}]})
+    st, _ = ctl("POST", "lambda/scripts", json={"function": "fn-sut"})
+    check("script without behaviours refused", st == 400)
+
+    r, body = invoke("fn-sut", "2", {"probe": 1})
+    check("v2: FunctionError Unhandled, executed version 2",
+          r.get("FunctionError") == "Unhandled" and r["ExecutedVersion"] == "2"
+          and body == {"errorMessage": "boom", "errorType": "Panic"}, (r, body))
+    r, body = invoke("fn-sut:1")
+    check("v1 ('name:1' form): ok", "FunctionError" not in r and r["ExecutedVersion"] == "1"
+          and body == {"statusCode": 200}, (r, body))
+    r, body = invoke("fn-sut", "live")
+    check("alias live resolves to v2", r["ExecutedVersion"] == "2" and r.get("FunctionError") == "Unhandled", r)
+    r, body = invoke(fn_arn + ":1")
+    check("ARN with qualifier", r["ExecutedVersion"] == "1" and body == {"statusCode": 200}, r)
+    r, body = invoke("fn-sut", payload={"echo": True})
+    check("unscripted $LATEST falls through to moto with executed version",
+          r["StatusCode"] == 200 and r["ExecutedVersion"] == "$LATEST", r)
+
+    ctl("POST", "lambda/scripts", json={"function": "fn-sut", "qualifier": "1", "behaviours": [
+        {"throttle": True}, {"payload": "first"}, {"payload": "again"}]})
+    e = error_of(lam.invoke, FunctionName="fn-sut", Qualifier="1", Payload=b"{}")
+    check("throttle -> 429 TooManyRequestsException",
+          e[:3] == ("TooManyRequestsException", 429, "TooManyRequestsException")
+          and e[3].get("Reason") == "CallerRateLimitExceeded"
+          and e[3]["Error"]["Message"] == "Rate Exceeded.", e[:3] + (e[3],))
+    check("then ok", invoke("fn-sut", "1")[1] == "first")
+    check("last behaviour repeats", [invoke("fn-sut", "1")[1] for _ in range(3)] == ["again"] * 3)
+    retrying = boto3.client("lambda", **{**KW, "config": Config(retries={"mode": "standard",
+                                                                         "total_max_attempts": 3})})
+    ctl("POST", "lambda/scripts", json={"function": "fn-sut", "qualifier": "1", "behaviours": [
+        {"throttle": True}, {"payload": "after retry"}]})
+    r = retrying.invoke(FunctionName="fn-sut", Qualifier="1", Payload=b"{}")
+    check("SDK retries a throttle", r["Payload"].read() == b'"after retry"'
+          and r["ResponseMetadata"]["RetryAttempts"] == 1, r["ResponseMetadata"])
+
+    for name, q in (("fn-sut", "9"), ("fn-sut", "nope"), ("no-such-fn", None)):
+        kwargs = {"FunctionName": name, "Payload": b"{}", **({"Qualifier": q} if q else {})}
+        e = error_of(lam.invoke, **kwargs)
+        check(f"unknown {name}:{q} -> 404 ResourceNotFoundException",
+              e[:3] == ("ResourceNotFoundException", 404, "ResourceNotFoundException")
+              and e[3].get("Type") == "User", e[:3])
+
+    _, calls = ctl("GET", "lambda/invocations", params={"function": "fn-sut"})
+    check("invocations recorded in order",
+          [(c["qualifier"], c["executedVersion"], c["status"]) for c in calls][:6]
+          == [("2", "2", 200), ("1", "1", 200), ("live", "2", 200), ("1", "1", 200),
+              (None, "$LATEST", 200), ("1", "1", 429)], calls[:6])
+    check("invocation payload recorded", calls[0]["payload"] == {"probe": 1}, calls[0])
+
+    # Lambda (REST) fault injection by "METHOD path" prefix.
+    ctl("POST", "faults", json={"target": "POST /2015-03-31/functions/fn-sut/invocations",
+                                "match": "Qualifier=2", "count": 1, "status": 500,
+                                "code": "ServiceException", "message": "injected"})
+    e = error_of(lam.invoke, FunctionName="fn-sut", Qualifier="2", Payload=b"{}")
+    check("REST fault on Lambda invoke", e[:3] == ("ServiceException", 500, "ServiceException"), e[:3])
+    check("REST fault used up", invoke("fn-sut", "2")[0]["ExecutedVersion"] == "2")
+
+    # Delays sleep outside the global lock: 8 x 300 ms run in parallel.
+    ctl("POST", "lambda/scripts", json={"function": "fn-slow", "qualifier": "1",
+                                        "behaviours": [{"payload": "slow", "delayMs": 300}]})
+    clients = [boto3.client("lambda", **KW) for _ in range(8)]
+    took = []
+
+    def one(c):
+        t = time.monotonic()
+        c.invoke(FunctionName="fn-slow", Qualifier="1", Payload=b"{}")
+        took.append(time.monotonic() - t)
+
+    start = time.monotonic()
+    threads = [threading.Thread(target=one, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    total = time.monotonic() - start
+    check(f"8 concurrent 300 ms invokes took {total * 1000:.0f} ms (< 600)",
+          len(took) == 8 and min(took) >= 0.3 and total < 0.6, took)
+
+
+def test_concurrent_writes():
+    errors = []
+
+    def create(i):
+        try:
+            boto3.client("codedeploy", **KW).create_application(
+                applicationName=f"par-{i}", computePlatform="Lambda")
+        except Exception as e:  # moto unserialised fails with "mutated during iteration"
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    names = cd.list_applications()["applications"]
+    check("12 concurrent writes all succeed", not errors and sum(
+        n.startswith("par-") for n in names) == 12, errors)
+
+
+def test_health():
+    r = requests.get(URL + "/_lifeguard/health", timeout=10)
+    check("health endpoint answers", r.status_code == 200 and r.json() == {"status": "ok"}, r.text)
+
+
+def test_reset():
+    ctl("POST", "faults", json={"target": "X", "count": 1})
+    requests.post(URL + "/moto-api/reset", timeout=10)
+    state = [ctl("GET", p)[1] for p in ("faults", "lambda/invocations", "codedeploy/hook-reports")]
+    check("moto-api reset clears our state", state == [[], [], []], state)
+    requests.post(URL + "/moto-api/config", json={"lambda": {"use_docker": False}}, timeout=10)
+    setup_lambda()
+    _, body = invoke("fn-sut", "1")
+    check("scripts cleared by reset", body != {"statusCode": 200}, body)
+
+
+def run(step, *args):
+    try:
+        return step(*args)
+    except Exception:  # an unexpected exception is one failure; carry on with the rest
+        results["failed"] += 1
+        traceback.print_exc()
+        print(f"FAIL {step.__name__}: unexpected exception")
+
+
+def main():
+    fn_arn = run(setup_lambda)
+    run(lambda: test_codedeploy(setup_codedeploy()))
+    run(test_lambda, fn_arn)
+    run(test_concurrent_writes)
+    run(test_health)
+    run(test_reset)
+    print(f"{results['passed']} passed, {results['failed']} failed")
+    sys.exit(1 if results["failed"] else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+//! CodeDeploy adapter: target discovery and verdict reporting.
+
+use super::aws_error;
+use crate::AwsError;
+use crate::deployment::{Deployment, Revision};
+use crate::hook::{CodeDeploy, Reported, Verdict};
+use aws_sdk_codedeploy::config::retry::RetryConfig;
+use aws_sdk_codedeploy::config::timeout::TimeoutConfig;
+use aws_sdk_codedeploy::types::{
+    AppSpecContent, LifecycleEventStatus, RevisionLocation, RevisionLocationType,
+};
+use std::time::Duration;
+
+/// CodeDeploy through the SDK, retrying throttling and server errors with backoff.
+#[derive(Debug, Clone)]
+pub struct CodeDeployClient {
+    client: aws_sdk_codedeploy::Client,
+}
+
+impl CodeDeployClient {
+    /// Builds the client from the shared SDK configuration.
+    pub fn new(sdk: &aws_config::SdkConfig) -> Self {
+        let config = aws_sdk_codedeploy::config::Builder::from(sdk)
+            .retry_config(
+                RetryConfig::standard().with_max_attempts(6).with_initial_backoff(Duration::from_millis(200)),
+            )
+            .timeout_config(
+                TimeoutConfig::builder().operation_attempt_timeout(Duration::from_secs(10)).build(),
+            )
+            .build();
+        Self { client: aws_sdk_codedeploy::Client::from_conf(config) }
+    }
+}
+
+/// The AppSpec text in a revision, when it carries it.
+fn appspec_text(revision: &RevisionLocation) -> Option<&str> {
+    match revision.revision_type()? {
+        RevisionLocationType::AppSpecContent => revision.app_spec_content()?.content(),
+        RevisionLocationType::String => revision.string()?.content(),
+        _ => None,
+    }
+}
+
+impl CodeDeploy for CodeDeployClient {
+    async fn deployment(&self, deployment_id: &str) -> Result<Deployment, AwsError> {
+        const OP: &str = "GetDeployment";
+        let output = self
+            .client
+            .get_deployment()
+            .deployment_id(deployment_id)
+            .send()
+            .await
+            .map_err(|e| aws_error(OP, e))?;
+        let malformed = |message: &str| AwsError {
+            operation: OP,
+            code: "MalformedResponse".into(),
+            message: message.into(),
+        };
+        let info = output.deployment_info().ok_or_else(|| malformed("no deploymentInfo"))?;
+        let application_name =
+            info.application_name().ok_or_else(|| malformed("no applicationName"))?.to_owned();
+        let location = info.revision().ok_or_else(|| malformed("no revision"))?;
+        let revision = match (appspec_text(location), location.app_spec_content().and_then(|c| c.sha256())) {
+            (Some(text), _) => Revision::Content(text.to_owned()),
+            (None, Some(sha256)) => Revision::Sha256(sha256.to_owned()),
+            (None, None) => {
+                let kind = location.revision_type().map_or("unknown", |t| t.as_str());
+                return Err(malformed(&format!(
+                    "revision of type {kind} carries no AppSpec content or sha256"
+                )));
+            }
+        };
+        Ok(Deployment {
+            application_name,
+            revision,
+            create_time: info.create_time().map(|t| t.as_secs_f64()),
+        })
+    }
+
+    async fn appspec(&self, application: &str, sha256: &str) -> Result<String, AwsError> {
+        const OP: &str = "GetApplicationRevision";
+        let revision = RevisionLocation::builder()
+            .revision_type(RevisionLocationType::AppSpecContent)
+            .app_spec_content(AppSpecContent::builder().sha256(sha256).build())
+            .build();
+        let output = self
+            .client
+            .get_application_revision()
+            .application_name(application)
+            .revision(revision)
+            .send()
+            .await
+            .map_err(|e| aws_error(OP, e))?;
+        output.revision().and_then(appspec_text).map(str::to_owned).ok_or_else(|| AwsError {
+            operation: OP,
+            code: "MalformedResponse".into(),
+            message: format!("revision {sha256} of {application} came back without AppSpec content"),
+        })
+    }
+
+    async fn report(
+        &self,
+        deployment_id: &str,
+        execution_id: &str,
+        verdict: Verdict,
+    ) -> Result<Reported, AwsError> {
+        let status = match verdict {
+            Verdict::Succeeded => LifecycleEventStatus::Succeeded,
+            Verdict::Failed => LifecycleEventStatus::Failed,
+        };
+        let sent = self
+            .client
+            .put_lifecycle_event_hook_execution_status()
+            .deployment_id(deployment_id)
+            .lifecycle_event_hook_execution_id(execution_id)
+            .status(status)
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(Reported::Accepted),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_lifecycle_event_already_completed_exception()) =>
+            {
+                Ok(Reported::AlreadyCompleted)
+            }
+            Err(error) => Err(aws_error("PutLifecycleEventHookExecutionStatus", error)),
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! Lambda adapter: invoking exact versions and reading a function's logical id.
+
+use super::aws_error;
+use crate::AwsError;
+use crate::checks::Answer;
+use crate::probe::{Functions, InvokeError};
+use aws_sdk_lambda::config::retry::RetryConfig;
+use aws_sdk_lambda::error::SdkError;
+use aws_sdk_lambda::primitives::Blob;
+
+/// Tag CloudFormation puts on every resource it creates, holding the logical id.
+const LOGICAL_ID_TAG: &str = "aws:cloudformation:logical-id";
+
+/// Error codes after which the same invocation is worth another try.
+const TRANSIENT_CODES: [&str; 5] = [
+    "TooManyRequestsException",
+    "ServiceException",
+    "EC2ThrottledException",
+    "ResourceNotReadyException",
+    "ResourceConflictException",
+];
+
+/// Lambda through the SDK. Invocations are not retried by the SDK: the probe retries transient
+/// failures itself, so that latency is measured per attempt and retries end at the deadline.
+#[derive(Debug, Clone)]
+pub struct LambdaClient {
+    client: aws_sdk_lambda::Client,
+}
+
+impl LambdaClient {
+    /// Builds the client from the shared SDK configuration.
+    pub fn new(sdk: &aws_config::SdkConfig) -> Self {
+        let config = aws_sdk_lambda::config::Builder::from(sdk).retry_config(RetryConfig::disabled()).build();
+        Self { client: aws_sdk_lambda::Client::from_conf(config) }
+    }
+}
+
+impl Functions for LambdaClient {
+    async fn invoke(&self, function: &str, qualifier: &str, payload: &[u8]) -> Result<Answer, InvokeError> {
+        let sent = self
+            .client
+            .invoke()
+            .function_name(function)
+            .qualifier(qualifier)
+            .payload(Blob::new(payload))
+            .send()
+            .await;
+        match sent {
+            Ok(output) => Ok(Answer {
+                function_error: output.function_error().map(str::to_owned),
+                executed_version: output.executed_version().map(str::to_owned),
+                payload: output.payload().map(|p| p.as_ref().to_vec()).unwrap_or_default(),
+            }),
+            Err(error) => {
+                let server_fault = match &error {
+                    SdkError::ServiceError(e) => e.raw().status().is_server_error(),
+                    SdkError::ConstructionFailure(_) => false,
+                    // Timeouts, dispatch failures and unreadable responses.
+                    _ => true,
+                };
+                let error = aws_error("Invoke", error);
+                if server_fault || TRANSIENT_CODES.contains(&error.code.as_str()) {
+                    Err(InvokeError::Transient(error.to_string()))
+                } else {
+                    Err(InvokeError::Fatal(error.to_string()))
+                }
+            }
+        }
+    }
+
+    async fn logical_id(&self, function: &str) -> Result<Option<String>, AwsError> {
+        let output = self
+            .client
+            .get_function()
+            .function_name(function)
+            .send()
+            .await
+            .map_err(|e| aws_error("GetFunction", e))?;
+        Ok(output.tags().and_then(|tags| tags.get(LOGICAL_ID_TAG)).cloned())
+    }
+}

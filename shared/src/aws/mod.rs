@@ -1,0 +1,35 @@
+//! Thin adapters from the AWS SDK to the traits the domain uses. Clients are built once, in
+//! `main`, from one shared `SdkConfig`.
+
+mod codedeploy;
+mod lambda;
+
+pub use codedeploy::CodeDeployClient;
+pub use lambda::LambdaClient;
+
+use crate::AwsError;
+use aws_sdk_codedeploy::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+/// Loads the SDK configuration the standard way (environment, profile, container/instance role),
+/// honouring `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>`.
+pub async fn load_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// Converts any SDK error into an [`AwsError`] that names the operation and the cause.
+fn aws_error<E, R>(operation: &'static str, error: SdkError<E, R>) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    let code = match &error {
+        SdkError::ServiceError(_) => error.code().unwrap_or("Unknown").to_owned(),
+        SdkError::TimeoutError(_) => "Timeout".to_owned(),
+        _ => "RequestFailed".to_owned(),
+    };
+    let message = match error.message() {
+        Some(message) => message.to_owned(),
+        None => DisplayErrorContext(&error).to_string(),
+    };
+    AwsError { operation, code, message }
+}

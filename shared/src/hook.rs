@@ -1,0 +1,253 @@
+//! The skeleton every CodeDeploy lifecycle hook shares: read the event, discover the target from
+//! the deployment, run the hook's own work under a deadline, and report exactly one verdict —
+//! `Failed` on any error, panic or timeout once the IDs are known.
+
+use crate::AwsError;
+use crate::deadline::Deadlines;
+use crate::deployment::{Deployment, LifecycleEvent, Revision, Target, parse_appspec};
+use futures::FutureExt;
+use lambda_runtime::Diagnostic;
+use serde::Serialize;
+use serde_json::Value;
+use std::fmt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use tokio::time::Instant;
+
+/// A hook's verdict, as CodeDeploy spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Verdict {
+    /// The deployment may go on.
+    Succeeded,
+    /// The deployment must stop and roll back.
+    Failed,
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// How CodeDeploy took the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Reported {
+    /// The verdict was recorded.
+    Accepted,
+    /// An earlier invocation of this hook already reported (a duplicate delivery).
+    AlreadyCompleted,
+}
+
+/// The CodeDeploy operations a hook uses.
+pub trait CodeDeploy: Sync {
+    /// `GetDeployment`.
+    fn deployment(&self, deployment_id: &str) -> impl Future<Output = Result<Deployment, AwsError>> + Send;
+    /// `GetApplicationRevision` for an AppSpec known only by its sha256: the AppSpec text.
+    fn appspec(
+        &self,
+        application: &str,
+        sha256: &str,
+    ) -> impl Future<Output = Result<String, AwsError>> + Send;
+    /// `PutLifecycleEventHookExecutionStatus`.
+    fn report(
+        &self,
+        deployment_id: &str,
+        execution_id: &str,
+        verdict: Verdict,
+    ) -> impl Future<Output = Result<Reported, AwsError>> + Send;
+}
+
+/// The event CodeDeploy sends a hook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookEvent {
+    /// `DeploymentId`.
+    pub deployment_id: String,
+    /// `LifecycleEventHookExecutionId`.
+    pub execution_id: String,
+}
+
+impl HookEvent {
+    /// Reads the event, naming what is missing or malformed.
+    pub fn parse(payload: Value) -> Result<Self, HookError> {
+        let event: aws_lambda_events::event::codedeploy::CodeDeployLifecycleEvent =
+            serde_json::from_value(payload).map_err(|e| HookError::MalformedEvent(e.to_string()))?;
+        let present = |value: String, name: &str| {
+            if value.trim().is_empty() {
+                Err(HookError::MalformedEvent(format!("field `{name}` is empty")))
+            } else {
+                Ok(value)
+            }
+        };
+        Ok(Self {
+            deployment_id: present(event.deployment_id, "DeploymentId")?,
+            execution_id: present(event.lifecycle_event_hook_execution_id, "LifecycleEventHookExecutionId")?,
+        })
+    }
+}
+
+/// What a hook learns about its deployment before its own work.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Discovered {
+    /// The deployment.
+    pub deployment: Deployment,
+    /// What it deploys.
+    pub target: Target,
+}
+
+/// Finds the target of a deployment: `GetDeployment`, then `GetApplicationRevision` when the
+/// revision carries only a sha256, then the AppSpec.
+pub async fn discover<C: CodeDeploy>(codedeploy: &C, deployment_id: &str) -> Result<Discovered, String> {
+    let deployment = codedeploy.deployment(deployment_id).await.map_err(|e| e.to_string())?;
+    let appspec = match &deployment.revision {
+        Revision::Content(text) => text.clone(),
+        Revision::Sha256(sha256) => {
+            codedeploy.appspec(&deployment.application_name, sha256).await.map_err(|e| e.to_string())?
+        }
+    };
+    let target = parse_appspec(&appspec).map_err(|e| format!("deployment {deployment_id}: {e}"))?;
+    Ok(Discovered { deployment, target })
+}
+
+/// What a hook's own work concluded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Judgement<T> {
+    /// The verdict to report.
+    pub verdict: Verdict,
+    /// One line saying why.
+    pub reason: String,
+    /// Everything the work looked at, for the report.
+    pub details: T,
+}
+
+/// The JSON report a hook returns and logs.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HookReport<T> {
+    /// `DeploymentId`.
+    pub deployment_id: String,
+    /// `LifecycleEventHookExecutionId`.
+    pub lifecycle_event_hook_execution_id: String,
+    /// This hook's function name.
+    pub hook: String,
+    /// The event the AppSpec names this hook for, when it does.
+    pub lifecycle_event: Option<LifecycleEvent>,
+    /// Function, alias and versions, when discovery got that far.
+    #[serde(flatten)]
+    pub target: Option<Target>,
+    /// The verdict reported.
+    pub verdict: Verdict,
+    /// Why.
+    pub reason: String,
+    /// How CodeDeploy took it.
+    pub reported: Reported,
+    /// Time from start to report, in milliseconds.
+    pub duration_ms: u64,
+    /// The work's findings, when it finished.
+    #[serde(flatten)]
+    pub details: Option<T>,
+}
+
+/// Why a hook ends without a report.
+#[derive(Debug, thiserror::Error)]
+pub enum HookError {
+    /// The event is not a CodeDeploy lifecycle event: there is nobody to report to.
+    #[error("malformed CodeDeploy lifecycle event: {0}")]
+    MalformedEvent(String),
+    /// The verdict was reached but CodeDeploy did not take it.
+    #[error("verdict {verdict} for deployment {deployment_id} could not be reported: {cause}")]
+    Unreported {
+        /// `DeploymentId`.
+        deployment_id: String,
+        /// The verdict that was not delivered.
+        verdict: Verdict,
+        /// What went wrong.
+        cause: String,
+    },
+}
+
+impl From<HookError> for Diagnostic {
+    fn from(error: HookError) -> Self {
+        let error_type = match error {
+            HookError::MalformedEvent(_) => "MalformedEvent",
+            HookError::Unreported { .. } => "VerdictUnreported",
+        };
+        Diagnostic { error_type: error_type.into(), error_message: error.to_string() }
+    }
+}
+
+/// Runs one hook invocation end to end; see the module docs.
+pub async fn run_hook<C, T, F, Fut>(
+    codedeploy: &C,
+    hook_name: &str,
+    event: HookEvent,
+    deadlines: Deadlines,
+    work: F,
+) -> Result<HookReport<T>, HookError>
+where
+    C: CodeDeploy,
+    T: Serialize,
+    F: FnOnce(Discovered) -> Fut,
+    Fut: Future<Output = Judgement<T>>,
+{
+    let started = Instant::now();
+    let mut target = None;
+    let attempt = AssertUnwindSafe(async {
+        let discovered = discover(codedeploy, &event.deployment_id).await?;
+        target = Some(discovered.target.clone());
+        Ok::<_, String>(work(discovered).await)
+    })
+    .catch_unwind();
+    // The work watches `work_until` itself and returns partial findings; this backstop only
+    // catches work that ignores it.
+    let backstop = deadlines.work_until + (deadlines.report_until - deadlines.work_until) / 3;
+    let (verdict, reason, details) = match tokio::time::timeout_at(backstop, attempt).await {
+        Ok(Ok(Ok(judgement))) => (judgement.verdict, judgement.reason, Some(judgement.details)),
+        Ok(Ok(Err(discovery))) => (Verdict::Failed, format!("target discovery failed: {discovery}"), None),
+        Ok(Err(panic)) => (Verdict::Failed, format!("hook panicked: {}", panic_message(&*panic)), None),
+        Err(_) => (Verdict::Failed, "hook work unfinished at its deadline".to_owned(), None),
+    };
+    let lifecycle_event = target.as_ref().and_then(|t| t.event_served_by(hook_name));
+    let reported = tokio::time::timeout_at(
+        deadlines.report_until,
+        codedeploy.report(&event.deployment_id, &event.execution_id, verdict),
+    )
+    .await
+    .unwrap_or_else(|_| Err(AwsError::timeout("PutLifecycleEventHookExecutionStatus")));
+    let unreported =
+        |cause: String| HookError::Unreported { deployment_id: event.deployment_id.clone(), verdict, cause };
+    let reported = match reported {
+        Ok(reported) => reported,
+        Err(error) => {
+            tracing::error!(deployment_id = %event.deployment_id, %verdict, %reason, %error, "verdict not reported");
+            return Err(unreported(error.to_string()));
+        }
+    };
+    if reported == Reported::AlreadyCompleted {
+        tracing::warn!(deployment_id = %event.deployment_id, "lifecycle event already completed: duplicate invocation");
+    }
+    let report = HookReport {
+        deployment_id: event.deployment_id.clone(),
+        lifecycle_event_hook_execution_id: event.execution_id.clone(),
+        hook: hook_name.to_owned(),
+        lifecycle_event,
+        target,
+        verdict,
+        reason,
+        reported,
+        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        details,
+    };
+    let line =
+        serde_json::to_string(&report).map_err(|e| unreported(format!("report not serializable: {e}")))?;
+    tracing::info!(verdict = %report.verdict, report = %line, "{}", report.reason);
+    Ok(report)
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-text panic payload".to_owned())
+}
