@@ -453,6 +453,12 @@ functions:
     }
 
     #[test]
+    fn the_shipped_check_file_is_valid() {
+        let file = CheckFile::parse(include_str!("../../checks/checks.yaml"), "checks/checks.yaml").unwrap();
+        assert!(!file.functions["LoyaltyFunction"].is_empty());
+    }
+
+    #[test]
     fn decode_keeps_non_json_bodies() {
         assert_eq!(decode(br#"{"body":"plain"}"#), json!({"body": "plain"}));
         assert_eq!(decode(b"not json"), json!("not json"));

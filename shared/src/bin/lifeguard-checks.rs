@@ -1,0 +1,26 @@
+//! Validates a check file the way the hooks read it, so a mistake is caught before a deployment.
+//! Usage: `lifeguard-checks [FILE...]` (default `checks/checks.yaml`).
+
+use lifeguard_shared::checks::CheckFile;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let mut paths: Vec<String> = std::env::args().skip(1).collect();
+    if paths.is_empty() {
+        paths.push("checks/checks.yaml".into());
+    }
+    let mut ok = true;
+    for path in &paths {
+        match CheckFile::load(path) {
+            Ok(file) => {
+                let checks: usize = file.functions.values().map(Vec::len).sum();
+                println!("{path}: ok ({checks} checks for {} functions)", file.functions.len());
+            }
+            Err(error) => {
+                eprintln!("{error}");
+                ok = false;
+            }
+        }
+    }
+    if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
