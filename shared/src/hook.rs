@@ -251,3 +251,184 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "non-text panic payload".to_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    const APPSPEC: &str = r#"{"Resources":[{"Fn":{"Properties":{"Name":"fn","Alias":"live","CurrentVersion":"1","TargetVersion":"2"}}}],"Hooks":[{"BeforeAllowTraffic":"hook"}]}"#;
+
+    /// CodeDeploy in memory: one deployment, reports recorded, report failures scripted.
+    struct FakeCodeDeploy {
+        revision: Revision,
+        report_failures: Mutex<u32>,
+        reports: Mutex<Vec<Verdict>>,
+    }
+
+    impl FakeCodeDeploy {
+        fn new(revision: Revision) -> Self {
+            Self { revision, report_failures: Mutex::new(0), reports: Mutex::new(Vec::new()) }
+        }
+    }
+
+    impl CodeDeploy for FakeCodeDeploy {
+        async fn deployment(&self, deployment_id: &str) -> Result<Deployment, AwsError> {
+            if deployment_id != "d-1" {
+                return Err(AwsError {
+                    operation: "GetDeployment",
+                    code: "DeploymentDoesNotExistException".into(),
+                    message: format!("{deployment_id} does not exist"),
+                });
+            }
+            Ok(Deployment {
+                application_name: "app".into(),
+                revision: self.revision.clone(),
+                create_time: None,
+            })
+        }
+
+        async fn appspec(&self, application: &str, sha256: &str) -> Result<String, AwsError> {
+            assert_eq!((application, sha256), ("app", "abc"));
+            Ok(APPSPEC.into())
+        }
+
+        async fn report(&self, _: &str, _: &str, verdict: Verdict) -> Result<Reported, AwsError> {
+            let mut failures = self.report_failures.lock().unwrap();
+            if *failures > 0 {
+                *failures -= 1;
+                return Err(AwsError {
+                    operation: "Put",
+                    code: "InternalFailure".into(),
+                    message: "down".into(),
+                });
+            }
+            let mut reports = self.reports.lock().unwrap();
+            reports.push(verdict);
+            Ok(if reports.len() > 1 { Reported::AlreadyCompleted } else { Reported::Accepted })
+        }
+    }
+
+    fn event(deployment_id: &str) -> HookEvent {
+        HookEvent { deployment_id: deployment_id.into(), execution_id: "e-1".into() }
+    }
+
+    fn deadlines(seconds: u64) -> Deadlines {
+        Deadlines::split(Instant::now(), Duration::from_secs(seconds), Duration::from_secs(2))
+    }
+
+    /// Findings of the test work.
+    #[derive(Debug, PartialEq, Serialize)]
+    struct Seen {
+        n: u32,
+    }
+
+    fn pass(_: Discovered) -> std::future::Ready<Judgement<Seen>> {
+        std::future::ready(Judgement {
+            verdict: Verdict::Succeeded,
+            reason: "fine".into(),
+            details: Seen { n: 7 },
+        })
+    }
+
+    #[test]
+    fn events_are_parsed_or_named_as_malformed() {
+        let ok =
+            HookEvent::parse(json!({"DeploymentId": "d-1", "LifecycleEventHookExecutionId": "e-1"})).unwrap();
+        assert_eq!(ok, event("d-1"));
+        let missing = HookEvent::parse(json!({"DeploymentId": "d-1"})).unwrap_err().to_string();
+        assert!(missing.contains("LifecycleEventHookExecutionId"), "{missing}");
+        let empty =
+            HookEvent::parse(json!({"DeploymentId": " ", "LifecycleEventHookExecutionId": "e"})).unwrap_err();
+        assert_eq!(empty.to_string(), "malformed CodeDeploy lifecycle event: field `DeploymentId` is empty");
+        assert!(HookEvent::parse(json!("hello")).is_err());
+    }
+
+    #[tokio::test]
+    async fn sha256_revisions_are_fetched_and_the_work_verdict_reported() {
+        let codedeploy = FakeCodeDeploy::new(Revision::Sha256("abc".into()));
+        let report = run_hook(&codedeploy, "hook", event("d-1"), deadlines(30), pass).await.unwrap();
+        assert_eq!(
+            (report.verdict, report.reported, &report.details),
+            (Verdict::Succeeded, Reported::Accepted, &Some(Seen { n: 7 }))
+        );
+        assert_eq!(report.lifecycle_event, Some(LifecycleEvent::BeforeAllowTraffic));
+        assert_eq!(report.target.as_ref().unwrap().target_version, "2");
+        assert_eq!(*codedeploy.reports.lock().unwrap(), vec![Verdict::Succeeded]);
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!((json["targetVersion"].as_str(), json["n"].as_u64()), (Some("2"), Some(7)));
+    }
+
+    #[tokio::test]
+    async fn discovery_failures_are_reported_as_failed() {
+        let codedeploy = FakeCodeDeploy::new(Revision::Content(APPSPEC.into()));
+        let report = run_hook(&codedeploy, "hook", event("d-404"), deadlines(30), pass).await.unwrap();
+        assert_eq!(report.verdict, Verdict::Failed);
+        assert!(report.reason.contains("DeploymentDoesNotExistException"), "{}", report.reason);
+        let broken = FakeCodeDeploy::new(Revision::Content(APPSPEC.replace(r#","TargetVersion":"2""#, "")));
+        let report = run_hook(&broken, "hook", event("d-1"), deadlines(30), pass).await.unwrap();
+        assert!(
+            report.reason.ends_with("Resources[0].Fn.Properties.TargetVersion is missing"),
+            "{}",
+            report.reason
+        );
+        assert_eq!(*broken.reports.lock().unwrap(), vec![Verdict::Failed]);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_work_is_reported_as_failed() {
+        let codedeploy = FakeCodeDeploy::new(Revision::Content(APPSPEC.into()));
+        let report = run_hook(&codedeploy, "hook", event("d-1"), deadlines(30), |_| async {
+            if true {
+                panic!("probe exploded");
+            }
+            Judgement { verdict: Verdict::Succeeded, reason: String::new(), details: Seen { n: 0 } }
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            (report.verdict, report.reason.as_str()),
+            (Verdict::Failed, "hook panicked: probe exploded")
+        );
+        assert_eq!(*codedeploy.reports.lock().unwrap(), vec![Verdict::Failed]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn work_that_ignores_its_deadline_is_cut_off_and_reported_in_time() {
+        let codedeploy = FakeCodeDeploy::new(Revision::Content(APPSPEC.into()));
+        let deadlines = deadlines(10);
+        let report = run_hook(&codedeploy, "hook", event("d-1"), deadlines, |_| async {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            Judgement { verdict: Verdict::Succeeded, reason: String::new(), details: Seen { n: 0 } }
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            (report.verdict, report.reason.as_str()),
+            (Verdict::Failed, "hook work unfinished at its deadline")
+        );
+        assert!(Instant::now() < deadlines.report_until);
+    }
+
+    #[tokio::test]
+    async fn duplicate_invocations_end_as_already_completed() {
+        let codedeploy = FakeCodeDeploy::new(Revision::Content(APPSPEC.into()));
+        run_hook(&codedeploy, "hook", event("d-1"), deadlines(30), pass).await.unwrap();
+        let second = run_hook(&codedeploy, "hook", event("d-1"), deadlines(30), pass).await.unwrap();
+        assert_eq!(second.reported, Reported::AlreadyCompleted);
+    }
+
+    #[tokio::test]
+    async fn an_undeliverable_verdict_is_an_error_naming_it() {
+        let codedeploy = FakeCodeDeploy::new(Revision::Content(APPSPEC.into()));
+        *codedeploy.report_failures.lock().unwrap() = 1;
+        let error = run_hook(&codedeploy, "hook", event("d-1"), deadlines(30), pass).await.unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "verdict Succeeded for deployment d-1 could not be reported: Put failed: InternalFailure: down"
+        );
+        assert_eq!(Diagnostic::from(error).error_type, "VerdictUnreported");
+    }
+}

@@ -7,6 +7,7 @@ use crate::probe::{Functions, InvokeError};
 use aws_sdk_lambda::config::retry::RetryConfig;
 use aws_sdk_lambda::error::SdkError;
 use aws_sdk_lambda::primitives::Blob;
+use std::time::Duration;
 
 /// Tag CloudFormation puts on every resource it creates, holding the logical id.
 const LOGICAL_ID_TAG: &str = "aws:cloudformation:logical-id";
@@ -22,6 +23,7 @@ const TRANSIENT_CODES: [&str; 5] = [
 
 /// Lambda through the SDK. Invocations are not retried by the SDK: the probe retries transient
 /// failures itself, so that latency is measured per attempt and retries end at the deadline.
+/// Other calls use the SDK's standard retries.
 #[derive(Debug, Clone)]
 pub struct LambdaClient {
     client: aws_sdk_lambda::Client,
@@ -30,7 +32,11 @@ pub struct LambdaClient {
 impl LambdaClient {
     /// Builds the client from the shared SDK configuration.
     pub fn new(sdk: &aws_config::SdkConfig) -> Self {
-        let config = aws_sdk_lambda::config::Builder::from(sdk).retry_config(RetryConfig::disabled()).build();
+        let config = aws_sdk_lambda::config::Builder::from(sdk)
+            .retry_config(
+                RetryConfig::standard().with_max_attempts(5).with_initial_backoff(Duration::from_millis(200)),
+            )
+            .build();
         Self { client: aws_sdk_lambda::Client::from_conf(config) }
     }
 }
@@ -43,6 +49,8 @@ impl Functions for LambdaClient {
             .function_name(function)
             .qualifier(qualifier)
             .payload(Blob::new(payload))
+            .customize()
+            .config_override(aws_sdk_lambda::Config::builder().retry_config(RetryConfig::disabled()))
             .send()
             .await;
         match sent {
