@@ -9,7 +9,8 @@ What is added to moto (each faithful to AWS's documented behaviour):
     AppSpecContent revision, GetApplicationRevision, lifecycle hook executions parsed from
     the AppSpec's Hooks, PutLifecycleEventHookExecutionStatus, StopDeployment;
   * Lambda Invoke: 404 for unknown functions/versions, X-Amz-Executed-Version, and scripted
-    answers per function version (payload, FunctionError, delay, throttling);
+    answers per function version (payload, FunctionError, delay, throttling), optionally
+    chosen by the request payload (`whenPayload`);
   * fault injection for any service, and read-back of what the code under test did.
 Control endpoints live under /_lifeguard/ (see `control`); POST /moto-api/reset clears
 their state too.
@@ -326,8 +327,8 @@ def invoke(self):
         (fn.function_name, version))
     sync = self.headers.get("X-Amz-Invocation-Type", "RequestResponse") == "RequestResponse"
 
-    if script and sync:
-        behaviour = script.pop(0) if len(script) > 1 else script[0]  # the last one repeats
+    behaviour = _pick_behaviour(script, _json_or_text(self.body)) if script and sync else None
+    if behaviour:
         _thread.delay_ms = behaviour["delayMs"]
         if behaviour["throttle"]:
             status, headers, body = _lambda_error(
@@ -350,6 +351,20 @@ def invoke(self):
 
 
 LambdaResponse.invoke = invoke
+
+
+def _pick_behaviour(script, payload):
+    """The first behaviour whose `whenPayload` equals the request payload (it stays); else the
+    next one without `whenPayload` (used up in order, the last repeats); else None."""
+    for behaviour in script:
+        if "whenPayload" in behaviour and behaviour["whenPayload"] == payload:
+            return behaviour
+    queue = [b for b in script if "whenPayload" not in b]
+    if not queue:
+        return None
+    if len(queue) > 1:
+        script.remove(queue[0])
+    return queue[0]
 
 
 # ------------------------------------------------------------------ faults and control
@@ -405,8 +420,11 @@ def _record_injected_hook_report(fault, body: bytes):
 
 
 def _normalize_behaviour(b):
-    return {"payload": b.get("payload"), "functionError": b.get("functionError") or None,
-            "delayMs": int(b.get("delayMs") or 0), "throttle": bool(b.get("throttle"))}
+    behaviour = {"payload": b.get("payload"), "functionError": b.get("functionError") or None,
+                 "delayMs": int(b.get("delayMs") or 0), "throttle": bool(b.get("throttle"))}
+    if "whenPayload" in b:  # only for requests with this payload (compared as JSON)
+        behaviour["whenPayload"] = b["whenPayload"]
+    return behaviour
 
 
 def control(method, path, args, data):

@@ -301,6 +301,23 @@ def test_lambda(fn_arn):
     check("SDK retries a throttle", r["Payload"].read() == b'"after retry"'
           and r["ResponseMetadata"]["RetryAttempts"] == 1, r["ResponseMetadata"])
 
+    ctl("POST", "lambda/scripts", json={"function": "fn-sut", "qualifier": "1", "behaviours": [
+        {"whenPayload": {"customerId": "alice"}, "payload": "gold"},
+        {"whenPayload": {"customerId": "bob"}, "functionError": "Unhandled", "payload": "boom"},
+        {"payload": "first other"}, {"payload": "other"}]})
+    got = [(r.get("FunctionError"), body) for r, body in (
+        invoke("fn-sut", "1", {"customerId": "bob"}), invoke("fn-sut", "1", {"customerId": "x"}),
+        invoke("fn-sut", "1", {"customerId": "alice"}), invoke("fn-sut", "1", {"customerId": "x"}),
+        invoke("fn-sut", "1", {"customerId": "alice"}), invoke("fn-sut", "1", {}))]
+    check("whenPayload picks the behaviour by request payload",
+          got == [("Unhandled", "boom"), (None, "first other"), (None, "gold"), (None, "other"),
+                  (None, "gold"), (None, "other")], got)
+    ctl("POST", "lambda/scripts", json={"function": "fn-sut", "qualifier": "1", "behaviours": [
+        {"whenPayload": {"customerId": "alice"}, "payload": "gold"}]})
+    r, body = invoke("fn-sut", "1", {"echo": 1})
+    check("no matching behaviour falls through to moto", body == {"echo": 1}
+          and r["ExecutedVersion"] == "1", (r, body))
+
     for name, q in (("fn-sut", "9"), ("fn-sut", "nope"), ("no-such-fn", None)):
         kwargs = {"FunctionName": name, "Payload": b"{}", **({"Qualifier": q} if q else {})}
         e = error_of(lam.invoke, **kwargs)

@@ -1,1 +1,663 @@
-//! Fixtures for the integration tests: the local AWS stand-in and its seeding.
+//! Fixtures for the integration tests and the local rehearsal: the local AWS stand-in (moto plus
+//! `localaws/launcher.py`), seeding it through the real AWS SDK, its `/_lifeguard/` control API
+//! (scripted invoke answers, injected faults, read-back of hook reports and invocations), and the
+//! real `pre-traffic` binary run through `cargo lambda watch` ([`watch`]).
+//!
+//! Tests share ONE server and run in parallel: every resource gets a [`unique`] name, faults are
+//! matched on a deployment id or function name, and nothing here ever resets the server.
+
+pub mod watch;
+
+use aws_sdk_codedeploy::types::{
+    AppSpecContent, ComputePlatform, DeploymentOption, DeploymentStyle, DeploymentType, RevisionLocation,
+    RevisionLocationType,
+};
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{FunctionCode, Runtime};
+use lifeguard_shared::aws::{CodeDeployClient, LambdaClient, load_config};
+use lifeguard_shared::checks::CheckFile;
+use lifeguard_shared::deadline::DEFAULT_REPORT_MARGIN;
+use lifeguard_shared::pre_traffic::{HookSettings, PreTrafficHook};
+use serde_json::{Value, json};
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+/// The pre-traffic hook wired to the real SDK adapters.
+pub type Hook = PreTrafficHook<CodeDeployClient, LambdaClient>;
+
+/// Tag CloudFormation puts on every resource it creates.
+pub const LOGICAL_ID_TAG: &str = "aws:cloudformation:logical-id";
+
+/// Target of the hook-report fault that tests inject.
+pub const REPORT_TARGET: &str = "CodeDeploy_20141006.PutLifecycleEventHookExecutionStatus";
+
+const HOW_TO_START: &str = "start the local AWS with `./dev localaws start` and export the \
+    environment of `local_env` in ./dev (AWS_ENDPOINT_URL=http://127.0.0.1:4599, AWS_REGION, dummy \
+    credentials), or run everything with `./dev test`";
+
+/// The repository root (the workspace this crate belongs to).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+}
+
+/// A name no other test (in this or an earlier run against the same server) uses:
+/// `lg-<label>-<pid>-<n>`, at most 64 characters (Lambda's limit).
+pub fn unique(label: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let label: String =
+        label.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).take(36).collect();
+    format!("lg-{label}-{}-{n}", std::process::id())
+}
+
+// ------------------------------------------------------------------------ control API client
+
+/// A minimal HTTP/1.1 client for the launcher's control API: one request per connection.
+fn http(addr: &str, method: &str, path: &str, body: Option<&Value>) -> Result<(u16, Value), String> {
+    let socket = addr
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {addr}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{addr} resolves to nothing"))?;
+    let mut stream = TcpStream::connect_timeout(&socket, Duration::from_secs(3))
+        .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+    stream.set_read_timeout(Some(Duration::from_secs(60))).map_err(|e| e.to_string())?;
+    stream.set_write_timeout(Some(Duration::from_secs(10))).map_err(|e| e.to_string())?;
+    let body = body.map(Value::to_string).unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAccept: application/json\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).map_err(|e| format!("{method} {path}: {e}"))?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).map_err(|e| format!("{method} {path}: reading the answer: {e}"))?;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| format!("{method} {path}: answer without a header end"))?;
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut content = &raw[split + 4..];
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse::<u16>().ok())
+        .ok_or_else(|| format!("{method} {path}: bad status line in {head:?}"))?;
+    let length = head.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.eq_ignore_ascii_case("content-length").then(|| value.trim().parse::<usize>().ok())?
+    });
+    if let Some(length) = length {
+        content = &content[..length.min(content.len())];
+    }
+    let value = if content.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(content)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(content).into_owned()))
+    };
+    Ok((status, value))
+}
+
+/// Percent-encodes a query parameter value.
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+// ------------------------------------------------------------------------------ local AWS
+
+/// The local AWS: SDK clients for seeding and the control API for scripting and read-back.
+#[derive(Debug, Clone)]
+pub struct LocalAws {
+    /// `host:port` of the server.
+    pub addr: String,
+    /// The SDK configuration, loaded the way the functions load theirs.
+    pub sdk: aws_config::SdkConfig,
+    /// Raw Lambda client, for seeding.
+    pub lambda: aws_sdk_lambda::Client,
+    /// Raw CodeDeploy client, for seeding.
+    pub codedeploy: aws_sdk_codedeploy::Client,
+}
+
+/// Reads `AWS_ENDPOINT_URL`, refusing anything but this machine, and checks the launcher answers.
+/// Panics (so the test fails) with instructions when the local AWS is not there.
+fn local_endpoint() -> String {
+    for var in ["AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
+        if std::env::var(var).map_or(true, |v| v.trim().is_empty()) {
+            panic!("{var} is not set: these integration tests need the local AWS; {HOW_TO_START}");
+        }
+    }
+    if std::env::var("AWS_REGION").or_else(|_| std::env::var("AWS_DEFAULT_REGION")).is_err() {
+        panic!("AWS_REGION is not set; {HOW_TO_START}");
+    }
+    let url = std::env::var("AWS_ENDPOINT_URL").expect("checked above");
+    let addr = url
+        .strip_prefix("http://")
+        .unwrap_or_else(|| panic!("AWS_ENDPOINT_URL={url} is not a plain http:// URL; {HOW_TO_START}"))
+        .trim_end_matches('/')
+        .to_owned();
+    let host = addr.rsplit_once(':').map_or(addr.as_str(), |(host, _)| host);
+    if !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
+        panic!("AWS_ENDPOINT_URL={url} is not on this machine: the tests only talk to the local AWS");
+    }
+    match http(&addr, "GET", "/_lifeguard/health", None) {
+        Ok((200, _)) => addr,
+        Ok((status, body)) => panic!(
+            "{url} answered {status} {body} to /_lifeguard/health: not the lifeguard launcher; {HOW_TO_START}"
+        ),
+        Err(error) => panic!("the local AWS at {url} is not answering ({error}); {HOW_TO_START}"),
+    }
+}
+
+impl LocalAws {
+    /// Connects to the local AWS named by the environment; panics with instructions if absent.
+    pub async fn connect() -> Self {
+        let addr = local_endpoint();
+        let sdk = load_config().await;
+        Self {
+            addr,
+            lambda: aws_sdk_lambda::Client::new(&sdk),
+            codedeploy: aws_sdk_codedeploy::Client::new(&sdk),
+            sdk,
+        }
+    }
+
+    /// Calls the control API; panics on transport errors and on statuses other than 200.
+    pub fn control(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
+        match http(&self.addr, method, path, body) {
+            Ok((200, value)) => value,
+            Ok((status, value)) => panic!("{method} {path} answered {status}: {value}"),
+            Err(error) => panic!("{method} {path}: {error}"),
+        }
+    }
+
+    /// An IAM role Lambda functions can be created with (created once per name, through IAM's
+    /// query API: the tests need no IAM SDK for one call).
+    pub fn role_arn(&self) -> String {
+        let name = "lifeguard-tests-lambda-role";
+        let policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Action": "sts:AssumeRole", "Principal": {"Service": "lambda.amazonaws.com"}}]});
+        let form = format!(
+            "Action=CreateRole&Version=2010-05-08&RoleName={name}&AssumeRolePolicyDocument={}",
+            encode(&policy.to_string())
+        );
+        let created = self.iam(&form);
+        let answer = if created.contains("EntityAlreadyExists") {
+            self.iam(&format!("Action=GetRole&Version=2010-05-08&RoleName={name}"))
+        } else {
+            created
+        };
+        let arn = answer
+            .split("<Arn>")
+            .nth(1)
+            .and_then(|rest| rest.split("</Arn>").next())
+            .unwrap_or_else(|| panic!("IAM gave no role ARN: {answer}"));
+        arn.to_owned()
+    }
+
+    /// One IAM query-protocol call (moto routes it by the credential scope), as raw XML.
+    fn iam(&self, form: &str) -> String {
+        let request = format!(
+            "POST / HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: \
+             application/x-www-form-urlencoded\r\nAuthorization: AWS4-HMAC-SHA256 \
+             Credential=testing/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0\r\n\
+             Content-Length: {}\r\n\r\n{form}",
+            self.addr,
+            form.len()
+        );
+        let mut stream = TcpStream::connect(&self.addr).expect("connect to the local AWS");
+        stream.set_read_timeout(Some(Duration::from_secs(30))).expect("read timeout");
+        stream.write_all(request.as_bytes()).expect("send IAM request");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).expect("read IAM answer");
+        answer
+    }
+
+    /// Creates a function with `versions` published versions ("1", "2", ...), alias `alias`
+    /// on `alias_version`, tagged with `logical_id` as CloudFormation would.
+    pub async fn seed_function(&self, spec: FunctionSpec<'_>) -> SeededFunction {
+        let role = self.role_arn();
+        let code = |version: u32| Blob::new(format!("{} code {version}", spec.name).into_bytes());
+        let mut create = self
+            .lambda
+            .create_function()
+            .function_name(spec.name)
+            .runtime(Runtime::Providedal2023)
+            .role(role)
+            .handler("bootstrap")
+            .code(FunctionCode::builder().zip_file(code(1)).build());
+        if let Some(logical_id) = spec.logical_id {
+            create = create.tags(LOGICAL_ID_TAG, logical_id);
+        }
+        let created = create.send().await.unwrap_or_else(|e| panic!("CreateFunction {}: {e:?}", spec.name));
+        let mut versions = Vec::new();
+        for n in 1..=spec.versions {
+            if n > 1 {
+                self.lambda
+                    .update_function_code()
+                    .function_name(spec.name)
+                    .zip_file(code(n))
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("UpdateFunctionCode {}: {e:?}", spec.name));
+            }
+            let published = self
+                .lambda
+                .publish_version()
+                .function_name(spec.name)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("PublishVersion {}: {e:?}", spec.name));
+            versions.push(published.version().expect("a published version").to_owned());
+        }
+        assert_eq!(versions, (1..=spec.versions).map(|n| n.to_string()).collect::<Vec<_>>());
+        if spec.versions > 0 {
+            self.lambda
+                .create_alias()
+                .function_name(spec.name)
+                .name(spec.alias)
+                .function_version(spec.alias_version.unwrap_or("1"))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("CreateAlias {}: {e:?}", spec.name));
+        }
+        SeededFunction {
+            name: spec.name.to_owned(),
+            arn: created.function_arn().unwrap_or_default().to_owned(),
+            versions,
+        }
+    }
+
+    /// Creates a CodeDeploy Lambda application, deployment group and deployment of `spec`'s
+    /// AppSpec, and reads the BeforeAllowTraffic hook execution id back from the launcher.
+    pub async fn seed_deployment(&self, spec: &DeploymentSpec) -> SeededDeployment {
+        let application = unique("app");
+        let group = "dg".to_owned();
+        self.codedeploy
+            .create_application()
+            .application_name(&application)
+            .compute_platform(ComputePlatform::Lambda)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("CreateApplication {application}: {e:?}"));
+        self.codedeploy
+            .create_deployment_group()
+            .application_name(&application)
+            .deployment_group_name(&group)
+            .service_role_arn("arn:aws:iam::123456789012:role/codedeploy")
+            .deployment_config_name("CodeDeployDefault.LambdaAllAtOnce")
+            .deployment_style(
+                DeploymentStyle::builder()
+                    .deployment_type(DeploymentType::BlueGreen)
+                    .deployment_option(DeploymentOption::WithTrafficControl)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("CreateDeploymentGroup {application}: {e:?}"));
+        let appspec = spec.appspec();
+        let created = self
+            .codedeploy
+            .create_deployment()
+            .application_name(&application)
+            .deployment_group_name(&group)
+            .revision(spec.revision.location(&appspec))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("CreateDeployment {application}: {e:?}"));
+        let deployment_id = created.deployment_id().expect("a deployment id").to_owned();
+        let events = self.lifecycle_events(&deployment_id);
+        let execution_id = events
+            .iter()
+            .find(|e| e["lifecycleEvent"] == "BeforeAllowTraffic")
+            .and_then(|e| e["lifecycleEventHookExecutionId"].as_str())
+            .unwrap_or_else(|| panic!("no BeforeAllowTraffic hook execution in {events:?}"))
+            .to_owned();
+        SeededDeployment { application, group, deployment_id, execution_id, appspec }
+    }
+
+    /// The hook executions CodeDeploy created for a deployment, with their statuses.
+    pub fn lifecycle_events(&self, deployment_id: &str) -> Vec<Value> {
+        let path = format!("/_lifeguard/codedeploy/lifecycle-events?deploymentId={}", encode(deployment_id));
+        as_list(self.control("GET", &path, None))
+    }
+
+    /// Every PutLifecycleEventHookExecutionStatus call made for a deployment, in order, accepted
+    /// or not (`status`, `accepted`, `error`, `lifecycleEventHookExecutionId`).
+    pub fn hook_reports(&self, deployment_id: &str) -> Vec<Value> {
+        let path = format!("/_lifeguard/codedeploy/hook-reports?deploymentId={}", encode(deployment_id));
+        as_list(self.control("GET", &path, None))
+    }
+
+    /// The statuses CodeDeploy accepted for a deployment, in order.
+    pub fn accepted_statuses(&self, deployment_id: &str) -> Vec<String> {
+        self.hook_reports(deployment_id)
+            .iter()
+            .filter(|r| r["accepted"] == true)
+            .map(|r| r["status"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    /// Every Invoke of a function, in order (`qualifier`, `executedVersion`, `payload`, `status`).
+    pub fn invocations(&self, function: &str) -> Vec<Value> {
+        let path = format!("/_lifeguard/lambda/invocations?function={}", encode(function));
+        as_list(self.control("GET", &path, None))
+    }
+
+    /// Scripts the answers of `function` at `qualifier`: see [`behaviour`].
+    pub fn script(&self, function: &str, qualifier: &str, behaviours: Vec<Value>) {
+        let conditional = behaviours.iter().filter(|b| b.get("whenPayload").is_some()).count();
+        let body = json!({"function": function, "qualifier": qualifier, "behaviours": behaviours});
+        let stored = self.control("POST", "/_lifeguard/lambda/scripts", Some(&body));
+        let kept = stored["behaviours"]
+            .as_array()
+            .map_or(0, |b| b.iter().filter(|b| b.get("whenPayload").is_some()).count());
+        assert_eq!(
+            kept, conditional,
+            "the local AWS dropped `whenPayload`: it runs an older launcher; restart it \
+             (./dev localaws stop && ./dev localaws start)"
+        );
+    }
+
+    /// Injects a fault: the next `count` requests to `target` (an `X-Amz-Target`, a query
+    /// `Action` or a `METHOD /path` prefix) whose body, path or query contains `matching`
+    /// get `status` with error `code`.
+    pub fn inject_fault(&self, target: &str, matching: &str, count: u32, status: u16, code: &str) {
+        assert!(!matching.is_empty(), "faults must match something unique to the test");
+        let body = json!({"target": target, "match": matching, "count": count, "status": status,
+                          "code": code, "message": "injected by the test"});
+        self.control("POST", "/_lifeguard/faults", Some(&body));
+    }
+
+    /// The hook with real SDK clients and the given settings.
+    pub fn hook(&self, settings: HookSettings, hook_name: &str) -> Hook {
+        PreTrafficHook {
+            codedeploy: CodeDeployClient::new(&self.sdk),
+            functions: LambdaClient::new(&self.sdk),
+            settings,
+            hook_name: hook_name.to_owned(),
+        }
+    }
+
+    /// The hook with real SDK clients and a check file given as YAML text.
+    pub fn hook_with_checks(&self, checks_yaml: &str, hook_name: &str) -> Hook {
+        let checks = CheckFile::parse(checks_yaml, "test checks").expect("the test's check file is valid");
+        self.hook(HookSettings { checks: Ok(checks), report_margin: DEFAULT_REPORT_MARGIN }, hook_name)
+    }
+}
+
+fn as_list(value: Value) -> Vec<Value> {
+    match value {
+        Value::Array(items) => items,
+        other => panic!("expected a list from the control API, got {other}"),
+    }
+}
+
+/// Scripted invoke answers for [`LocalAws::script`]. Behaviours without `whenPayload` are used
+/// in order (the last repeats); one with `whenPayload` answers every request with that payload.
+pub mod behaviour {
+    use serde_json::{Value, json};
+
+    /// Answers `payload`.
+    pub fn answer(payload: Value) -> Value {
+        json!({"payload": payload})
+    }
+
+    /// Answers `payload` after `delay_ms`.
+    pub fn delayed(delay_ms: u64, payload: Value) -> Value {
+        json!({"payload": payload, "delayMs": delay_ms})
+    }
+
+    /// Fails like a function that raised: `X-Amz-Function-Error: Unhandled`.
+    pub fn function_error(message: &str) -> Value {
+        json!({"payload": {"errorType": "Panic", "errorMessage": message}, "functionError": "Unhandled"})
+    }
+
+    /// Lambda refuses the invocation: 429 TooManyRequestsException.
+    pub fn throttle() -> Value {
+        json!({"throttle": true})
+    }
+
+    /// `behaviour`, only for requests whose payload equals `payload`.
+    pub fn when(payload: Value, mut behaviour: Value) -> Value {
+        behaviour["whenPayload"] = payload;
+        behaviour
+    }
+
+    /// An API-Gateway-style answer: `{"statusCode": status, "body": "<body as JSON text>"}`.
+    pub fn api(status: u16, body: Value) -> Value {
+        json!({"statusCode": status, "body": body.to_string()})
+    }
+}
+
+/// A function to seed.
+#[derive(Debug, Clone, Copy)]
+pub struct FunctionSpec<'a> {
+    /// Function name.
+    pub name: &'a str,
+    /// How many versions to publish.
+    pub versions: u32,
+    /// CloudFormation logical id to tag it with.
+    pub logical_id: Option<&'a str>,
+    /// Alias to create.
+    pub alias: &'a str,
+    /// Version the alias points at (default "1").
+    pub alias_version: Option<&'a str>,
+}
+
+impl<'a> FunctionSpec<'a> {
+    /// `versions` versions, alias `live` on version 1, tagged with `logical_id`.
+    pub fn new(name: &'a str, versions: u32, logical_id: &'a str) -> Self {
+        Self { name, versions, logical_id: Some(logical_id), alias: "live", alias_version: None }
+    }
+}
+
+/// A seeded function.
+#[derive(Debug, Clone)]
+pub struct SeededFunction {
+    /// Function name.
+    pub name: String,
+    /// Function ARN (unqualified).
+    pub arn: String,
+    /// Published versions, "1" first.
+    pub versions: Vec<String>,
+}
+
+/// How the AppSpec is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppSpecFormat {
+    /// As SAM writes it.
+    Json,
+    /// As a person might.
+    Yaml,
+}
+
+/// How the deployment carries its AppSpec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevisionForm {
+    /// `AppSpecContent`: GetDeployment returns only its sha256 (what SAM deployments use).
+    AppSpecContent,
+    /// `String`: GetDeployment returns the text.
+    String,
+}
+
+impl RevisionForm {
+    fn location(self, appspec: &str) -> RevisionLocation {
+        match self {
+            Self::AppSpecContent => RevisionLocation::builder()
+                .revision_type(RevisionLocationType::AppSpecContent)
+                .app_spec_content(AppSpecContent::builder().content(appspec).build())
+                .build(),
+            // Deprecated by AWS but still accepted and returned whole: the hook must handle it.
+            #[allow(deprecated)]
+            Self::String => RevisionLocation::builder()
+                .revision_type(RevisionLocationType::String)
+                .string(aws_sdk_codedeploy::types::RawString::builder().content(appspec).build())
+                .build(),
+        }
+    }
+}
+
+/// The deployment to seed: what its AppSpec says.
+#[derive(Debug, Clone)]
+pub struct DeploymentSpec {
+    /// Resource key in the AppSpec (SAM uses the logical id).
+    pub resource: String,
+    /// `Properties.Name`.
+    pub function: String,
+    /// `Properties.Alias`.
+    pub alias: String,
+    /// `Properties.CurrentVersion`, when there is one.
+    pub current_version: Option<String>,
+    /// `Properties.TargetVersion`; `None` leaves it out (a broken AppSpec).
+    pub target_version: Option<String>,
+    /// The BeforeAllowTraffic hook function.
+    pub hook: String,
+    /// JSON or YAML.
+    pub format: AppSpecFormat,
+    /// How the revision is carried.
+    pub revision: RevisionForm,
+}
+
+impl DeploymentSpec {
+    /// A SAM-like deployment of `function` from `current` to `target` with hook `hook`:
+    /// JSON AppSpec, `AppSpecContent` revision, alias `live`.
+    pub fn new(function: &str, current: Option<&str>, target: &str, hook: &str) -> Self {
+        Self {
+            resource: "LoyaltyFunction".into(),
+            function: function.into(),
+            alias: "live".into(),
+            current_version: current.map(str::to_owned),
+            target_version: Some(target.into()),
+            hook: hook.into(),
+            format: AppSpecFormat::Json,
+            revision: RevisionForm::AppSpecContent,
+        }
+    }
+
+    /// The AppSpec text.
+    pub fn appspec(&self) -> String {
+        match self.format {
+            AppSpecFormat::Json => {
+                let mut properties = json!({"Name": self.function, "Alias": self.alias, "CurrentVersion": self.current_version});
+                if let Some(target) = &self.target_version {
+                    properties["TargetVersion"] = json!(target);
+                }
+                if self.current_version.is_none() {
+                    properties.as_object_mut().expect("an object").remove("CurrentVersion");
+                }
+                json!({
+                    "version": 0.0,
+                    "Resources": [{self.resource.as_str(): {"Type": "AWS::Lambda::Function", "Properties": properties}}],
+                    "Hooks": [{"BeforeAllowTraffic": self.hook}],
+                })
+                .to_string()
+            }
+            AppSpecFormat::Yaml => {
+                let mut text = format!(
+                    "version: 0.0\nResources:\n  - {}:\n      Type: AWS::Lambda::Function\n      Properties:\n        Name: {}\n        Alias: {}\n",
+                    self.resource, self.function, self.alias
+                );
+                if let Some(current) = &self.current_version {
+                    text.push_str(&format!("        CurrentVersion: \"{current}\"\n"));
+                }
+                if let Some(target) = &self.target_version {
+                    text.push_str(&format!("        TargetVersion: \"{target}\"\n"));
+                }
+                text.push_str(&format!("Hooks:\n  - BeforeAllowTraffic: {}\n", self.hook));
+                text
+            }
+        }
+    }
+}
+
+/// A seeded deployment.
+#[derive(Debug, Clone)]
+pub struct SeededDeployment {
+    /// CodeDeploy application.
+    pub application: String,
+    /// Deployment group.
+    pub group: String,
+    /// `DeploymentId`.
+    pub deployment_id: String,
+    /// The BeforeAllowTraffic `LifecycleEventHookExecutionId`.
+    pub execution_id: String,
+    /// The AppSpec text it was created with.
+    pub appspec: String,
+}
+
+impl SeededDeployment {
+    /// The event CodeDeploy would send the hook.
+    pub fn event(&self) -> Value {
+        json!({"DeploymentId": self.deployment_id, "LifecycleEventHookExecutionId": self.execution_id})
+    }
+}
+
+/// A file in the temporary directory, removed on drop.
+#[derive(Debug)]
+pub struct TempFile(PathBuf);
+
+impl TempFile {
+    /// Writes `contents` to a new temporary file whose name ends in `suffix`.
+    pub fn new(suffix: &str, contents: &str) -> Self {
+        let path = std::env::temp_dir().join(format!("{}{suffix}", unique("tmp")));
+        std::fs::write(&path, contents).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+        Self(path)
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unique_names_differ_and_fit_lambda() {
+        let a = unique("a test name that is far too long for a lambda function, really");
+        let b = unique("a test name that is far too long for a lambda function, really");
+        assert_ne!(a, b);
+        assert!(a.len() <= 64, "{a}");
+    }
+
+    #[test]
+    fn appspecs_parse_as_the_hook_reads_them() {
+        let mut spec = DeploymentSpec::new("fn", Some("1"), "2", "hook");
+        for format in [AppSpecFormat::Json, AppSpecFormat::Yaml] {
+            spec.format = format;
+            let target = lifeguard_shared::deployment::parse_appspec(&spec.appspec()).unwrap();
+            assert_eq!(
+                (
+                    target.function_name.as_str(),
+                    target.current_version.as_deref(),
+                    target.target_version.as_str()
+                ),
+                ("fn", Some("1"), "2")
+            );
+            assert!(target.event_served_by("hook").is_some());
+        }
+    }
+
+    #[test]
+    fn query_values_are_encoded() {
+        assert_eq!(encode("d-AB12 x/y=z"), "d-AB12%20x%2Fy%3Dz");
+    }
+}

@@ -3,9 +3,10 @@
 
 use lambda_runtime::{Error, LambdaEvent, service_fn, tracing};
 use lifeguard_shared::aws::{CodeDeployClient, LambdaClient, load_config};
+use lifeguard_shared::deadline::remaining;
 use lifeguard_shared::pre_traffic::{HookSettings, PreTrafficHook};
 use serde_json::Value;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -23,8 +24,7 @@ async fn main() -> Result<(), Error> {
     let hook = &hook;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-        let remaining = Duration::from_millis(event.context.deadline.saturating_sub(now_ms));
-        hook.handle(event.payload, remaining).await
+        hook.handle(event.payload, remaining(event.context.deadline, now_ms)).await
     }))
     .await
 }

@@ -1,0 +1,302 @@
+//! The real function binaries behind the Lambda Runtime API: `cargo lambda watch` serves every
+//! binary of the workspace (compiling it on its first invocation), `cargo lambda invoke` sends
+//! it an event. The watch process (and everything it started) is killed on drop.
+//!
+//! Under `cargo lambda watch` a function's `AWS_LAMBDA_FUNCTION_NAME` is its binary name, so a
+//! deployment whose hook is the real binary names [`PRE_TRAFFIC_HOOK`] in its AppSpec.
+
+use crate::{TempFile, repo_root, unique};
+use serde_json::{Value, json};
+use std::fs::File;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// The hook's function name under `cargo lambda watch`: its binary name.
+pub const PRE_TRAFFIC_HOOK: &str = "pre-traffic";
+
+/// How long `cargo lambda watch` may take to listen.
+const START_TIMEOUT: Duration = Duration::from_secs(90);
+/// How long one invocation may take, including compiling the binary on its first invocation.
+pub const INVOKE_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Environment variables handed to the functions (when set in this process).
+const AWS_VARS: [&str; 9] = [
+    "AWS_ENDPOINT_URL",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_EC2_METADATA_DISABLED",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "RUST_LOG",
+];
+
+/// A running `cargo lambda watch`, killed with its process group on drop.
+#[derive(Debug)]
+pub struct Watch {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+/// What `cargo lambda invoke` printed.
+#[derive(Debug, Clone)]
+pub struct Invoked {
+    /// Whether it exited successfully (the function returned without an error).
+    pub success: bool,
+    /// Standard output: the function's response.
+    pub stdout: String,
+    /// Standard error: the error, when the function returned one.
+    pub stderr: String,
+}
+
+impl Invoked {
+    /// The response as JSON; panics with both outputs when there is none.
+    pub fn json(&self) -> Value {
+        assert!(self.success, "the invocation failed:\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        serde_json::from_str(self.stdout.trim())
+            .unwrap_or_else(|e| panic!("response is not JSON ({e}): {}", self.stdout))
+    }
+}
+
+/// `PATH` with the project's `.venv/bin` (where cargo-lambda is installed) first.
+fn path_with_venv() -> String {
+    let venv = repo_root().join(".venv/bin");
+    let path = std::env::var("PATH").unwrap_or_default();
+    if venv.is_dir() { format!("{}:{path}", venv.display()) } else { path }
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind an ephemeral port");
+    listener.local_addr().expect("local address").port()
+}
+
+/// Runs `command` with its output in temporary files, killing it after `timeout`.
+fn run_bounded(mut command: Command, timeout: Duration, what: &str) -> (Option<ExitStatus>, String, String) {
+    let out = TempFile::new(".out", "");
+    let err = TempFile::new(".err", "");
+    command
+        .stdin(Stdio::null())
+        .stdout(File::create(out.path()).expect("stdout file"))
+        .stderr(File::create(err.path()).expect("stderr file"));
+    let mut child = command.spawn().unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait().expect("wait for the child") {
+            Some(status) => break Some(status),
+            None if started.elapsed() > timeout => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            None => std::thread::sleep(Duration::from_millis(50)),
+        }
+    };
+    let read = |file: &TempFile| std::fs::read_to_string(file.path()).unwrap_or_default();
+    (status, read(&out), read(&err))
+}
+
+impl Watch {
+    /// Starts `cargo lambda watch` at the workspace root on a free port, with `env` and the
+    /// AWS variables of this process handed to the functions, and waits until it listens.
+    pub fn start(env: &[(&str, &str)]) -> Self {
+        let port = free_port();
+        let log = std::env::temp_dir().join(format!("{}-watch.log", unique("watch")));
+        let mut command = Command::new("cargo");
+        command
+            .current_dir(repo_root())
+            .env("PATH", path_with_venv())
+            .args(["lambda", "watch", "--ignore-changes", "--invoke-address", "127.0.0.1"])
+            .args(["--invoke-port", &port.to_string()]);
+        let inherited = AWS_VARS.iter().filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)));
+        let given = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        for (key, value) in inherited.chain(given) {
+            assert!(!value.contains(','), "--env-var values cannot hold commas: {key}={value}");
+            command.arg("--env-var").arg(format!("{key}={value}"));
+        }
+        let log_file = File::create(&log).expect("watch log file");
+        command
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().expect("log file"))
+            .stderr(log_file)
+            .process_group(0);
+        let child = command.spawn().unwrap_or_else(|e| {
+            panic!("cannot start `cargo lambda watch` ({e}); install the tools with ./dev setup")
+        });
+        let mut watch = Self { child, port, log };
+        let started = Instant::now();
+        let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        loop {
+            if TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
+                return watch;
+            }
+            if let Ok(Some(status)) = watch.child.try_wait() {
+                panic!("`cargo lambda watch` exited ({status}) before listening:\n{}", watch.log_tail());
+            }
+            if started.elapsed() > START_TIMEOUT {
+                panic!("`cargo lambda watch` did not listen within {START_TIMEOUT:?}:\n{}", watch.log_tail());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Starts the watch the way the hook is deployed: the repository's `checks/checks.yaml`.
+    pub fn start_with_repo_checks() -> Self {
+        let checks = repo_root().join("checks/checks.yaml");
+        Self::start(&[("LIFEGUARD_CHECKS_FILE", checks.to_str().expect("a UTF-8 path"))])
+    }
+
+    /// The port it serves invocations on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The last lines of its log (cargo's output and the functions' logs).
+    pub fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(60)..].join("\n")
+    }
+
+    /// Invokes `function` with the event in `data_file`.
+    pub fn invoke_file(&self, function: &str, data_file: &Path) -> Invoked {
+        self.invoke(function, &["--data-file", data_file.to_str().expect("a UTF-8 path")])
+    }
+
+    /// Invokes `function` with `event`.
+    pub fn invoke_json(&self, function: &str, event: &Value) -> Invoked {
+        self.invoke(function, &["--data-ascii", &event.to_string()])
+    }
+
+    fn invoke(&self, function: &str, data: &[&str]) -> Invoked {
+        let mut command = Command::new("cargo");
+        command
+            .current_dir(repo_root())
+            .env("PATH", path_with_venv())
+            .args(["lambda", "invoke", "--invoke-address", "127.0.0.1", "--output-format", "json"])
+            .args(["--invoke-port", &self.port.to_string(), function])
+            .args(data);
+        let (status, stdout, stderr) = run_bounded(command, INVOKE_TIMEOUT, "cargo lambda invoke");
+        match status {
+            Some(status) => Invoked { success: status.success(), stdout, stderr },
+            None => panic!(
+                "`cargo lambda invoke {function}` did not finish within {INVOKE_TIMEOUT:?}\nwatch log:\n{}",
+                self.log_tail()
+            ),
+        }
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        // Processes it started may sit in process groups of their own: collect them first.
+        let descendants = descendants(self.child.id());
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).stderr(Stdio::null()).status();
+        let stopped = Instant::now();
+        while stopped.elapsed() < Duration::from_secs(5) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).stderr(Stdio::null()).status();
+        for pid in descendants {
+            if std::fs::metadata(format!("/proc/{pid}")).is_ok() {
+                let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).stderr(Stdio::null()).status();
+            }
+        }
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+/// Every live descendant of `pid`, from `/proc`.
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut parents: Vec<(u32, u32)> = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(child) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        // Fields after the command name (which is in parentheses and may hold spaces).
+        let ppid = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1));
+        if let Some(ppid) = ppid.and_then(|p| p.parse::<u32>().ok()) {
+            parents.push((child, ppid));
+        }
+    }
+    let mut found = vec![pid];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(parents.iter().filter(|(_, p)| *p == parent).map(|(c, _)| *c));
+        i += 1;
+    }
+    found.remove(0);
+    found
+}
+
+/// The sample app's answers, from the real `loyalty` binary, for every payload the check file
+/// sends to `LoyaltyFunction`, as scripted behaviours of version `version` (the body's `version`
+/// is the answering version, as the deployed function would report it).
+pub fn loyalty_behaviours(
+    watch: &Watch,
+    check_file: &lifeguard_shared::checks::CheckFile,
+    version: &str,
+) -> Vec<Value> {
+    let checks = check_file.functions.get("LoyaltyFunction").expect("checks for LoyaltyFunction");
+    let mut payloads: Vec<&Value> = Vec::new();
+    for check in checks {
+        if !payloads.contains(&&check.payload) {
+            payloads.push(&check.payload);
+        }
+    }
+    payloads
+        .into_iter()
+        .map(|payload| {
+            let mut answer = watch.invoke_json("loyalty", payload).json();
+            let body = answer["body"].as_str().and_then(|b| serde_json::from_str::<Value>(b).ok());
+            if let Some(mut body) = body.filter(|b| b.get("version").is_some()) {
+                body["version"] = json!(version);
+                answer["body"] = json!(body.to_string());
+            }
+            crate::behaviour::when(payload.clone(), crate::behaviour::answer(answer))
+        })
+        .collect()
+}
+
+/// `events/pre-traffic.json` with the deployment's ids, in a temporary file.
+pub fn pre_traffic_event(deployment_id: &str, execution_id: &str) -> TempFile {
+    let path = repo_root().join("events/pre-traffic.json");
+    let mut event: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("events/pre-traffic.json"))
+            .expect("events/pre-traffic.json is JSON");
+    event["DeploymentId"] = json!(deployment_id);
+    event["LifecycleEventHookExecutionId"] = json!(execution_id);
+    TempFile::new(".json", &event.to_string())
+}
+
+/// A broken release of the sample app: `behaviours` (from [`loyalty_behaviours`]) with alice
+/// answered as Silver instead of Gold.
+pub fn says_silver_for_alice(mut behaviours: Vec<Value>) -> Vec<Value> {
+    for behaviour in &mut behaviours {
+        if behaviour["whenPayload"] == json!({"customerId": "alice"}) {
+            let mut body: Value = behaviour["payload"]["body"]
+                .as_str()
+                .and_then(|b| serde_json::from_str(b).ok())
+                .expect("alice's answer has a JSON body");
+            body["level"] = json!("Silver");
+            behaviour["payload"]["body"] = json!(body.to_string());
+        }
+    }
+    behaviours
+}
+
+/// The repository's `checks/checks.yaml`, the check file the sample app ships with.
+pub fn repo_check_file() -> lifeguard_shared::checks::CheckFile {
+    let path = repo_root().join("checks/checks.yaml");
+    lifeguard_shared::checks::CheckFile::load(path.to_str().expect("a UTF-8 path"))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
