@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# ./dev bench: builds every function (host release and arm64 Lambda release), starts the local
+# AWS (on its own port) unless it runs already, and prints the figures of bench/bench.py.
+# Expects ./dev's local_env.
+# A function is benchmarked by its directory name under functions/ (its package and binary).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+FUNCTIONS=()
+for dir in functions/*/; do FUNCTIONS+=("$(basename "$dir")"); done
+PACKAGES=(); BINS=()
+for f in "${FUNCTIONS[@]}"; do PACKAGES+=(-p "$f"); BINS+=(--bin "$f"); done
+
+echo "==> cargo build --release (host): ${FUNCTIONS[*]}"
+started=$SECONDS
+cargo build --release --locked "${PACKAGES[@]}"
+export BENCH_HOST_BUILD_S=$((SECONDS - started))
+
+echo "==> cargo lambda build --release --arm64: ${FUNCTIONS[*]}"
+started=$SECONDS
+cargo lambda build --release --arm64 --locked "${BINS[@]}"
+export BENCH_ARM64_BUILD_S=$((SECONDS - started))
+
+# A local AWS of its own by default: moto serves one call at a time, so a test run sharing it
+# would skew the timings (and may stop it when it ends).
+export LOCALAWS_PORT="${BENCH_LOCALAWS_PORT:-4597}"
+export AWS_ENDPOINT_URL="http://127.0.0.1:${LOCALAWS_PORT}"
+if ! bash localaws/localaws.sh status >/dev/null 2>&1; then
+  bash localaws/localaws.sh start
+  trap 'bash localaws/localaws.sh stop >/dev/null' EXIT
+fi
+
+echo "==> measuring"
+.venv/bin/python bench/bench.py "${FUNCTIONS[@]}"
