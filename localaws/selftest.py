@@ -5,18 +5,22 @@
 Prints one line per check, then "N passed, M failed"; exits non-zero on any failure.
 """
 
+import datetime
 import hashlib
 import io
 import json
 import os
 import re
 import sys
+import tempfile
 import threading
 import time
 import traceback
 import zipfile
 
 import boto3
+import botocore.session
+import cbor2
 import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -362,6 +366,91 @@ def test_lambda(fn_arn):
           len(took) == 8 and min(took) >= 0.3 and total < 0.6, took)
 
 
+MODELS = tempfile.TemporaryDirectory(prefix="selftest-models-")  # removed at exit
+
+
+def cloudwatch_client(protocol, retries=1):
+    """A CloudWatch client speaking `protocol` (botocore picks JSON; the Rust SDK rpcv2Cbor),
+    from botocore's own model restricted to that protocol, in a data path of its own."""
+    session = botocore.session.get_session()
+    loader = session.get_component("data_loader")
+    model = loader.load_service_model("cloudwatch", "service-2")
+    model["metadata"]["protocols"] = [protocol]
+    path = os.path.join(MODELS.name, protocol)
+    os.makedirs(f"{path}/cloudwatch/{model['metadata']['apiVersion']}", exist_ok=True)
+    with open(f"{path}/cloudwatch/{model['metadata']['apiVersion']}/service-2.json", "w") as f:
+        json.dump(model, f)
+    loader.search_paths.insert(0, path)
+    config = Config(retries={"mode": "standard", "total_max_attempts": retries})
+    return boto3.Session(botocore_session=session).client("cloudwatch", **{**KW, "config": config})
+
+
+def test_cloudwatch():
+    cw = cloudwatch_client("smithy-rpc-v2-cbor")
+    now = datetime.datetime.now(datetime.timezone.utc).replace(second=0, microsecond=0)
+    dims = [{"Name": "FunctionName", "Value": "fn-cw"}, {"Name": "Resource", "Value": "fn-cw:live"},
+            {"Name": "ExecutedVersion", "Value": "2"}]
+    cw.put_metric_data(Namespace="AWS/Lambda", MetricData=[
+        {"MetricName": "Errors", "Dimensions": dims, "Timestamp": now - datetime.timedelta(minutes=2),
+         "Values": [1.0, 2.5], "Counts": [2, 1]},
+        {"MetricName": "Errors", "Dimensions": dims, "Timestamp": now - datetime.timedelta(minutes=1),
+         "Value": 7}])
+    cw.put_metric_data(Namespace="Other", MetricData=[{"MetricName": "Errors", "Dimensions": dims,
+                                                       "Timestamp": now, "Value": 100}])
+
+    def get(client, **kwargs):  # dimensions reversed; StartTime 9 s past a minute
+        metric = {"Namespace": "AWS/Lambda", "MetricName": "Errors", "Dimensions": dims[::-1]}
+        query = {"Id": "e", "MetricStat": {"Metric": metric, "Period": 60, "Stat": "Sum"}}
+        r = client.get_metric_data(
+            MetricDataQueries=[query], StartTime=now - datetime.timedelta(minutes=5, seconds=-9),
+            EndTime=now + datetime.timedelta(minutes=1), ScanBy="TimestampAscending", **kwargs)
+        return r, [(int(t.timestamp()), v) for res in r["MetricDataResults"]
+                   for t, v in zip(res["Timestamps"], res["Values"])]
+
+    epoch = int(now.timestamp())
+    r, points = get(cw)
+    check("CBOR: GetMetricData matches dimensions as a set, in its namespace, per rounded minute",
+          points == [(epoch - 120, 4.5), (epoch - 60, 7.0)]
+          and r["ResponseMetadata"]["HTTPHeaders"].get("smithy-protocol") == "rpc-v2-cbor", (points, r))
+    r1, first = get(cw, MaxDatapoints=1)
+    r2, second = get(cw, MaxDatapoints=1, NextToken=r1.get("NextToken", ""))
+    check("CBOR: GetMetricData pages by MaxDatapoints",
+          first + second == points and r1["MetricDataResults"][0]["StatusCode"] == "PartialData"
+          and "NextToken" not in r2, (r1, r2))
+    check("JSON (boto3's choice): same data", get(cloudwatch_client("json"))[1] == points)
+
+    e = error_of(cw.set_alarm_state, AlarmName="no-such-alarm", StateValue="ALARM", StateReason="x")
+    headers = e[3]["ResponseMetadata"]["HTTPHeaders"] if e[3] else {}
+    check("CBOR error: status, x-amzn-query-error code", e[:2] == ("ResourceNotFound", 404)
+          and headers.get("x-amzn-query-error") == "ResourceNotFound;Sender", e[:3])
+    cw.put_metric_alarm(AlarmName="cw-alarm", Namespace="AWS/Lambda", MetricName="Errors",
+                        Dimensions=dims, Statistic="Sum", Period=60, EvaluationPeriods=1,
+                        Threshold=0.0, ComparisonOperator="GreaterThanThreshold")
+    cw.set_alarm_state(AlarmName="cw-alarm", StateValue="ALARM", StateReason="selftest")
+    alarms = cw.describe_alarms(AlarmNamePrefix="cw-")["MetricAlarms"]
+    check("CBOR: alarm in ALARM",
+          [(a["AlarmName"], a["StateValue"]) for a in alarms] == [("cw-alarm", "ALARM")]
+          and isinstance(alarms[0]["StateUpdatedTimestamp"], datetime.datetime), alarms)
+
+    ctl("POST", "faults", json={"target": "GraniteServiceVersion20100801.GetMetricData",
+                                "match": "fn-cw", "count": 1, "status": 400, "code": "Throttling"})
+    r, retried = get(cloudwatch_client("smithy-rpc-v2-cbor", retries=3))
+    check("CBOR fault (Service.Operation target) is a throttle the SDK retries",
+          retried == points and r["ResponseMetadata"]["RetryAttempts"] == 1, r["ResponseMetadata"])
+
+    url = URL + "/service/GraniteServiceVersion20100801/operation/"
+    auth = {"smithy-protocol": "rpc-v2-cbor", "Content-Type": "application/cbor",
+            "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/monitoring/"
+                             "aws4_request, SignedHeaders=host, Signature=x"}
+    bad = (400, "SerializationException")
+    for op, body, want in (("NoSuchOperation", b"", (404, "UnknownOperationException")),
+                           ("PutMetricData", b"\xa1\x69Namespace", bad),  # truncated CBOR
+                           ("PutMetricData", cbor2.dumps({"Namespace": 5}), bad)):  # wrong type
+        r = requests.post(url + op, data=body, headers=auth, timeout=10)
+        got = (r.status_code, cbor2.loads(r.content).get("__type"), r.headers.get("smithy-protocol"))
+        check(f"CBOR {op} {body[:12]!r} -> {want}", got == want + ("rpc-v2-cbor",), got)
+
+
 def test_concurrent_writes():
     errors = []
 
@@ -411,6 +500,7 @@ def main():
     fn_arn = run(setup_lambda)
     run(lambda: test_codedeploy(setup_codedeploy()))
     run(test_lambda, fn_arn)
+    run(test_cloudwatch)
     run(test_concurrent_writes)
     run(test_health)
     run(test_reset)

@@ -4,6 +4,8 @@
 //! One file serves every stack of an application: checks are keyed by the function's
 //! CloudFormation logical id (the same in every stack), or by its function name.
 
+use crate::analysis::Rule;
+use crate::metrics::{default_rules, validate_rules};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
@@ -22,6 +24,30 @@ pub struct CheckFile {
     /// Checks keyed by CloudFormation logical id or function name.
     #[serde(default)]
     pub functions: BTreeMap<String, Vec<Check>>,
+    /// Post-traffic analysis, keyed like `functions`.
+    #[serde(default)]
+    pub analysis: BTreeMap<String, FunctionAnalysis>,
+}
+
+/// What the post-traffic hook judges for one function besides its probes.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FunctionAnalysis {
+    /// Alarms that must not be in `ALARM`, besides the deployment group's own.
+    #[serde(default)]
+    pub alarms: Vec<String>,
+    /// Canary-versus-baseline rules; [`default_rules`] when unset.
+    #[serde(default)]
+    pub rules: Option<Vec<Rule>>,
+}
+
+/// The entry for a function in a map keyed by logical id or function name.
+fn find<'a, T>(
+    map: &'a BTreeMap<String, T>,
+    logical_id: Option<&str>,
+    name: &str,
+) -> Option<(&'a String, &'a T)> {
+    logical_id.and_then(|id| map.get_key_value(id)).or_else(|| map.get_key_value(name))
 }
 
 /// Settings from the check file's `settings` key.
@@ -164,16 +190,32 @@ impl CheckFile {
                 }
             }
         }
+        for (function, analysis) in &self.analysis {
+            if let Some(rules) = &analysis.rules {
+                validate_rules(rules).map_err(|problem| format!("analysis.{function}.rules: {problem}"))?;
+            }
+            if analysis.alarms.iter().any(|alarm| alarm.trim().is_empty()) {
+                return Err(format!("analysis.{function}.alarms: alarm names must not be empty"));
+            }
+        }
         Ok(())
+    }
+
+    /// The alarms and rules for a function's post-traffic analysis.
+    pub fn analysis_for(&self, logical_id: Option<&str>, function_name: &str) -> (Vec<Rule>, Vec<String>) {
+        match find(&self.analysis, logical_id, function_name) {
+            Some((_, analysis)) => {
+                (analysis.rules.clone().unwrap_or_else(default_rules), analysis.alarms.clone())
+            }
+            None => (default_rules(), Vec::new()),
+        }
     }
 
     /// The checks for a function, found by logical id first, then by name; when none are
     /// configured, one invocation with `{}` that must not raise a function error.
     pub fn checks_for(&self, logical_id: Option<&str>, function_name: &str) -> (Vec<Check>, Option<String>) {
-        let configured = logical_id
-            .and_then(|id| self.functions.get_key_value(id))
-            .or_else(|| self.functions.get_key_value(function_name))
-            .filter(|(_, checks)| !checks.is_empty());
+        let configured =
+            find(&self.functions, logical_id, function_name).filter(|(_, checks)| !checks.is_empty());
         match configured {
             Some((key, checks)) => (checks.clone(), Some(key.clone())),
             None => (

@@ -43,6 +43,8 @@ pub enum Revision {
 pub struct Deployment {
     /// CodeDeploy application that owns the deployment.
     pub application_name: String,
+    /// Deployment group the deployment belongs to, when known.
+    pub deployment_group: Option<String>,
     /// The deployment's revision.
     pub revision: Revision,
     /// Creation time, seconds since the Unix epoch, when known.

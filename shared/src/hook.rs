@@ -58,6 +58,16 @@ pub trait CodeDeploy: Sync {
     ) -> impl Future<Output = Result<Reported, AwsError>> + Send;
 }
 
+/// The alarms CodeDeploy watches for a deployment group (`GetDeploymentGroup`).
+pub trait DeploymentAlarms: Sync {
+    /// Names of the deployment group's alarms, when its alarm configuration is enabled.
+    fn deployment_group_alarms(
+        &self,
+        application: &str,
+        group: &str,
+    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+}
+
 /// The event CodeDeploy sends a hook.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HookEvent {
@@ -285,6 +295,7 @@ mod tests {
             }
             Ok(Deployment {
                 application_name: "app".into(),
+                deployment_group: None,
                 revision: self.revision.clone(),
                 create_time: None,
             })

@@ -4,13 +4,17 @@
 //! [`probe`] and [`hook`] orchestrate them behind small traits; [`aws`] holds the thin adapters
 //! that implement those traits with the AWS SDK.
 
+pub mod analysis;
 pub mod aws;
 pub mod checks;
 pub mod deadline;
 pub mod deployment;
 pub mod hook;
+pub mod metrics;
+pub mod post_traffic;
 pub mod pre_traffic;
 pub mod probe;
+pub mod settings;
 
 /// A failed AWS call, reduced to what a report needs.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,61 +1,11 @@
 //! The BeforeAllowTraffic hook: probe the exact target version with the configured checks.
 
-use crate::checks::CheckFile;
-use crate::deadline::{DEFAULT_REPORT_MARGIN, Deadlines};
-use crate::hook::{CodeDeploy, HookError, HookEvent, HookReport, Judgement, Verdict, run_hook};
-use crate::probe::{Functions, ProbeFindings, ProbeTarget, probe_and_judge};
+use crate::deadline::Deadlines;
+use crate::hook::{CodeDeploy, HookError, HookEvent, HookReport, run_hook};
+use crate::probe::{Functions, ProbeFindings, ProbeTarget, logical_id, probe_and_judge, unprobed};
+use crate::settings::HookSettings;
 use serde_json::Value;
 use std::time::Duration;
-
-/// Environment variable naming the check file.
-pub const CHECKS_FILE_VAR: &str = "LIFEGUARD_CHECKS_FILE";
-/// Where the checks layer puts the check file.
-pub const DEFAULT_CHECKS_FILE: &str = "/opt/checks.yaml";
-/// Environment variable overriding the time kept back for reporting, in milliseconds.
-pub const REPORT_MARGIN_VAR: &str = "LIFEGUARD_REPORT_MARGIN_MS";
-
-/// Settings read once at cold start. A problem with them does not stop the function: every
-/// invocation then reports `Failed` naming it, so a deployment never waits on a silent hook.
-#[derive(Debug, Clone)]
-pub struct HookSettings {
-    /// The parsed check file, or what is wrong with the configuration.
-    pub checks: Result<CheckFile, String>,
-    /// Time kept back for reporting the verdict.
-    pub report_margin: Duration,
-}
-
-impl HookSettings {
-    /// Reads the settings from `lookup` (the environment in production).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
-        let (report_margin, margin_problem) = match lookup(REPORT_MARGIN_VAR) {
-            None => (DEFAULT_REPORT_MARGIN, None),
-            Some(raw) => match raw.trim().parse::<u64>() {
-                Ok(ms) if ms > 0 => (Duration::from_millis(ms), None),
-                _ => (
-                    DEFAULT_REPORT_MARGIN,
-                    Some(format!("{REPORT_MARGIN_VAR}={raw:?} is not a positive number of milliseconds")),
-                ),
-            },
-        };
-        let checks = match lookup(CHECKS_FILE_VAR) {
-            Some(path) => CheckFile::load(&path).map_err(|e| e.to_string()),
-            None if std::path::Path::new(DEFAULT_CHECKS_FILE).exists() => {
-                CheckFile::load(DEFAULT_CHECKS_FILE).map_err(|e| e.to_string())
-            }
-            None => Ok(CheckFile::default()),
-        };
-        let checks = match margin_problem {
-            Some(problem) => Err(problem),
-            None => checks,
-        };
-        Self { checks, report_margin }
-    }
-
-    /// Reads the settings from the process environment.
-    pub fn from_env() -> Self {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-}
 
 /// The pre-traffic hook with the clients and settings built at cold start.
 #[derive(Debug)]
@@ -83,13 +33,7 @@ impl<C: CodeDeploy, F: Functions> PreTrafficHook<C, F> {
         Box::pin(run_hook(&self.codedeploy, &self.hook_name, event, deadlines, |discovered| async move {
             let check_file = match &self.settings.checks {
                 Ok(file) => file,
-                Err(problem) => {
-                    return Judgement {
-                        verdict: Verdict::Failed,
-                        reason: format!("hook misconfigured: {problem}"),
-                        details: ProbeFindings { check_key: None, checks: Vec::new() },
-                    };
-                }
+                Err(problem) => return unprobed(format!("hook misconfigured: {problem}")),
             };
             let target = &discovered.target;
             let probe = ProbeTarget {
@@ -98,7 +42,13 @@ impl<C: CodeDeploy, F: Functions> PreTrafficHook<C, F> {
                 baseline: target.current_version.as_deref(),
                 expected_version: None,
             };
-            probe_and_judge(&self.functions, check_file, probe, deadlines.work_until).await
+            match logical_id(&self.functions, probe.function, deadlines.work_until).await {
+                Ok(id) => {
+                    probe_and_judge(&self.functions, check_file, probe, id.as_deref(), deadlines.work_until)
+                        .await
+                }
+                Err(reason) => unprobed(reason),
+            }
         }))
         .await
     }

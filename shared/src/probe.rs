@@ -80,20 +80,30 @@ pub struct ProbeFindings {
     pub checks: Vec<CheckOutcome>,
 }
 
-/// Probes `target` with the checks configured for its function and judges the result: the
-/// verdict is `Succeeded` only when every check passed and the version answered at least once.
+/// The function's CloudFormation logical id (read once per invocation, before `deadline`).
+pub async fn logical_id<F: Functions>(
+    functions: &F,
+    function: &str,
+    deadline: Instant,
+) -> Result<Option<String>, String> {
+    match tokio::time::timeout_at(deadline, functions.logical_id(function)).await {
+        Ok(Ok(id)) => Ok(id),
+        Ok(Err(error)) => Err(format!("cannot read the function's tags: {error}")),
+        Err(_) => Err("no time left to read the function's tags".into()),
+    }
+}
+
+/// Probes `target` with the checks configured for its function (found by `logical_id` or
+/// name) and judges the result: the verdict is `Succeeded` only when every check passed and
+/// the version answered at least once.
 pub async fn probe_and_judge<F: Functions>(
     functions: &F,
     check_file: &CheckFile,
     target: ProbeTarget<'_>,
+    logical_id: Option<&str>,
     deadline: Instant,
 ) -> Judgement<ProbeFindings> {
-    let logical_id = match tokio::time::timeout_at(deadline, functions.logical_id(target.function)).await {
-        Ok(Ok(id)) => id,
-        Ok(Err(error)) => return failed_before_probing(format!("cannot read the function's tags: {error}")),
-        Err(_) => return failed_before_probing("no time left to read the function's tags".into()),
-    };
-    let (checks, check_key) = check_file.checks_for(logical_id.as_deref(), target.function);
+    let (checks, check_key) = check_file.checks_for(logical_id, target.function);
     let checks = run_checks(functions, target, &checks, &check_file.settings, deadline).await;
     let invocations: u32 = checks.iter().map(|c| c.invocations).sum();
     let failed: Vec<String> = checks
@@ -122,7 +132,8 @@ pub async fn probe_and_judge<F: Functions>(
     Judgement { verdict, reason, details: ProbeFindings { check_key, checks } }
 }
 
-fn failed_before_probing(reason: String) -> Judgement<ProbeFindings> {
+/// A judgement that failed before any probe ran.
+pub fn unprobed(reason: String) -> Judgement<ProbeFindings> {
     Judgement {
         verdict: Verdict::Failed,
         reason,

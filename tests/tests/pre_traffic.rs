@@ -3,7 +3,7 @@
 //! JSON report it returns.
 
 use lifeguard_shared::hook::HookError;
-use lifeguard_shared::pre_traffic::{CHECKS_FILE_VAR, HookSettings};
+use lifeguard_shared::settings::{CHECKS_FILE_VAR, HookSettings};
 use lifeguard_tests::behaviour::{answer, api, delayed, function_error, throttle};
 use lifeguard_tests::{
     AppSpecFormat, DeploymentSpec, FunctionSpec, Hook, LocalAws, REPORT_TARGET, RevisionForm,

@@ -4,7 +4,8 @@
 use lambda_runtime::{Error, LambdaEvent, service_fn, tracing};
 use lifeguard_shared::aws::{CodeDeployClient, LambdaClient, load_config};
 use lifeguard_shared::deadline::remaining;
-use lifeguard_shared::pre_traffic::{HookSettings, PreTrafficHook};
+use lifeguard_shared::pre_traffic::PreTrafficHook;
+use lifeguard_shared::settings::HookSettings;
 use serde_json::Value;
 use std::time::{SystemTime, UNIX_EPOCH};
 

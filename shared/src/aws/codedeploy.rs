@@ -3,7 +3,7 @@
 use super::aws_error;
 use crate::AwsError;
 use crate::deployment::{Deployment, Revision};
-use crate::hook::{CodeDeploy, Reported, Verdict};
+use crate::hook::{CodeDeploy, DeploymentAlarms, Reported, Verdict};
 use aws_sdk_codedeploy::config::retry::RetryConfig;
 use aws_sdk_codedeploy::config::timeout::TimeoutConfig;
 use aws_sdk_codedeploy::types::{
@@ -72,6 +72,7 @@ impl CodeDeploy for CodeDeployClient {
         };
         Ok(Deployment {
             application_name,
+            deployment_group: info.deployment_group_name().map(str::to_owned),
             revision,
             create_time: info.create_time().map(|t| t.as_secs_f64()),
         })
@@ -127,5 +128,25 @@ impl CodeDeploy for CodeDeployClient {
             }
             Err(error) => Err(aws_error("PutLifecycleEventHookExecutionStatus", error)),
         }
+    }
+}
+
+impl DeploymentAlarms for CodeDeployClient {
+    async fn deployment_group_alarms(&self, application: &str, group: &str) -> Result<Vec<String>, AwsError> {
+        let output = self
+            .client
+            .get_deployment_group()
+            .application_name(application)
+            .deployment_group_name(group)
+            .send()
+            .await
+            .map_err(|e| aws_error("GetDeploymentGroup", e))?;
+        let alarms = output
+            .deployment_group_info()
+            .and_then(|info| info.alarm_configuration())
+            .filter(|config| config.enabled())
+            .map(|config| config.alarms().iter().filter_map(|a| a.name().map(str::to_owned)).collect())
+            .unwrap_or_default();
+        Ok(alarms)
     }
 }

@@ -1,9 +1,11 @@
 //! Thin adapters from the AWS SDK to the traits the domain uses. Clients are built once, in
 //! `main`, from one shared `SdkConfig`.
 
+mod cloudwatch;
 mod codedeploy;
 mod lambda;
 
+pub use cloudwatch::CloudWatchClient;
 pub use codedeploy::CodeDeployClient;
 pub use lambda::LambdaClient;
 

@@ -1,0 +1,100 @@
+//! CloudWatch adapter: metric series for canary analysis and alarm states.
+
+use super::aws_error;
+use crate::AwsError;
+use crate::metrics::{MetricData, MetricQuery, Metrics, PERIOD_SECONDS, Window};
+use aws_sdk_cloudwatch::config::retry::RetryConfig;
+use aws_sdk_cloudwatch::config::timeout::TimeoutConfig;
+use aws_sdk_cloudwatch::primitives::DateTime;
+use aws_sdk_cloudwatch::types::{AlarmType, Dimension, Metric, MetricDataQuery, MetricStat, ScanBy};
+use std::time::Duration;
+
+/// Most alarm names one `DescribeAlarms` call takes.
+const MAX_ALARM_NAMES: usize = 100;
+
+/// CloudWatch through the SDK, retrying throttling and server errors with backoff.
+#[derive(Debug, Clone)]
+pub struct CloudWatchClient {
+    client: aws_sdk_cloudwatch::Client,
+}
+
+impl CloudWatchClient {
+    /// Builds the client from the shared SDK configuration.
+    pub fn new(sdk: &aws_config::SdkConfig) -> Self {
+        let config = aws_sdk_cloudwatch::config::Builder::from(sdk)
+            .retry_config(
+                RetryConfig::standard().with_max_attempts(6).with_initial_backoff(Duration::from_millis(200)),
+            )
+            .timeout_config(
+                TimeoutConfig::builder().operation_attempt_timeout(Duration::from_secs(10)).build(),
+            )
+            .build();
+        Self { client: aws_sdk_cloudwatch::Client::from_conf(config) }
+    }
+}
+
+fn data_query(query: &MetricQuery) -> MetricDataQuery {
+    let dimensions =
+        query.dimensions.iter().map(|(name, value)| Dimension::builder().name(name).value(value).build());
+    let metric = Metric::builder()
+        .namespace(&query.namespace)
+        .metric_name(&query.name)
+        .set_dimensions(Some(dimensions.collect()))
+        .build();
+    let stat = MetricStat::builder()
+        .metric(metric)
+        .period(PERIOD_SECONDS as i32)
+        .stat(query.statistic.as_str())
+        .build();
+    MetricDataQuery::builder().id(&query.id).metric_stat(stat).return_data(true).build()
+}
+
+impl Metrics for CloudWatchClient {
+    async fn metric_data(&self, queries: &[MetricQuery], window: Window) -> Result<MetricData, AwsError> {
+        let mut pages = self
+            .client
+            .get_metric_data()
+            .set_metric_data_queries(Some(queries.iter().map(data_query).collect()))
+            .start_time(DateTime::from_secs(window.start))
+            .end_time(DateTime::from_secs(window.end))
+            .scan_by(ScanBy::TimestampAscending)
+            .into_paginator()
+            .send();
+        let mut data = MetricData::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("GetMetricData", e))?;
+            for result in page.metric_data_results() {
+                let Some(id) = result.id() else { continue };
+                let points =
+                    result.timestamps().iter().map(|t| t.secs()).zip(result.values().iter().copied());
+                data.entry(id.to_owned()).or_default().extend(points);
+            }
+        }
+        Ok(data)
+    }
+
+    async fn alarm_states(&self, names: &[String]) -> Result<Vec<(String, String)>, AwsError> {
+        let mut states = Vec::new();
+        for batch in names.chunks(MAX_ALARM_NAMES) {
+            let mut pages = self
+                .client
+                .describe_alarms()
+                .set_alarm_names(Some(batch.to_vec()))
+                .alarm_types(AlarmType::MetricAlarm)
+                .alarm_types(AlarmType::CompositeAlarm)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| aws_error("DescribeAlarms", e))?;
+                let metric = page.metric_alarms().iter().map(|a| (a.alarm_name(), a.state_value()));
+                let composite = page.composite_alarms().iter().map(|a| (a.alarm_name(), a.state_value()));
+                for (name, state) in metric.chain(composite) {
+                    if let Some(name) = name {
+                        states.push((name.to_owned(), state.map_or("UNKNOWN", |s| s.as_str()).to_owned()));
+                    }
+                }
+            }
+        }
+        Ok(states)
+    }
+}

@@ -1,0 +1,217 @@
+//! The AfterAllowTraffic hook: alarms, canary-versus-baseline analysis on CloudWatch metrics,
+//! and probes on the alias, all within one deadline; any failure rolls the deployment back.
+
+use crate::analysis::{Outcome, RuleResult, evaluate};
+use crate::deadline::Deadlines;
+use crate::hook::{
+    CodeDeploy, DeploymentAlarms, Discovered, HookError, HookEvent, HookReport, Judgement, Verdict, run_hook,
+};
+use crate::metrics::{Metrics, Subject, Window, fetch, observations, plan};
+use crate::probe::{Functions, ProbeFindings, ProbeTarget, logical_id, probe_and_judge};
+use crate::settings::HookSettings;
+use serde::Serialize;
+use serde_json::Value;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// State of one alarm the verdict depends on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlarmFinding {
+    /// Alarm name.
+    pub name: String,
+    /// `OK`, `ALARM`, `INSUFFICIENT_DATA`, or `NOT_FOUND`.
+    pub state: String,
+}
+
+/// The metric analysis, for the report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalysisFindings {
+    /// The window analysed.
+    pub window: Window,
+    /// `GetMetricData` calls made.
+    pub get_metric_data_calls: usize,
+    /// One result per rule.
+    pub rules: Vec<RuleResult>,
+}
+
+/// Everything the post-traffic hook looked at.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PostTrafficFindings {
+    /// Alarms checked.
+    pub alarms: Vec<AlarmFinding>,
+    /// Canary-versus-baseline analysis, when there was a baseline to compare with.
+    pub analysis: Option<AnalysisFindings>,
+    /// Probes on the alias.
+    pub probes: ProbeFindings,
+}
+
+/// The post-traffic hook with the clients and settings built at cold start.
+#[derive(Debug)]
+pub struct PostTrafficHook<C, F, M> {
+    /// CodeDeploy operations.
+    pub codedeploy: C,
+    /// Lambda operations.
+    pub functions: F,
+    /// CloudWatch operations.
+    pub metrics: M,
+    /// Settings read at cold start.
+    pub settings: HookSettings,
+    /// This hook's own function name, as the AppSpec names it.
+    pub hook_name: String,
+}
+
+impl<C: CodeDeploy + DeploymentAlarms, F: Functions, M: Metrics> PostTrafficHook<C, F, M> {
+    /// Handles one lifecycle event; `remaining` is the time left before Lambda's deadline and
+    /// `now` the current time in seconds since the epoch (the end of the analysis window).
+    pub async fn handle(
+        &self,
+        payload: Value,
+        remaining: Duration,
+        now: f64,
+    ) -> Result<HookReport<PostTrafficFindings>, HookError> {
+        let event = HookEvent::parse(payload)?;
+        let deadlines = Deadlines::split(Instant::now(), remaining, self.settings.report_margin);
+        // Boxed: the nested futures of the SDK and the hook are otherwise too deep a type.
+        Box::pin(run_hook(&self.codedeploy, &self.hook_name, event, deadlines, |discovered| {
+            self.judge(discovered, now, deadlines.work_until)
+        }))
+        .await
+    }
+
+    async fn judge(
+        &self,
+        discovered: Discovered,
+        now: f64,
+        deadline: Instant,
+    ) -> Judgement<PostTrafficFindings> {
+        let empty = |reason: String| Judgement {
+            verdict: Verdict::Failed,
+            reason,
+            details: PostTrafficFindings {
+                alarms: Vec::new(),
+                analysis: None,
+                probes: ProbeFindings { check_key: None, checks: Vec::new() },
+            },
+        };
+        let check_file = match &self.settings.checks {
+            Ok(file) => file,
+            Err(problem) => return empty(format!("hook misconfigured: {problem}")),
+        };
+        let target = &discovered.target;
+        let logical_id = match logical_id(&self.functions, &target.function_name, deadline).await {
+            Ok(id) => id,
+            Err(reason) => return empty(reason),
+        };
+        let (rules, extra_alarms) = check_file.analysis_for(logical_id.as_deref(), &target.function_name);
+        let probe = ProbeTarget {
+            function: &target.function_name,
+            qualifier: &target.alias,
+            baseline: None,
+            expected_version: Some(&target.target_version),
+        };
+        let alarms = async {
+            let mut names = match &discovered.deployment.deployment_group {
+                Some(group) => {
+                    self.codedeploy
+                        .deployment_group_alarms(&discovered.deployment.application_name, group)
+                        .await?
+                }
+                None => Vec::new(),
+            };
+            names.extend(extra_alarms);
+            names.sort();
+            names.dedup();
+            let states =
+                if names.is_empty() { Vec::new() } else { self.metrics.alarm_states(&names).await? };
+            Ok::<_, crate::AwsError>(
+                names
+                    .into_iter()
+                    .map(|name| {
+                        let state =
+                            states.iter().find(|(n, _)| *n == name).map_or("NOT_FOUND", |(_, s)| s.as_str());
+                        AlarmFinding { state: state.to_owned(), name }
+                    })
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let analysis = async {
+            let Some(baseline) = target.current_version.as_deref() else { return Ok(None) };
+            let subject = Subject {
+                function: &target.function_name,
+                alias: &target.alias,
+                baseline,
+                canary: &target.target_version,
+            };
+            let window = Window::new(discovered.deployment.create_time.unwrap_or(now - 60.0), now);
+            let (data, calls) = fetch(&self.metrics, &plan(&rules, &subject), window).await?;
+            let results = rules
+                .iter()
+                .enumerate()
+                .map(|(i, rule)| {
+                    let [baseline, canary] = observations(i, rule, &data, &window);
+                    evaluate(rule, &baseline, &canary)
+                })
+                .collect();
+            Ok::<_, crate::AwsError>(Some(AnalysisFindings {
+                window,
+                get_metric_data_calls: calls,
+                rules: results,
+            }))
+        };
+        let probes = probe_and_judge(&self.functions, check_file, probe, logical_id.as_deref(), deadline);
+        let (alarms, analysis, probes) = tokio::join!(
+            tokio::time::timeout_at(deadline, alarms),
+            tokio::time::timeout_at(deadline, analysis),
+            probes
+        );
+        let mut failures = Vec::new();
+        let alarms = match alarms {
+            Ok(Ok(alarms)) => alarms,
+            Ok(Err(error)) => {
+                failures.push(format!("alarms unreadable: {error}"));
+                Vec::new()
+            }
+            Err(_) => {
+                failures.push("alarms unread at the deadline".to_owned());
+                Vec::new()
+            }
+        };
+        for alarm in alarms.iter().filter(|a| a.state == "ALARM" || a.state == "NOT_FOUND") {
+            failures.push(format!("alarm {} is {}", alarm.name, alarm.state));
+        }
+        let analysis = match analysis {
+            Ok(Ok(analysis)) => analysis,
+            Ok(Err(error)) => {
+                failures.push(format!("metrics unreadable: {error}"));
+                None
+            }
+            Err(_) => {
+                failures.push("metrics unread at the deadline".to_owned());
+                None
+            }
+        };
+        for result in analysis.iter().flat_map(|a| &a.rules).filter(|r| r.outcome == Outcome::Fail) {
+            failures.push(format!("rule {}: {}", result.rule, result.reason));
+        }
+        if probes.verdict == Verdict::Failed {
+            failures.push(format!("probes on alias {}: {}", target.alias, probes.reason));
+        }
+        let (verdict, reason) = if failures.is_empty() {
+            let compared = match &analysis {
+                Some(a) => format!("{} rules passed", a.rules.len()),
+                None => "no baseline version to compare with".to_owned(),
+            };
+            (Verdict::Succeeded, format!("{} alarms OK; {compared}; {}", alarms.len(), probes.reason))
+        } else {
+            (Verdict::Failed, failures.join(" | "))
+        };
+        Judgement {
+            verdict,
+            reason,
+            details: PostTrafficFindings { alarms, analysis, probes: probes.details },
+        }
+    }
+}
