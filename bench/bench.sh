@@ -32,3 +32,6 @@ fi
 
 echo "==> measuring"
 .venv/bin/python bench/bench.py "${FUNCTIONS[@]}"
+
+echo "==> post-traffic analysis"
+cargo run --release --locked --quiet -p lifeguard-tests --bin bench-analysis
