@@ -331,6 +331,9 @@ class Seed:
         control("POST", "lambda/scripts", {
             "function": self.function, "qualifier": "2",
             "behaviours": [{"payload": answer, "delayMs": delay} for delay in DELAYS_MS]})
+        # After traffic has moved (AfterAllowTraffic) the alias points at the target version.
+        self.lam.update_alias(FunctionName=self.function, Name="live",
+                              FunctionVersion="2" if HOOKS[hook] == "AfterAllowTraffic" else "1")
         events = control("GET", f"codedeploy/lifecycle-events?deploymentId={deployment_id}")
         execution = next(e for e in events if e["hookFunction"] == hook_function(hook))
         return {"DeploymentId": deployment_id,
