@@ -7,7 +7,8 @@ What is added to moto (each faithful to AWS's documented behaviour):
     scripted Lambda delays sleep outside it;
   * CodeDeploy: AWS-shaped deployment ids, GetDeployment returning only the sha256 of an
     AppSpecContent revision, GetApplicationRevision, lifecycle hook executions parsed from
-    the AppSpec's Hooks, PutLifecycleEventHookExecutionStatus, StopDeployment;
+    the AppSpec's Hooks, PutLifecycleEventHookExecutionStatus, StopDeployment, and the
+    deployment group's alarm configuration in GetDeploymentGroup;
   * Lambda Invoke: 404 for unknown functions/versions, X-Amz-Executed-Version, and scripted
     answers per function version (payload, FunctionError, delay, throttling), optionally
     chosen by the request payload (`whenPayload`);
@@ -299,6 +300,19 @@ def _stop_deployment_response(self):
     self.codedeploy_backend.stop_deployment(self._get_param("deploymentId"))
     return ActionResult({"status": "Succeeded", "statusMessage": "Deployment stopped."})
 
+
+_moto_deployment_group_info = cd_responses._deployment_group_info
+
+
+def _deployment_group_info_with_alarms(deployment_group):
+    """moto stores a group's alarm configuration but answers `{}`; AWS returns it."""
+    info = _moto_deployment_group_info(deployment_group)
+    if deployment_group.alarm_configuration:
+        info["alarmConfiguration"] = deployment_group.alarm_configuration
+    return info
+
+
+cd_responses._deployment_group_info = _deployment_group_info_with_alarms
 
 R = cd_responses.CodeDeployResponse
 R.put_lifecycle_event_hook_execution_status = _put_hook_status_response

@@ -451,12 +451,13 @@ fn judge_error_rate(
     canary: &Observations,
     result: &mut RuleResult,
 ) -> (Decision, String) {
+    let baseline = baseline.counts.unwrap_or_default();
+    result.baseline_samples = baseline.trials;
+    result.baseline_value = baseline.rate();
     let Some(canary) = canary.counts.filter(|counts| counts.trials > 0) else {
         return no_data(rule, "no canary invocations");
     };
-    let baseline = baseline.counts.unwrap_or_default();
     result.canary_samples = canary.trials;
-    result.baseline_samples = baseline.trials;
     if canary.events > canary.trials || baseline.events > baseline.trials {
         let reason = format!(
             "inconsistent counts: canary {}/{}, baseline {}/{}: inconclusive",

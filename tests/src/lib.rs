@@ -1,22 +1,29 @@
 //! Fixtures for the integration tests and the local rehearsal: the local AWS stand-in (moto plus
-//! `localaws/launcher.py`), seeding it through the real AWS SDK, its `/_lifeguard/` control API
+//! `localaws/launcher.py`), seeding it through the real AWS SDK (Lambda, CodeDeploy, and
+//! CloudWatch metrics and alarms for the post-traffic analysis), its `/_lifeguard/` control API
 //! (scripted invoke answers, injected faults, read-back of hook reports and invocations), and the
-//! real `pre-traffic` binary run through `cargo lambda watch` ([`watch`]).
+//! real hook binaries run through `cargo lambda watch` ([`watch`]).
 //!
 //! Tests share ONE server and run in parallel: every resource gets a [`unique`] name, faults are
 //! matched on a deployment id or function name, and nothing here ever resets the server.
 
 pub mod watch;
 
+use aws_sdk_cloudwatch::primitives::DateTime;
+use aws_sdk_cloudwatch::types::{
+    ComparisonOperator, Dimension, MetricDatum, StandardUnit, StateValue, Statistic,
+};
 use aws_sdk_codedeploy::types::{
-    AppSpecContent, ComputePlatform, DeploymentOption, DeploymentStyle, DeploymentType, RevisionLocation,
-    RevisionLocationType,
+    Alarm, AlarmConfiguration, AppSpecContent, ComputePlatform, DeploymentOption, DeploymentStyle,
+    DeploymentType, RevisionLocation, RevisionLocationType,
 };
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{FunctionCode, Runtime};
-use lifeguard_shared::aws::{CodeDeployClient, LambdaClient, load_config};
+use lifeguard_shared::aws::{CloudWatchClient, CodeDeployClient, LambdaClient, load_config};
 use lifeguard_shared::checks::CheckFile;
 use lifeguard_shared::deadline::DEFAULT_REPORT_MARGIN;
+use lifeguard_shared::deployment::LifecycleEvent;
+use lifeguard_shared::post_traffic::PostTrafficHook;
 use lifeguard_shared::pre_traffic::PreTrafficHook;
 use lifeguard_shared::settings::HookSettings;
 use serde_json::{Value, json};
@@ -29,11 +36,18 @@ use std::time::Duration;
 /// The pre-traffic hook wired to the real SDK adapters.
 pub type Hook = PreTrafficHook<CodeDeployClient, LambdaClient>;
 
+/// The post-traffic hook wired to the real SDK adapters.
+pub type PostHook = PostTrafficHook<CodeDeployClient, LambdaClient, CloudWatchClient>;
+
 /// Tag CloudFormation puts on every resource it creates.
 pub const LOGICAL_ID_TAG: &str = "aws:cloudformation:logical-id";
 
 /// Target of the hook-report fault that tests inject.
 pub const REPORT_TARGET: &str = "CodeDeploy_20141006.PutLifecycleEventHookExecutionStatus";
+
+/// Target of a GetMetricData fault: `Service.Operation`, as the rpcv2Cbor path names it (the
+/// launcher matches the fault's text against the decoded CBOR body, which holds the dimensions).
+pub const GET_METRIC_DATA_TARGET: &str = "GraniteServiceVersion20100801.GetMetricData";
 
 const HOW_TO_START: &str = "start the local AWS with `./dev localaws start` and export the \
     environment of `local_env` in ./dev (AWS_ENDPOINT_URL=http://127.0.0.1:4599, AWS_REGION, dummy \
@@ -127,6 +141,8 @@ pub struct LocalAws {
     pub lambda: aws_sdk_lambda::Client,
     /// Raw CodeDeploy client, for seeding.
     pub codedeploy: aws_sdk_codedeploy::Client,
+    /// Raw CloudWatch client (rpcv2Cbor, translated by the launcher), for seeding.
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
 }
 
 /// Reads `AWS_ENDPOINT_URL`, refusing anything but this machine, and checks the launcher answers.
@@ -168,6 +184,7 @@ impl LocalAws {
             addr,
             lambda: aws_sdk_lambda::Client::new(&sdk),
             codedeploy: aws_sdk_codedeploy::Client::new(&sdk),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&sdk),
             sdk,
         }
     }
@@ -278,8 +295,9 @@ impl LocalAws {
         }
     }
 
-    /// Creates a CodeDeploy Lambda application, deployment group and deployment of `spec`'s
-    /// AppSpec, and reads the BeforeAllowTraffic hook execution id back from the launcher.
+    /// Creates a CodeDeploy Lambda application, deployment group (with an enabled alarm
+    /// configuration when `spec.group_alarms` names any) and deployment of `spec`'s AppSpec, and
+    /// reads back the hook execution ids from the launcher and the creation time from CodeDeploy.
     pub async fn seed_deployment(&self, spec: &DeploymentSpec) -> SeededDeployment {
         let application = unique("app");
         let group = "dg".to_owned();
@@ -290,6 +308,10 @@ impl LocalAws {
             .send()
             .await
             .unwrap_or_else(|e| panic!("CreateApplication {application}: {e:?}"));
+        let alarms = (!spec.group_alarms.is_empty()).then(|| {
+            let alarms = spec.group_alarms.iter().map(|name| Alarm::builder().name(name).build());
+            AlarmConfiguration::builder().enabled(true).set_alarms(Some(alarms.collect())).build()
+        });
         self.codedeploy
             .create_deployment_group()
             .application_name(&application)
@@ -302,6 +324,7 @@ impl LocalAws {
                     .deployment_option(DeploymentOption::WithTrafficControl)
                     .build(),
             )
+            .set_alarm_configuration(alarms)
             .send()
             .await
             .unwrap_or_else(|e| panic!("CreateDeploymentGroup {application}: {e:?}"));
@@ -317,13 +340,61 @@ impl LocalAws {
             .unwrap_or_else(|e| panic!("CreateDeployment {application}: {e:?}"));
         let deployment_id = created.deployment_id().expect("a deployment id").to_owned();
         let events = self.lifecycle_events(&deployment_id);
-        let execution_id = events
+        let executions: Vec<(LifecycleEvent, String)> = spec
+            .hooks
             .iter()
-            .find(|e| e["lifecycleEvent"] == "BeforeAllowTraffic")
-            .and_then(|e| e["lifecycleEventHookExecutionId"].as_str())
-            .unwrap_or_else(|| panic!("no BeforeAllowTraffic hook execution in {events:?}"))
-            .to_owned();
-        SeededDeployment { application, group, deployment_id, execution_id, appspec }
+            .map(|(event, _)| {
+                let id = events
+                    .iter()
+                    .find(|e| e["lifecycleEvent"] == event.to_string())
+                    .and_then(|e| e["lifecycleEventHookExecutionId"].as_str())
+                    .unwrap_or_else(|| panic!("no {event} hook execution in {events:?}"));
+                (*event, id.to_owned())
+            })
+            .collect();
+        let execution_id = executions.first().map(|(_, id)| id.clone()).unwrap_or_default();
+        let info = self
+            .codedeploy
+            .get_deployment()
+            .deployment_id(&deployment_id)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GetDeployment {deployment_id}: {e:?}"));
+        let create_time = info
+            .deployment_info()
+            .and_then(|info| info.create_time())
+            .unwrap_or_else(|| panic!("GetDeployment {deployment_id} gave no createTime"))
+            .as_secs_f64();
+        SeededDeployment { application, group, deployment_id, execution_id, executions, appspec, create_time }
+    }
+
+    /// The deployment group's alarm names as GetDeploymentGroup returns them (the hook reads
+    /// them this way).
+    pub async fn deployment_group_alarms(&self, deployment: &SeededDeployment) -> Vec<String> {
+        let info = self
+            .codedeploy
+            .get_deployment_group()
+            .application_name(&deployment.application)
+            .deployment_group_name(&deployment.group)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GetDeploymentGroup {}: {e:?}", deployment.application));
+        let config = info.deployment_group_info().and_then(|i| i.alarm_configuration());
+        config
+            .map(|c| c.alarms().iter().filter_map(|a| a.name().map(str::to_owned)).collect())
+            .unwrap_or_default()
+    }
+
+    /// Moves `alias` of `function` to `version`, as CodeDeploy does when it shifts traffic.
+    pub async fn point_alias(&self, function: &str, alias: &str, version: &str) {
+        self.lambda
+            .update_alias()
+            .function_name(function)
+            .name(alias)
+            .function_version(version)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("UpdateAlias {function}:{alias} -> {version}: {e:?}"));
     }
 
     /// The hook executions CodeDeploy created for a deployment, with their statuses.
@@ -346,6 +417,16 @@ impl LocalAws {
             .filter(|r| r["accepted"] == true)
             .map(|r| r["status"].as_str().unwrap_or_default().to_owned())
             .collect()
+    }
+
+    /// Exactly one status was accepted for the deployment, and it is `expected`; a run that
+    /// failed never even tried to report `Succeeded`.
+    pub fn assert_reported_once(&self, deployment_id: &str, expected: &str) {
+        let reports = self.hook_reports(deployment_id);
+        assert_eq!(self.accepted_statuses(deployment_id), [expected], "reports: {reports:?}");
+        if expected == "Failed" {
+            assert!(reports.iter().all(|r| r["status"] != "Succeeded"), "{reports:?}");
+        }
     }
 
     /// Every Invoke of a function, in order (`qualifier`, `executedVersion`, `payload`, `status`).
@@ -391,8 +472,225 @@ impl LocalAws {
 
     /// The hook with real SDK clients and a check file given as YAML text.
     pub fn hook_with_checks(&self, checks_yaml: &str, hook_name: &str) -> Hook {
-        let checks = CheckFile::parse(checks_yaml, "test checks").expect("the test's check file is valid");
-        self.hook(HookSettings { checks: Ok(checks), report_margin: DEFAULT_REPORT_MARGIN }, hook_name)
+        self.hook(settings_with_checks(checks_yaml), hook_name)
+    }
+
+    /// The post-traffic hook with real SDK clients (CodeDeploy, Lambda, CloudWatch) and a check
+    /// file given as YAML text.
+    pub fn post_traffic_hook(&self, checks_yaml: &str, hook_name: &str) -> PostHook {
+        PostTrafficHook {
+            codedeploy: CodeDeployClient::new(&self.sdk),
+            functions: LambdaClient::new(&self.sdk),
+            metrics: CloudWatchClient::new(&self.sdk),
+            settings: settings_with_checks(checks_yaml),
+            hook_name: hook_name.to_owned(),
+        }
+    }
+
+    /// Puts `minutes` of `version`'s Lambda metrics as Lambda publishes them for invocations
+    /// through `alias` (namespace `AWS/Lambda`, [`lambda_dimensions`]): minute `i` at
+    /// `start + 60 i` seconds since the epoch. Per minute: `Invocations`, `Errors` and `Throttles`
+    /// as one value each (their `Sum` is the count), and, when there were invocations,
+    /// `Duration` as two latency buckets (`Values` with `Counts`) whose weighted mean is the
+    /// minute's `duration_ms`: CloudWatch's `Average` for the minute is that, its
+    /// `SampleCount` the invocations.
+    pub async fn put_lambda_metrics(
+        &self,
+        function: &str,
+        alias: &str,
+        version: &str,
+        start: f64,
+        minutes: &[Minute],
+    ) {
+        let mut put = self.cloudwatch.put_metric_data().namespace("AWS/Lambda");
+        for (i, minute) in minutes.iter().enumerate() {
+            let at = DateTime::from_secs_f64(start + 60.0 * i as f64);
+            let datum = |name: &str, unit: StandardUnit| {
+                MetricDatum::builder()
+                    .metric_name(name)
+                    .set_dimensions(Some(lambda_dimensions(function, alias, version)))
+                    .timestamp(at)
+                    .unit(unit)
+            };
+            let count = |name: &str, n: u32| datum(name, StandardUnit::Count).value(f64::from(n)).build();
+            put = put
+                .metric_data(count("Invocations", minute.invocations))
+                .metric_data(count("Errors", minute.errors))
+                .metric_data(count("Throttles", minute.throttles));
+            if minute.invocations > 0 {
+                // A quarter of the invocations (whole counts: moto truncates fractional ones) at
+                // 1.45x the mean, the rest just fast enough that the weighted mean is the mean.
+                let (slow, fast) = (minute.invocations / 4, minute.invocations - minute.invocations / 4);
+                let slow_ms = minute.duration_ms * 1.45;
+                let total_ms = minute.duration_ms * f64::from(minute.invocations);
+                let fast_ms = (total_ms - slow_ms * f64::from(slow)) / f64::from(fast);
+                let duration = datum("Duration", StandardUnit::Milliseconds)
+                    .values(fast_ms)
+                    .values(slow_ms)
+                    .counts(f64::from(fast))
+                    .counts(f64::from(slow))
+                    .build();
+                put = put.metric_data(duration);
+            }
+        }
+        put.send().await.unwrap_or_else(|e| panic!("PutMetricData {function} version {version}: {e:?}"));
+    }
+
+    /// Creates a metric alarm `name` on the `Errors` of `function`'s `version` through alias `live`
+    /// and sets it to `state`.
+    pub async fn put_alarm(&self, name: &str, function: &str, version: &str, state: StateValue) {
+        self.cloudwatch
+            .put_metric_alarm()
+            .alarm_name(name)
+            .namespace("AWS/Lambda")
+            .metric_name("Errors")
+            .set_dimensions(Some(lambda_dimensions(function, "live", version)))
+            .statistic(Statistic::Sum)
+            .period(60)
+            .evaluation_periods(1)
+            .threshold(0.0)
+            .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("PutMetricAlarm {name}: {e:?}"));
+        self.set_alarm_state(name, state).await;
+    }
+
+    /// Drives alarm `name` to `state`, as CloudWatch would on its metric.
+    pub async fn set_alarm_state(&self, name: &str, state: StateValue) {
+        self.cloudwatch
+            .set_alarm_state()
+            .alarm_name(name)
+            .state_value(state.clone())
+            .state_reason(format!("set to {} by the test", state.as_str()))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("SetAlarmState {name}: {e:?}"));
+    }
+}
+
+/// Hook settings with a check file given as YAML text and the default report margin.
+fn settings_with_checks(checks_yaml: &str) -> HookSettings {
+    let checks = CheckFile::parse(checks_yaml, "test checks").expect("the test's check file is valid");
+    HookSettings { checks: Ok(checks), report_margin: DEFAULT_REPORT_MARGIN }
+}
+
+/// The dimensions Lambda publishes for invocations of `version` through `alias` (weighted
+/// routing): `FunctionName`, `Resource` (`function:alias`) and `ExecutedVersion`.
+pub fn lambda_dimensions(function: &str, alias: &str, version: &str) -> Vec<Dimension> {
+    [
+        ("FunctionName", function.to_owned()),
+        ("Resource", format!("{function}:{alias}")),
+        ("ExecutedVersion", version.to_owned()),
+    ]
+    .into_iter()
+    .map(|(name, value)| Dimension::builder().name(name).value(value).build())
+    .collect()
+}
+
+// ------------------------------------------------------------------------ metric series
+
+/// One minute of one version's Lambda metrics.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Minute {
+    /// `Invocations` (Sum).
+    pub invocations: u32,
+    /// `Errors` (Sum).
+    pub errors: u32,
+    /// Mean `Duration` in milliseconds (the minute's Average).
+    pub duration_ms: f64,
+    /// `Throttles` (Sum).
+    pub throttles: u32,
+}
+
+/// How a version behaves under traffic: what its per-minute metrics are drawn around.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Traffic {
+    /// Mean invocations per minute.
+    pub invocations: u32,
+    /// Chance that one invocation fails.
+    pub error_rate: f64,
+    /// Mean latency in milliseconds.
+    pub duration_ms: f64,
+    /// Relative spread of each minute's invocations and mean latency (0.1: within ±10%).
+    pub jitter: f64,
+}
+
+impl Traffic {
+    /// `count` minutes drawn from `noise`: invocations and mean latency within ±jitter of
+    /// their means, errors a binomial draw of the invocations, no throttles.
+    pub fn minutes(&self, count: usize, noise: &mut Noise) -> Vec<Minute> {
+        (0..count)
+            .map(|_| {
+                let invocations = noise.around(f64::from(self.invocations), self.jitter).round() as u32;
+                let errors = noise.successes(invocations, self.error_rate);
+                let duration_ms = (noise.around(self.duration_ms, self.jitter) * 1000.0).round() / 1000.0;
+                Minute { invocations, errors, duration_ms, throttles: 0 }
+            })
+            .collect()
+    }
+}
+
+/// Summary figures of generated minutes, as the analysis computes them from CloudWatch.
+pub mod summary {
+    use super::Minute;
+
+    /// Errors over invocations, summed over the minutes.
+    pub fn error_rate(minutes: &[Minute]) -> f64 {
+        f64::from(errors(minutes)) / f64::from(invocations(minutes))
+    }
+
+    /// Invocations summed over the minutes.
+    pub fn invocations(minutes: &[Minute]) -> u32 {
+        minutes.iter().map(|m| m.invocations).sum()
+    }
+
+    /// Errors summed over the minutes.
+    pub fn errors(minutes: &[Minute]) -> u32 {
+        minutes.iter().map(|m| m.errors).sum()
+    }
+
+    /// Median of the minutes' mean latencies (minutes with invocations only).
+    pub fn median_duration(minutes: &[Minute]) -> f64 {
+        let mut values: Vec<f64> =
+            minutes.iter().filter(|m| m.invocations > 0).map(|m| m.duration_ms).collect();
+        values.sort_by(f64::total_cmp);
+        let middle = values.len() / 2;
+        if values.len() % 2 == 1 { values[middle] } else { (values[middle - 1] + values[middle]) / 2.0 }
+    }
+}
+
+/// A deterministic pseudo-random generator (SplitMix64) for realistic, repeatable noise.
+#[derive(Debug, Clone)]
+pub struct Noise(u64);
+
+impl Noise {
+    /// A generator whose sequence is fixed by `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Uniform within ±`spread` (relative) of `center`.
+    pub fn around(&mut self, center: f64, spread: f64) -> f64 {
+        center * (1.0 + spread * (2.0 * self.unit() - 1.0))
+    }
+
+    /// How many of `trials` independent tries with chance `p` succeed.
+    pub fn successes(&mut self, trials: u32, p: f64) -> u32 {
+        (0..trials).map(|_| u32::from(self.unit() < p)).sum()
     }
 }
 
@@ -521,8 +819,11 @@ pub struct DeploymentSpec {
     pub current_version: Option<String>,
     /// `Properties.TargetVersion`; `None` leaves it out (a broken AppSpec).
     pub target_version: Option<String>,
-    /// The BeforeAllowTraffic hook function.
-    pub hook: String,
+    /// The AppSpec's `Hooks`: lifecycle event and hook function, in order. The first one's
+    /// execution id is [`SeededDeployment::execution_id`].
+    pub hooks: Vec<(LifecycleEvent, String)>,
+    /// Alarms of the deployment group's (enabled) alarm configuration.
+    pub group_alarms: Vec<String>,
     /// JSON or YAML.
     pub format: AppSpecFormat,
     /// How the revision is carried.
@@ -530,8 +831,8 @@ pub struct DeploymentSpec {
 }
 
 impl DeploymentSpec {
-    /// A SAM-like deployment of `function` from `current` to `target` with hook `hook`:
-    /// JSON AppSpec, `AppSpecContent` revision, alias `live`.
+    /// A SAM-like deployment of `function` from `current` to `target` with BeforeAllowTraffic
+    /// hook `hook`: JSON AppSpec, `AppSpecContent` revision, alias `live`, no group alarms.
     pub fn new(function: &str, current: Option<&str>, target: &str, hook: &str) -> Self {
         Self {
             resource: "LoyaltyFunction".into(),
@@ -539,9 +840,18 @@ impl DeploymentSpec {
             alias: "live".into(),
             current_version: current.map(str::to_owned),
             target_version: Some(target.into()),
-            hook: hook.into(),
+            hooks: vec![(LifecycleEvent::BeforeAllowTraffic, hook.into())],
+            group_alarms: Vec::new(),
             format: AppSpecFormat::Json,
             revision: RevisionForm::AppSpecContent,
+        }
+    }
+
+    /// Like [`DeploymentSpec::new`], with `hook` as the AfterAllowTraffic hook only.
+    pub fn post_traffic(function: &str, current: Option<&str>, target: &str, hook: &str) -> Self {
+        Self {
+            hooks: vec![(LifecycleEvent::AfterAllowTraffic, hook.into())],
+            ..Self::new(function, current, target, hook)
         }
     }
 
@@ -556,10 +866,12 @@ impl DeploymentSpec {
                 if self.current_version.is_none() {
                     properties.as_object_mut().expect("an object").remove("CurrentVersion");
                 }
+                let hooks: Vec<Value> =
+                    self.hooks.iter().map(|(event, hook)| json!({event.to_string(): hook})).collect();
                 json!({
                     "version": 0.0,
                     "Resources": [{self.resource.as_str(): {"Type": "AWS::Lambda::Function", "Properties": properties}}],
-                    "Hooks": [{"BeforeAllowTraffic": self.hook}],
+                    "Hooks": hooks,
                 })
                 .to_string()
             }
@@ -574,7 +886,10 @@ impl DeploymentSpec {
                 if let Some(target) = &self.target_version {
                     text.push_str(&format!("        TargetVersion: \"{target}\"\n"));
                 }
-                text.push_str(&format!("Hooks:\n  - BeforeAllowTraffic: {}\n", self.hook));
+                text.push_str("Hooks:\n");
+                for (event, hook) in &self.hooks {
+                    text.push_str(&format!("  - {event}: {hook}\n"));
+                }
                 text
             }
         }
@@ -590,16 +905,34 @@ pub struct SeededDeployment {
     pub group: String,
     /// `DeploymentId`.
     pub deployment_id: String,
-    /// The BeforeAllowTraffic `LifecycleEventHookExecutionId`.
+    /// The `LifecycleEventHookExecutionId` of the spec's first hook.
     pub execution_id: String,
+    /// Every hook's execution id, by lifecycle event, in the spec's order.
+    pub executions: Vec<(LifecycleEvent, String)>,
     /// The AppSpec text it was created with.
     pub appspec: String,
+    /// `createTime` as GetDeployment returns it, in seconds since the epoch.
+    pub create_time: f64,
 }
 
 impl SeededDeployment {
-    /// The event CodeDeploy would send the hook.
+    /// The event CodeDeploy would send the spec's first hook.
     pub fn event(&self) -> Value {
         json!({"DeploymentId": self.deployment_id, "LifecycleEventHookExecutionId": self.execution_id})
+    }
+
+    /// The `LifecycleEventHookExecutionId` of the hook of `event`.
+    pub fn execution_id_for(&self, event: LifecycleEvent) -> &str {
+        self.executions
+            .iter()
+            .find(|(e, _)| *e == event)
+            .map(|(_, id)| id.as_str())
+            .unwrap_or_else(|| panic!("the deployment has no {event} hook"))
+    }
+
+    /// The event CodeDeploy would send the hook of `event`.
+    pub fn event_for(&self, event: LifecycleEvent) -> Value {
+        json!({"DeploymentId": self.deployment_id, "LifecycleEventHookExecutionId": self.execution_id_for(event)})
     }
 }
 
@@ -655,6 +988,34 @@ mod tests {
             );
             assert!(target.event_served_by("hook").is_some());
         }
+    }
+
+    #[test]
+    fn post_traffic_appspecs_name_the_hook_for_after_allow_traffic() {
+        let mut spec = DeploymentSpec::post_traffic("fn", Some("1"), "2", "post");
+        spec.hooks.insert(0, (LifecycleEvent::BeforeAllowTraffic, "pre".into()));
+        for format in [AppSpecFormat::Json, AppSpecFormat::Yaml] {
+            spec.format = format;
+            let target = lifeguard_shared::deployment::parse_appspec(&spec.appspec()).unwrap();
+            assert_eq!(target.event_served_by("post"), Some(LifecycleEvent::AfterAllowTraffic));
+            assert_eq!(target.event_served_by("pre"), Some(LifecycleEvent::BeforeAllowTraffic));
+        }
+    }
+
+    #[test]
+    fn generated_traffic_is_repeatable_and_near_its_means() {
+        let traffic = Traffic { invocations: 200, error_rate: 0.02, duration_ms: 120.0, jitter: 0.2 };
+        let minutes = traffic.minutes(50, &mut Noise::new(7));
+        assert_eq!(minutes, traffic.minutes(50, &mut Noise::new(7)));
+        assert_ne!(minutes, traffic.minutes(50, &mut Noise::new(8)));
+        for minute in &minutes {
+            assert!((160..=240).contains(&minute.invocations), "{minute:?}");
+            assert!((96.0..=144.0).contains(&minute.duration_ms), "{minute:?}");
+        }
+        let rate = summary::error_rate(&minutes);
+        assert!((0.015..0.025).contains(&rate), "{rate}");
+        let median = summary::median_duration(&minutes);
+        assert!((110.0..130.0).contains(&median), "{median}");
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! it an event. The watch process (and everything it started) is killed on drop.
 //!
 //! Under `cargo lambda watch` a function's `AWS_LAMBDA_FUNCTION_NAME` is its binary name, so a
-//! deployment whose hook is the real binary names [`PRE_TRAFFIC_HOOK`] in its AppSpec.
+//! deployment whose hooks are the real binaries names [`PRE_TRAFFIC_HOOK`] (BeforeAllowTraffic)
+//! and [`POST_TRAFFIC_HOOK`] (AfterAllowTraffic) in its AppSpec.
 
 use crate::{TempFile, repo_root, unique};
 use serde_json::{Value, json};
@@ -14,8 +15,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-/// The hook's function name under `cargo lambda watch`: its binary name.
+/// The pre-traffic hook's function name under `cargo lambda watch`: its binary name.
 pub const PRE_TRAFFIC_HOOK: &str = "pre-traffic";
+/// The post-traffic hook's function name under `cargo lambda watch`: its binary name.
+pub const POST_TRAFFIC_HOOK: &str = "post-traffic";
 
 /// How long `cargo lambda watch` may take to listen.
 const START_TIMEOUT: Duration = Duration::from_secs(90);
@@ -269,10 +272,17 @@ pub fn loyalty_behaviours(
 
 /// `events/pre-traffic.json` with the deployment's ids, in a temporary file.
 pub fn pre_traffic_event(deployment_id: &str, execution_id: &str) -> TempFile {
-    let path = repo_root().join("events/pre-traffic.json");
-    let mut event: Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).expect("events/pre-traffic.json"))
-            .expect("events/pre-traffic.json is JSON");
+    sample_event("events/pre-traffic.json", deployment_id, execution_id)
+}
+
+/// `events/post-traffic.json` with the deployment's ids, in a temporary file.
+pub fn post_traffic_event(deployment_id: &str, execution_id: &str) -> TempFile {
+    sample_event("events/post-traffic.json", deployment_id, execution_id)
+}
+
+fn sample_event(file: &str, deployment_id: &str, execution_id: &str) -> TempFile {
+    let text = std::fs::read_to_string(repo_root().join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let mut event: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file} is not JSON: {e}"));
     event["DeploymentId"] = json!(deployment_id);
     event["LifecycleEventHookExecutionId"] = json!(execution_id);
     TempFile::new(".json", &event.to_string())

@@ -13,7 +13,7 @@ use aws_sdk_cloudwatch::types::{
     ComparisonOperator, Dimension, Metric, MetricDataQuery, MetricDataResult, MetricDatum, MetricStat,
     ScanBy, StandardUnit, StateValue, Statistic, StatusCode,
 };
-use lifeguard_tests::{LocalAws, unique};
+use lifeguard_tests::{LocalAws, lambda_dimensions, unique};
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -38,16 +38,9 @@ fn base_minute() -> i64 {
     now / 60 * 60 - 600
 }
 
-/// Lambda's dimensions for an alias invocation of `version` under weighted routing.
+/// Lambda's dimensions for an invocation of `version` through alias `live`.
 fn dimensions(function: &str, version: &str) -> Vec<Dimension> {
-    [
-        ("FunctionName", function.to_owned()),
-        ("Resource", format!("{function}:live")),
-        ("ExecutedVersion", version.into()),
-    ]
-    .into_iter()
-    .map(|(name, value)| Dimension::builder().name(name).value(value).build())
-    .collect()
+    lambda_dimensions(function, "live", version)
 }
 
 /// Per minute `i` of version "1" / "2": Invocations 10+i / 20+i (as Values+Counts), Duration

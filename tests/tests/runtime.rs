@@ -1,11 +1,17 @@
-//! The REAL `pre-traffic` binary behind the Lambda Runtime API (`cargo lambda watch`), with the
-//! repository's `checks/checks.yaml`, probing a sample-app deployment on the local AWS. The
-//! sample app's answers come from the real `loyalty` binary, served by the same watch.
+//! The REAL `pre-traffic` and `post-traffic` binaries behind the Lambda Runtime API (`cargo
+//! lambda watch`), with the repository's `checks/checks.yaml`, judging sample-app deployments on
+//! the local AWS. The sample app's answers come from the real `loyalty` binary, served by the same
+//! watch.
 
+use aws_sdk_cloudwatch::types::StateValue;
+use lifeguard_shared::deployment::LifecycleEvent;
 use lifeguard_tests::watch::{
-    PRE_TRAFFIC_HOOK, Watch, loyalty_behaviours, pre_traffic_event, repo_check_file, says_silver_for_alice,
+    POST_TRAFFIC_HOOK, PRE_TRAFFIC_HOOK, Watch, loyalty_behaviours, post_traffic_event, pre_traffic_event,
+    repo_check_file, says_silver_for_alice,
 };
-use lifeguard_tests::{DeploymentSpec, FunctionSpec, LocalAws, SeededDeployment, repo_root, unique};
+use lifeguard_tests::{
+    DeploymentSpec, FunctionSpec, LocalAws, Noise, SeededDeployment, Traffic, repo_root, summary, unique,
+};
 use serde_json::Value;
 
 /// Seeds LoyaltyFunction versions 1 (answering like the sample app) and 2 (answering as
@@ -88,4 +94,78 @@ async fn real_binary_rejects_the_malformed_event() {
     let output = format!("{}{}", invoked.stdout, invoked.stderr);
     assert!(output.contains("LifecycleEventHookExecutionId"), "{output}");
     assert!(output.contains("MalformedEvent"), "{output}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn real_post_traffic_binary_passes_a_healthy_deployment() {
+    let aws = LocalAws::connect().await;
+    let watch = Watch::start_with_repo_checks();
+    let checks = repo_check_file();
+    let function = unique("rt-post");
+    // Traffic has moved: the alias serves version 2.
+    let spec =
+        FunctionSpec { alias_version: Some("2"), ..FunctionSpec::new(&function, 2, "LoyaltyFunction") };
+    aws.seed_function(spec).await;
+    aws.script(&function, "1", loyalty_behaviours(&watch, &checks, "1"));
+    aws.script(&function, "2", loyalty_behaviours(&watch, &checks, "2"));
+    let group_alarm = format!("{function}-errors");
+    aws.put_alarm(&group_alarm, &function, "2", StateValue::Ok).await;
+    // As SAM writes it: both hooks, the real binaries' names.
+    let mut spec = DeploymentSpec::post_traffic(&function, Some("1"), "2", POST_TRAFFIC_HOOK);
+    spec.hooks.insert(0, (LifecycleEvent::BeforeAllowTraffic, PRE_TRAFFIC_HOOK.into()));
+    spec.group_alarms = vec![group_alarm];
+    let deployment = aws.seed_deployment(&spec).await;
+
+    // The binary's window ends at its own clock: the metrics are put at the deployment's
+    // creation, which is before that.
+    let traffic = Traffic { invocations: 400, error_rate: 0.01, duration_ms: 80.0, jitter: 0.1 };
+    let mut noise = Noise::new(11);
+    let (baseline, canary) = (traffic.minutes(1, &mut noise), traffic.minutes(1, &mut noise));
+    aws.put_lambda_metrics(&function, "live", "1", deployment.create_time, &baseline).await;
+    aws.put_lambda_metrics(&function, "live", "2", deployment.create_time, &canary).await;
+
+    let execution_id = deployment.execution_id_for(LifecycleEvent::AfterAllowTraffic);
+    let file = post_traffic_event(&deployment.deployment_id, execution_id);
+    let invoked = watch.invoke_file(POST_TRAFFIC_HOOK, file.path());
+    assert!(
+        invoked.success,
+        "invoke failed: {}\n{}\nwatch log:\n{}",
+        invoked.stdout,
+        invoked.stderr,
+        watch.log_tail()
+    );
+    let report = invoked.json();
+
+    assert_eq!(report["verdict"], "Succeeded", "{report:#}");
+    assert_eq!(report["reported"], "accepted");
+    assert_eq!(report["hook"], POST_TRAFFIC_HOOK);
+    assert_eq!(
+        report["lifecycleEvent"], "AfterAllowTraffic",
+        "the AppSpec names the hook by its function name"
+    );
+    assert_eq!(report["lifecycleEventHookExecutionId"], execution_id);
+    assert!(report["alarms"].as_array().expect("alarms").iter().all(|a| a["state"] == "OK"), "{report:#}");
+    let analysis = &report["analysis"];
+    assert_eq!(analysis["getMetricDataCalls"], 1, "{analysis:#}");
+    let rules = analysis["rules"].as_array().expect("rules");
+    let names: Vec<_> = rules.iter().map(|r| r["rule"].as_str().unwrap()).collect();
+    assert_eq!(names, ["error-rate", "latency", "throttles"], "the rules of checks/checks.yaml");
+    assert!(rules.iter().all(|r| r["outcome"] == "pass"), "{analysis:#}");
+    let errors = &rules[0];
+    assert_eq!(errors["decision"], "pass", "{errors:#}");
+    assert_eq!(
+        (errors["baselineSamples"].as_u64(), errors["canarySamples"].as_u64()),
+        (Some(u64::from(summary::invocations(&baseline))), Some(u64::from(summary::invocations(&canary))))
+    );
+    let checks_run = report["probes"]["checks"].as_array().expect("probe checks");
+    assert_eq!(checks_run.len(), 4, "{report:#}");
+    assert!(checks_run.iter().all(|c| c["passed"] == true), "{report:#}");
+    assert_eq!(aws.accepted_statuses(&deployment.deployment_id), ["Succeeded"]);
+    let recorded = aws.lifecycle_events(&deployment.deployment_id);
+    let after =
+        recorded.iter().find(|e| e["lifecycleEvent"] == "AfterAllowTraffic").expect("the hook execution");
+    assert_eq!(after["status"], "Succeeded", "{recorded:?}");
+    let calls = aws.invocations(&function);
+    assert!(!calls.is_empty());
+    assert!(calls.iter().all(|c| c["qualifier"] == "live" && c["executedVersion"] == "2"), "{calls:#?}");
 }

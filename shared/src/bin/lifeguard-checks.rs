@@ -14,7 +14,8 @@ fn main() -> ExitCode {
         match CheckFile::load(path) {
             Ok(file) => {
                 let checks: usize = file.functions.values().map(Vec::len).sum();
-                let rules: usize = file.analysis.values().filter_map(|a| a.rules.as_ref()).map(Vec::len).sum();
+                let rules: usize =
+                    file.analysis.values().filter_map(|a| a.rules.as_ref()).map(Vec::len).sum();
                 println!(
                     "{path}: ok ({checks} probe checks for {} functions, {rules} analysis rules for {} functions)",
                     file.functions.len(),

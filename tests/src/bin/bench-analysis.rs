@@ -5,8 +5,8 @@
 use lifeguard_shared::AwsError;
 use lifeguard_shared::analysis::{Rule, RuleKind, evaluate};
 use lifeguard_shared::metrics::{
-    MetricData, MetricQuery, MetricSpec, Metrics, PERIOD_SECONDS, Statistic, Subject, Window, fetch, observations,
-    plan,
+    MetricData, MetricQuery, MetricSpec, Metrics, PERIOD_SECONDS, Statistic, Subject, Window, fetch,
+    observations, plan,
 };
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
