@@ -48,6 +48,16 @@ pub struct ProbeTarget<'a> {
     pub expected_version: Option<&'a str>,
 }
 
+impl ProbeTarget<'_> {
+    /// `version 2`, or `alias live (version 2)`.
+    fn describe(&self) -> String {
+        match self.expected_version {
+            Some(version) => format!("alias {} (version {version})", self.qualifier),
+            None => format!("version {}", self.qualifier),
+        }
+    }
+}
+
 /// Result of one check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -117,15 +127,15 @@ pub async fn probe_and_judge<F: Functions>(
             format!("{} of {} checks failed: {}", failed.len(), checks.len(), failed.join(" | ")),
         )
     } else if invocations == 0 {
-        (Verdict::Failed, format!("version {} was never invoked", target.qualifier))
+        (Verdict::Failed, format!("{} was never invoked", target.describe()))
     } else {
         let note = if check_key.is_none() { " (no checks configured: default invocation)" } else { "" };
         (
             Verdict::Succeeded,
             format!(
-                "{} checks passed on version {} in {invocations} invocations{note}",
+                "{} checks passed on {} in {invocations} invocations{note}",
                 checks.len(),
-                target.qualifier
+                target.describe()
             ),
         )
     };
@@ -228,9 +238,12 @@ async fn probe<I: Functions>(
                             .push(format!("{label}invoking version {baseline} failed: {error}")),
                     }
                 }
-                None if run == 1 => outcome
-                    .notes
-                    .push("comparison with the current version skipped: there is no current version".into()),
+                None if run == 1 => outcome.notes.push(match target.expected_version {
+                    Some(_) => {
+                        "comparison with the current version skipped: probes go through the alias".into()
+                    }
+                    None => "comparison with the current version skipped: there is no current version".into(),
+                }),
                 None => {}
             }
         }

@@ -454,7 +454,7 @@ async fn cloudwatch_down_until_the_deadline_fails_in_time() {
 async fn probes_go_through_the_alias_to_the_target_version() {
     let case = Case::new(Setup { label: "post-alias", expect_version: Some("2"), ..Setup::default() }).await;
     let report = case.handle().await;
-    assert_report(&report, "Succeeded", "1 checks passed on version live");
+    assert_report(&report, "Succeeded", "1 checks passed on alias live (version 2)");
     case.assert_probes_passed(&report);
 
     let calls = case.aws.invocations(&case.function);
