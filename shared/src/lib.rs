@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod post_traffic;
 pub mod pre_traffic;
 pub mod probe;
+pub mod reaper;
 pub mod settings;
 
 /// A failed AWS call, reduced to what a report needs.

@@ -1,0 +1,336 @@
+//! The reaper's settings, read once from the environment before any AWS call. A bad value stops
+//! the run with an error naming the variable.
+//!
+//! An unset variable, or one set to blank text (as an empty template parameter gives), takes its
+//! default.
+
+use super::glob::glob_matches;
+use super::time::{format_duration, parse_duration};
+use std::time::Duration;
+
+/// `report` (default: plan and notify, never delete) or `enforce`.
+pub const MODE_VAR: &str = "REAPER_MODE";
+/// Kill switch: `true` plans nothing (every stack is skipped as `reaper-disabled`).
+pub const DISABLED_VAR: &str = "REAPER_DISABLED";
+/// Time between the first notice and the earliest deletion; default `3d`.
+pub const GRACE_VAR: &str = "REAPER_GRACE";
+/// Most deletions one run may plan; default 5.
+pub const MAX_DELETIONS_VAR: &str = "REAPER_MAX_DELETIONS";
+/// Lifetime of a stack that sets neither `lifeguard:ttl` nor `lifeguard:expires-at`; default `14d`.
+pub const DEFAULT_TTL_VAR: &str = "REAPER_DEFAULT_TTL";
+/// Longest lifetime tags may ask for, counted from creation; default `60d`.
+pub const MAX_LIFETIME_VAR: &str = "REAPER_MAX_LIFETIME";
+/// Comma-separated glob patterns of stack names never to delete, besides the built-in ones.
+pub const PROTECTED_STACKS_VAR: &str = "REAPER_PROTECTED_STACKS";
+/// Name of the reaper's own stack, always protected; default [`DEFAULT_OWN_STACK`].
+pub const OWN_STACK_VAR: &str = "REAPER_OWN_STACK";
+/// Comma-separated glob patterns of production stacks, always protected; default
+/// [`DEFAULT_PRODUCTION_STACKS`]. Setting it replaces the default.
+pub const PRODUCTION_STACKS_VAR: &str = "REAPER_PRODUCTION_STACKS";
+/// SNS topic for notices; required in enforce mode.
+pub const TOPIC_ARN_VAR: &str = "REAPER_TOPIC_ARN";
+/// DynamoDB table holding the marks; required in enforce mode.
+pub const MARKS_TABLE_VAR: &str = "REAPER_MARKS_TABLE";
+
+/// The reaper's own stack name when [`OWN_STACK_VAR`] is unset.
+pub const DEFAULT_OWN_STACK: &str = "lifeguard-reaper";
+/// Production stack patterns when [`PRODUCTION_STACKS_VAR`] is unset.
+pub const DEFAULT_PRODUCTION_STACKS: &[&str] = &["lifeguard"];
+
+const DAY: Duration = Duration::from_secs(86_400);
+
+/// Whether the reaper may delete.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// Plan, mark and notify, but never delete.
+    #[default]
+    Report,
+    /// Delete what the rules allow.
+    Enforce,
+}
+
+/// A setting that cannot be used; the message names the variable, its value and the problem.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}={value:?}: {problem}")]
+pub struct ConfigError {
+    /// The environment variable.
+    pub variable: &'static str,
+    /// Its value as read.
+    pub value: String,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+/// The reaper's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReaperConfig {
+    /// Whether deletions happen.
+    pub mode: Mode,
+    /// Kill switch: when set, the plan skips every stack and changes nothing.
+    pub disabled: bool,
+    /// Time between the first notice and the earliest deletion.
+    pub grace: Duration,
+    /// Most deletions one run may plan.
+    pub max_deletions: u32,
+    /// Lifetime of a stack whose tags set none.
+    pub default_ttl: Duration,
+    /// Longest lifetime, counted from creation, that tags may ask for.
+    pub max_lifetime: Duration,
+    /// The reaper's own stack name (a pattern), always protected.
+    pub own_stack: String,
+    /// Production stack patterns, always protected.
+    pub production_stacks: Vec<String>,
+    /// Further protected patterns from [`PROTECTED_STACKS_VAR`].
+    pub protected_stacks: Vec<String>,
+    /// SNS topic for notices.
+    pub topic_arn: Option<String>,
+    /// DynamoDB table holding the marks.
+    pub marks_table: Option<String>,
+}
+
+impl Default for ReaperConfig {
+    /// The settings when no variable is set.
+    fn default() -> Self {
+        Self {
+            mode: Mode::Report,
+            disabled: false,
+            grace: 3 * DAY,
+            max_deletions: 5,
+            default_ttl: 14 * DAY,
+            max_lifetime: 60 * DAY,
+            own_stack: DEFAULT_OWN_STACK.to_owned(),
+            production_stacks: DEFAULT_PRODUCTION_STACKS.iter().map(|p| (*p).to_owned()).collect(),
+            protected_stacks: Vec::new(),
+            topic_arn: None,
+            marks_table: None,
+        }
+    }
+}
+
+impl ReaperConfig {
+    /// Reads the settings from `lookup` (the environment in production).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let read = |variable: &'static str| {
+            lookup(variable).filter(|value| !value.trim().is_empty()).map(|value| (variable, value))
+        };
+        let mut config = Self::default();
+        if let Some((variable, value)) = read(MODE_VAR) {
+            config.mode = match value.trim().to_ascii_lowercase().as_str() {
+                "report" => Mode::Report,
+                "enforce" => Mode::Enforce,
+                _ => return Err(problem(variable, &value, "expected report or enforce")),
+            };
+        }
+        if let Some((variable, value)) = read(DISABLED_VAR) {
+            config.disabled = match value.trim().to_ascii_lowercase().as_str() {
+                "true" => true,
+                "false" => false,
+                _ => return Err(problem(variable, &value, "expected true or false")),
+            };
+        }
+        let duration = |variable: &'static str, default: Duration| match read(variable) {
+            None => Ok(default),
+            Some((variable, value)) => {
+                parse_duration(&value).map_err(|e| problem(variable, &value, &e.problem))
+            }
+        };
+        config.grace = duration(GRACE_VAR, config.grace)?;
+        config.default_ttl = duration(DEFAULT_TTL_VAR, config.default_ttl)?;
+        config.max_lifetime = duration(MAX_LIFETIME_VAR, config.max_lifetime)?;
+        if config.default_ttl > config.max_lifetime {
+            let (ttl, cap) = (format_duration(config.default_ttl), format_duration(config.max_lifetime));
+            return Err(match read(DEFAULT_TTL_VAR) {
+                Some((variable, value)) => problem(
+                    variable,
+                    &value,
+                    &format!("longer than {MAX_LIFETIME_VAR} ({cap}); every stack would outlive the cap"),
+                ),
+                None => problem(
+                    MAX_LIFETIME_VAR,
+                    &lookup(MAX_LIFETIME_VAR).unwrap_or_default(),
+                    &format!("shorter than {DEFAULT_TTL_VAR} ({ttl}); every stack would outlive the cap"),
+                ),
+            });
+        }
+        if let Some((variable, value)) = read(MAX_DELETIONS_VAR) {
+            config.max_deletions = value
+                .trim()
+                .parse()
+                .map_err(|_| problem(variable, &value, "expected a whole number, 0 or more"))?;
+        }
+        if let Some((_, value)) = read(OWN_STACK_VAR) {
+            config.own_stack = value.trim().to_owned();
+        }
+        if let Some((variable, value)) = read(PRODUCTION_STACKS_VAR) {
+            config.production_stacks = patterns(&value);
+            if config.production_stacks.is_empty() {
+                return Err(problem(variable, &value, "names no pattern"));
+            }
+        }
+        if let Some((_, value)) = read(PROTECTED_STACKS_VAR) {
+            config.protected_stacks = patterns(&value);
+        }
+        if let Some((variable, value)) = read(TOPIC_ARN_VAR) {
+            let arn = value.trim();
+            if !(arn.starts_with("arn:") && arn.split(':').nth(2) == Some("sns")) {
+                return Err(problem(variable, &value, "expected an SNS topic ARN (arn:...:sns:...)"));
+            }
+            config.topic_arn = Some(arn.to_owned());
+        }
+        if let Some((variable, value)) = read(MARKS_TABLE_VAR) {
+            let table = value.trim();
+            let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
+            if !(3..=255).contains(&table.len()) || !table.chars().all(allowed) {
+                return Err(problem(
+                    variable,
+                    &value,
+                    "expected a DynamoDB table name (3-255 of a-z, A-Z, 0-9, _ - .)",
+                ));
+            }
+            config.marks_table = Some(table.to_owned());
+        }
+        if config.mode == Mode::Enforce {
+            let required = [
+                (TOPIC_ARN_VAR, config.topic_arn.is_none(), "to notify owners"),
+                (MARKS_TABLE_VAR, config.marks_table.is_none(), "to keep marks"),
+            ];
+            if let Some((variable, _, purpose)) = required.into_iter().find(|(_, missing, _)| *missing) {
+                let value = lookup(variable).unwrap_or_default();
+                return Err(problem(
+                    variable,
+                    &value,
+                    &format!("required {purpose} when {MODE_VAR}=enforce"),
+                ));
+            }
+        }
+        Ok(config)
+    }
+
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Every protected pattern: the own stack, the production stacks, then the configured ones.
+    pub fn protected_patterns(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.own_stack.as_str())
+            .chain(self.production_stacks.iter().map(String::as_str))
+            .chain(self.protected_stacks.iter().map(String::as_str))
+    }
+
+    /// The first protected pattern `stack_name` matches.
+    pub fn protecting_pattern(&self, stack_name: &str) -> Option<&str> {
+        self.protected_patterns().find(|pattern| glob_matches(pattern, stack_name))
+    }
+
+    /// How long before `delete_after` the final notice goes out: one day, or half the grace
+    /// period when that is shorter.
+    pub fn final_notice_lead(&self) -> Duration {
+        DAY.min(self.grace / 2)
+    }
+}
+
+fn problem(variable: &'static str, value: &str, problem: &str) -> ConfigError {
+    ConfigError { variable, value: value.to_owned(), problem: problem.to_owned() }
+}
+
+fn patterns(list: &str) -> Vec<String> {
+    list.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<ReaperConfig, ConfigError> {
+        let vars: HashMap<String, String> =
+            vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        ReaperConfig::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    const ENFORCE: &[(&str, &str)] = &[
+        (MODE_VAR, "enforce"),
+        (TOPIC_ARN_VAR, "arn:aws:sns:eu-west-1:123456789012:reaper"),
+        (MARKS_TABLE_VAR, "reaper-marks"),
+    ];
+
+    #[test]
+    fn defaults_when_nothing_is_set() {
+        let config = config(&[]).unwrap();
+        assert_eq!(config, ReaperConfig::default());
+        assert_eq!(config.mode, Mode::Report);
+        assert!(!config.disabled);
+        assert_eq!(config.grace, 3 * DAY);
+        assert_eq!(config.max_deletions, 5);
+        assert_eq!(config.default_ttl, 14 * DAY);
+        assert_eq!(config.max_lifetime, 60 * DAY);
+        assert_eq!(config.protected_patterns().collect::<Vec<_>>(), ["lifeguard-reaper", "lifeguard"]);
+        assert_eq!(config.final_notice_lead(), DAY);
+    }
+
+    #[test]
+    fn reads_every_variable() {
+        let mut vars = ENFORCE.to_vec();
+        vars.extend([
+            (DISABLED_VAR, "TRUE"),
+            (GRACE_VAR, "36h"),
+            (MAX_DELETIONS_VAR, " 2 "),
+            (DEFAULT_TTL_VAR, "1w"),
+            (MAX_LIFETIME_VAR, "8w"),
+            (PROTECTED_STACKS_VAR, " shared-*, ,demo-?? "),
+            (OWN_STACK_VAR, "ops-reaper"),
+            (PRODUCTION_STACKS_VAR, "prod-*"),
+        ]);
+        let config = config(&vars).unwrap();
+        assert_eq!(config.mode, Mode::Enforce);
+        assert!(config.disabled);
+        assert_eq!(config.grace, Duration::from_secs(36 * 3_600));
+        assert_eq!(config.max_deletions, 2);
+        assert_eq!(config.default_ttl, 7 * DAY);
+        assert_eq!(config.max_lifetime, 56 * DAY);
+        assert_eq!(
+            config.protected_patterns().collect::<Vec<_>>(),
+            ["ops-reaper", "prod-*", "shared-*", "demo-??"]
+        );
+        assert_eq!(config.protecting_pattern("demo-42"), Some("demo-??"));
+        assert_eq!(config.protecting_pattern("lifeguard"), None);
+        assert_eq!(config.final_notice_lead(), Duration::from_secs(18 * 3_600));
+        assert_eq!(config.marks_table.as_deref(), Some("reaper-marks"));
+    }
+
+    #[test]
+    fn blank_values_take_the_default() {
+        let config = config(&[(GRACE_VAR, " "), (MODE_VAR, "")]).unwrap();
+        assert_eq!(config, ReaperConfig::default());
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        for (vars, variable, problem) in [
+            (vec![(MODE_VAR, "delete")], MODE_VAR, "report or enforce"),
+            (vec![(DISABLED_VAR, "yes")], DISABLED_VAR, "true or false"),
+            (vec![(GRACE_VAR, "3")], GRACE_VAR, "missing a unit"),
+            (vec![(GRACE_VAR, "3m")], GRACE_VAR, "unknown unit"),
+            (vec![(MAX_DELETIONS_VAR, "-1")], MAX_DELETIONS_VAR, "whole number"),
+            (vec![(DEFAULT_TTL_VAR, "0d")], DEFAULT_TTL_VAR, "more than zero"),
+            (vec![(MAX_LIFETIME_VAR, "soon")], MAX_LIFETIME_VAR, "unknown unit"),
+            (vec![(DEFAULT_TTL_VAR, "9w")], DEFAULT_TTL_VAR, "REAPER_MAX_LIFETIME (60d)"),
+            (vec![(PRODUCTION_STACKS_VAR, " , ")], PRODUCTION_STACKS_VAR, "no pattern"),
+            (vec![(TOPIC_ARN_VAR, "reaper-topic")], TOPIC_ARN_VAR, "SNS topic ARN"),
+            (vec![(MARKS_TABLE_VAR, "a b")], MARKS_TABLE_VAR, "DynamoDB table"),
+            (vec![(MAX_LIFETIME_VAR, "1w")], MAX_LIFETIME_VAR, "REAPER_DEFAULT_TTL (2w)"),
+            (
+                vec![(MODE_VAR, "enforce")],
+                TOPIC_ARN_VAR,
+                "required to notify owners when REAPER_MODE=enforce",
+            ),
+            (ENFORCE[..2].to_vec(), MARKS_TABLE_VAR, "required to keep marks"),
+        ] {
+            let error = config(&vars).unwrap_err();
+            assert_eq!(error.variable, variable, "{error}");
+            assert!(error.problem.contains(problem), "{error}");
+            assert!(error.to_string().starts_with(variable), "{error}");
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! The stale-environment reaper's pure core: its settings ([`config`]), the tags it reads
+//! ([`tags`]), instants and durations ([`time`]), stack-name patterns ([`glob`]) and the planner
+//! ([`mod@plan`]) that decides, per stack, to keep, warn, delete or skip, with a stable reason code.
+//!
+//! Nothing here calls AWS: the caller reads [`ReaperConfig::from_env`] (stopping on error before
+//! any AWS call), lists stacks and marks, calls [`plan()`], and carries out the plan: write and
+//! clear marks (tagging `lifeguard:delete-after` on each written mark), send the notices, then
+//! delete. The rules and the choices where the tag schema is silent are listed on [`mod@plan`].
+
+pub mod config;
+pub mod glob;
+pub mod plan;
+pub mod tags;
+pub mod time;
+
+#[cfg(test)]
+mod properties;
+
+pub use config::{ConfigError, Mode, ReaperConfig};
+pub use plan::{Action, Decision, Mark, MarkChange, Plan, ReasonCode, StackInfo, plan};
+pub use time::Timestamp;

@@ -1,0 +1,839 @@
+//! The planner: one pure pass over the stacks and their marks that decides, per stack, whether
+//! to keep, warn about, delete or skip it, and why.
+//!
+//! A stack is deleted only when every rule below allows it; the first rule that does not is the
+//! decision's reason.
+//!
+//! 1. The reaper is enabled, the stack is not `DELETE_COMPLETE`, carries
+//!    `lifeguard:temporary=true`, is not nested, matches no protected pattern and is not in
+//!    progress (`*_IN_PROGRESS` or an unknown status). Otherwise: `Skip`.
+//! 2. Its lifecycle tags parse. Otherwise: `Warn` (`malformed-tag`) on every run.
+//! 3. It has expired. Otherwise: `Keep` (`not-expired`, or `snoozed` when the owner moved the
+//!    expiry past the one the mark saw, which clears the mark); or `Warn`
+//!    (`beyond-max-lifetime`) once the maximum lifetime has passed while the tags ask for more.
+//!    Such a stack is reported on every run and never deleted.
+//! 4. Its status is settled: `CREATE_COMPLETE`, `UPDATE_COMPLETE` or `IMPORT_COMPLETE`. Failed
+//!    and rollback states (`*_FAILED`, `ROLLBACK_COMPLETE`, `UPDATE_ROLLBACK_COMPLETE`,
+//!    `IMPORT_ROLLBACK_COMPLETE`) are reported (`failed-status`) and left to a person: a rollback
+//!    means the stack is not what its template says.
+//! 5. Termination protection is known to be off, no export is imported elsewhere, and the owner
+//!    tag is present. Otherwise: `Warn` with the blocking reason.
+//! 6. It was marked (first notice) at least one grace period ago, `delete_after` has passed and
+//!    a final notice went out (the second notice, sent from `lead` before `delete_after`, where
+//!    `lead` is one day or half the grace when shorter; a late run sends it and postpones the
+//!    deletion by `lead`).
+//! 7. The mode is `enforce` (else `mode-report`) and the run's deletion cap is not reached (else
+//!    `deletion-cap-reached`; the oldest `delete_after` goes first).
+//!
+//! Marks live in the reaper's table. A new mark is planned on the first notice, updated on the
+//! final notice, and cleared when the stack is snoozed, unexpired, out of scope (deleted, opted
+//! out, nested, protected) or no longer listed. Blocked stacks keep their mark untouched. Report
+//! mode writes marks and notices exactly like enforce mode, so switching to enforce can delete at
+//! once stacks whose owners were told of a date that has passed.
+
+use super::config::{MAX_DELETIONS_VAR, MAX_LIFETIME_VAR, Mode, ReaperConfig};
+use super::tags::{Expiry, OWNER_TAG, expiry, is_email, is_opted_in, read_lifecycle_tags};
+use super::time::{Timestamp, format_duration};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+
+/// Statuses from which a stack may be deleted.
+pub const SETTLED_STATUSES: &[&str] = &["CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"];
+/// Settled statuses that follow a failure; never deleted, reported when expired.
+pub const ROLLBACK_STATUSES: &[&str] =
+    &["ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_ROLLBACK_COMPLETE"];
+/// Notices at which a marked stack has had its final notice.
+pub const NOTICES_BEFORE_DELETION: u32 = 2;
+
+/// What the planner knows about one stack; plain data gathered by the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackInfo {
+    /// Stack name.
+    pub name: String,
+    /// Stack id (ARN); marks are keyed by it.
+    pub id: String,
+    /// CloudFormation status, e.g. `UPDATE_COMPLETE`.
+    pub status: String,
+    /// Creation time.
+    pub created: Timestamp,
+    /// Last update, when there was one (informational).
+    pub last_updated: Option<Timestamp>,
+    /// Parent stack id of a nested stack.
+    pub parent_id: Option<String>,
+    /// Termination protection; `None` when it could not be read, which blocks deletion.
+    pub termination_protection: Option<bool>,
+    /// Stack tags.
+    pub tags: BTreeMap<String, String>,
+    /// Whether another stack imports one of its exports (or that could not be ruled out).
+    pub exports_in_use: bool,
+}
+
+/// The reaper's record that a stack was warned, kept between runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mark {
+    /// Stack id (ARN).
+    pub stack_id: String,
+    /// When the first notice was planned.
+    pub first_notice: Timestamp,
+    /// Earliest deletion.
+    pub delete_after: Timestamp,
+    /// The stack's expiry when it was marked; a later one means the owner snoozed.
+    pub expiry_seen: Timestamp,
+    /// Notices sent in this mark's life.
+    pub notices: u32,
+    /// Times the owner moved the expiry while marked without it reaching the future.
+    pub times_snoozed: u32,
+}
+
+/// What to do with a stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Nothing to do yet.
+    Keep,
+    /// Notify (the owner, or the operators when there is no usable owner).
+    Warn,
+    /// Delete the stack.
+    Delete,
+    /// Out of the reaper's scope.
+    Skip,
+}
+
+/// Why a decision was taken; stable kebab-case codes for logs and reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReasonCode {
+    /// The kill switch is on.
+    ReaperDisabled,
+    /// The stack is `DELETE_COMPLETE`.
+    AlreadyDeleted,
+    /// No `lifeguard:temporary=true`.
+    NotOptedIn,
+    /// The stack has a parent.
+    Nested,
+    /// The name matches a protected pattern.
+    ProtectedName,
+    /// An operation is in progress, or the status is unknown.
+    UnsettledStatus,
+    /// A lifecycle tag cannot be parsed.
+    MalformedTag,
+    /// The stack has not expired.
+    NotExpired,
+    /// The owner moved the expiry to the future after the stack was marked.
+    Snoozed,
+    /// The tags ask for a life beyond the configured maximum, which has passed.
+    BeyondMaxLifetime,
+    /// Expired, but in a failed or rollback status.
+    FailedStatus,
+    /// Expired, but termination protection is on or unknown.
+    TerminationProtected,
+    /// Expired, but another stack imports its exports.
+    ExportsInUse,
+    /// Expired, but no owner tag.
+    NoOwner,
+    /// Expired and not marked yet: first notice, mark written.
+    ExpiredFirstNotice,
+    /// Marked, waiting for the grace period to end.
+    GraceRunning,
+    /// Marked, deletion near: second and last notice.
+    FinalNotice,
+    /// Would be deleted, but the mode is `report`.
+    ModeReport,
+    /// Would be deleted, but the run's deletion cap is reached.
+    DeletionCapReached,
+    /// Deleted.
+    Delete,
+}
+
+impl ReasonCode {
+    /// Every code, in the planner's order.
+    pub const ALL: [ReasonCode; 20] = [
+        Self::ReaperDisabled,
+        Self::AlreadyDeleted,
+        Self::NotOptedIn,
+        Self::Nested,
+        Self::ProtectedName,
+        Self::UnsettledStatus,
+        Self::MalformedTag,
+        Self::NotExpired,
+        Self::Snoozed,
+        Self::BeyondMaxLifetime,
+        Self::FailedStatus,
+        Self::TerminationProtected,
+        Self::ExportsInUse,
+        Self::NoOwner,
+        Self::ExpiredFirstNotice,
+        Self::GraceRunning,
+        Self::FinalNotice,
+        Self::ModeReport,
+        Self::DeletionCapReached,
+        Self::Delete,
+    ];
+
+    /// The kebab-case code.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ReaperDisabled => "reaper-disabled",
+            Self::AlreadyDeleted => "already-deleted",
+            Self::NotOptedIn => "not-opted-in",
+            Self::Nested => "nested",
+            Self::ProtectedName => "protected-name",
+            Self::UnsettledStatus => "unsettled-status",
+            Self::MalformedTag => "malformed-tag",
+            Self::NotExpired => "not-expired",
+            Self::Snoozed => "snoozed",
+            Self::BeyondMaxLifetime => "beyond-max-lifetime",
+            Self::FailedStatus => "failed-status",
+            Self::TerminationProtected => "termination-protected",
+            Self::ExportsInUse => "exports-in-use",
+            Self::NoOwner => "no-owner",
+            Self::ExpiredFirstNotice => "expired-first-notice",
+            Self::GraceRunning => "grace-running",
+            Self::FinalNotice => "final-notice",
+            Self::ModeReport => "mode-report",
+            Self::DeletionCapReached => "deletion-cap-reached",
+            Self::Delete => "delete",
+        }
+    }
+}
+
+impl fmt::Display for ReasonCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What happens to a stack's mark.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MarkChange {
+    /// Left as it is (or still absent).
+    Unchanged,
+    /// Written (created or updated); also tag the stack `lifeguard:delete-after`.
+    Write(Mark),
+    /// Removed.
+    Clear,
+}
+
+/// The decision about one stack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// Stack name.
+    pub stack_name: String,
+    /// Stack id.
+    pub stack_id: String,
+    /// What to do.
+    pub action: Action,
+    /// Why.
+    pub reason: ReasonCode,
+    /// Specifics for a person, e.g. the malformed tag or the matching pattern.
+    pub detail: Option<String>,
+    /// Owner's address, when the owner tag holds one.
+    pub owner: Option<String>,
+    /// Expiry, when the tags could be read.
+    pub expiry: Option<Timestamp>,
+    /// Earliest deletion, when marked.
+    pub delete_after: Option<Timestamp>,
+    /// What happens to the mark.
+    pub mark: MarkChange,
+}
+
+impl Decision {
+    fn new(stack: &StackInfo, action: Action, reason: ReasonCode) -> Self {
+        let owner = stack.tags.get(OWNER_TAG).map(|o| o.trim()).filter(|o| is_email(o)).map(str::to_owned);
+        Self {
+            stack_name: stack.name.clone(),
+            stack_id: stack.id.clone(),
+            action,
+            reason,
+            detail: None,
+            owner,
+            expiry: None,
+            delete_after: None,
+            mark: MarkChange::Unchanged,
+        }
+    }
+
+    fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    /// Clears the mark when there is one.
+    fn clear_mark(mut self, mark: Option<&Mark>) -> Self {
+        if mark.is_some() {
+            self.mark = MarkChange::Clear;
+        }
+        self
+    }
+
+    fn write_mark(mut self, mark: Mark) -> Self {
+        self.delete_after = Some(mark.delete_after);
+        self.mark = MarkChange::Write(mark);
+        self
+    }
+}
+
+/// Everything one run should do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// The mode planned for.
+    pub mode: Mode,
+    /// Whether the kill switch was on.
+    pub disabled: bool,
+    /// One decision per stack, in input order.
+    pub decisions: Vec<Decision>,
+    /// Marks to create or update.
+    pub marks_to_write: Vec<Mark>,
+    /// Stack ids whose marks to remove, including marks of stacks no longer listed.
+    pub marks_to_clear: Vec<String>,
+    /// Per owner address, names of the stacks to tell them about (warned or deleted).
+    pub owner_notices: BTreeMap<String, Vec<String>>,
+    /// Names of warned or deleted stacks without a usable owner, for the operators.
+    pub operator_notices: Vec<String>,
+    /// Whether the deletion cap stopped a deletion this run.
+    pub deletion_cap_reached: bool,
+}
+
+impl Plan {
+    /// The stacks to delete.
+    pub fn deletions(&self) -> impl Iterator<Item = &Decision> {
+        self.decisions.iter().filter(|d| d.action == Action::Delete)
+    }
+
+    /// How many decisions have each reason.
+    pub fn reason_counts(&self) -> BTreeMap<ReasonCode, usize> {
+        let mut counts = BTreeMap::new();
+        for decision in &self.decisions {
+            *counts.entry(decision.reason).or_insert(0) += 1;
+        }
+        counts
+    }
+}
+
+/// Decides what to do with every stack. Pure: the same inputs give the same plan.
+pub fn plan(stacks: &[StackInfo], marks: &[Mark], config: &ReaperConfig, now: Timestamp) -> Plan {
+    let marks_by_stack: HashMap<&str, &Mark> = marks.iter().map(|m| (m.stack_id.as_str(), m)).collect();
+    let mut decisions: Vec<Decision> = stacks
+        .iter()
+        .map(|stack| decide(stack, marks_by_stack.get(stack.id.as_str()).copied(), config, now))
+        .collect();
+
+    let mut candidates: Vec<usize> =
+        (0..decisions.len()).filter(|&i| decisions[i].action == Action::Delete).collect();
+    candidates.sort_by(|&a, &b| {
+        let (a, b) = (&decisions[a], &decisions[b]);
+        a.delete_after.cmp(&b.delete_after).then_with(|| a.stack_id.cmp(&b.stack_id))
+    });
+    let cap = usize::try_from(config.max_deletions).unwrap_or(usize::MAX);
+    let deletion_cap_reached = candidates.len() > cap;
+    let cap_detail =
+        format!("{MAX_DELETIONS_VAR}={} deletions already planned this run", config.max_deletions);
+    for &index in candidates.iter().skip(cap) {
+        let decision = &mut decisions[index];
+        decision.action = Action::Warn;
+        decision.reason = ReasonCode::DeletionCapReached;
+        decision.detail = Some(cap_detail.clone());
+    }
+
+    let mut marks_to_write = Vec::new();
+    let mut marks_to_clear = Vec::new();
+    let mut owner_notices: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut operator_notices = Vec::new();
+    for decision in &decisions {
+        match &decision.mark {
+            MarkChange::Unchanged => {}
+            MarkChange::Write(mark) => marks_to_write.push(mark.clone()),
+            MarkChange::Clear => marks_to_clear.push(decision.stack_id.clone()),
+        }
+        if matches!(decision.action, Action::Warn | Action::Delete) {
+            let name = decision.stack_name.clone();
+            match &decision.owner {
+                Some(owner) => match owner_notices.get_mut(owner) {
+                    Some(names) => names.push(name),
+                    None => {
+                        owner_notices.insert(owner.clone(), vec![name]);
+                    }
+                },
+                None => operator_notices.push(name),
+            }
+        }
+    }
+    if !config.disabled {
+        let listed: HashSet<&str> = stacks.iter().map(|s| s.id.as_str()).collect();
+        marks_to_clear.extend(
+            marks.iter().filter(|m| !listed.contains(m.stack_id.as_str())).map(|m| m.stack_id.clone()),
+        );
+    }
+
+    Plan {
+        mode: config.mode,
+        disabled: config.disabled,
+        decisions,
+        marks_to_write,
+        marks_to_clear,
+        owner_notices,
+        operator_notices,
+        deletion_cap_reached,
+    }
+}
+
+/// How far along its life a status says a stack is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StatusClass {
+    Settled,
+    FailedOrRolledBack,
+    Deleted,
+    InProgress,
+}
+
+fn classify(status: &str) -> StatusClass {
+    if SETTLED_STATUSES.contains(&status) {
+        StatusClass::Settled
+    } else if status == "DELETE_COMPLETE" {
+        StatusClass::Deleted
+    } else if ROLLBACK_STATUSES.contains(&status) || status.ends_with("_FAILED") {
+        StatusClass::FailedOrRolledBack
+    } else {
+        StatusClass::InProgress
+    }
+}
+
+/// The decision for one stack, before the deletion cap.
+fn decide(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig, now: Timestamp) -> Decision {
+    use Action::{Delete, Keep, Skip, Warn};
+    use ReasonCode as R;
+    let decision = |action, reason| Decision::new(stack, action, reason);
+
+    if config.disabled {
+        return decision(Skip, R::ReaperDisabled);
+    }
+    let status = classify(&stack.status);
+    if status == StatusClass::Deleted {
+        return decision(Skip, R::AlreadyDeleted).clear_mark(mark);
+    }
+    if !is_opted_in(&stack.tags) {
+        return decision(Skip, R::NotOptedIn).clear_mark(mark);
+    }
+    if let Some(parent) = &stack.parent_id {
+        return decision(Skip, R::Nested).detail(format!("nested in {parent}")).clear_mark(mark);
+    }
+    if let Some(pattern) = config.protecting_pattern(&stack.name) {
+        return decision(Skip, R::ProtectedName)
+            .detail(format!("matches protected pattern {pattern:?}"))
+            .clear_mark(mark);
+    }
+    if status == StatusClass::InProgress {
+        return decision(Skip, R::UnsettledStatus).detail(stack.status.clone());
+    }
+    let tags = match read_lifecycle_tags(&stack.tags) {
+        Ok(tags) => tags,
+        Err(error) => return decision(Warn, R::MalformedTag).detail(error.to_string()),
+    };
+
+    let Expiry { at: expires, cap, .. } = expiry(&tags, stack.created, config);
+    let mut base = decision(Keep, R::NotExpired);
+    base.expiry = Some(expires);
+    base.delete_after = mark.map(|m| m.delete_after);
+    let with = move |action, reason| Decision { action, reason, ..base };
+
+    if now < expires {
+        if now >= cap {
+            let limit = format_duration(config.max_lifetime);
+            return with(Warn, R::BeyondMaxLifetime)
+                .detail(format!("tags ask to live until {expires}, past {cap} ({MAX_LIFETIME_VAR}={limit})"))
+                .clear_mark(mark);
+        }
+        return match mark {
+            Some(m) if expires > m.expiry_seen => with(Keep, R::Snoozed).clear_mark(mark),
+            _ => with(Keep, R::NotExpired).clear_mark(mark),
+        };
+    }
+
+    if status == StatusClass::FailedOrRolledBack {
+        return with(Warn, R::FailedStatus).detail(stack.status.clone());
+    }
+    match stack.termination_protection {
+        Some(false) => {}
+        Some(true) => return with(Warn, R::TerminationProtected).detail("termination protection is on"),
+        None => return with(Warn, R::TerminationProtected).detail("termination protection is unknown"),
+    }
+    if stack.exports_in_use {
+        return with(Warn, R::ExportsInUse);
+    }
+    if tags.owner.is_none() {
+        return with(Warn, R::NoOwner).detail(format!("no {OWNER_TAG} tag"));
+    }
+
+    let lead = config.final_notice_lead();
+    let Some(m) = mark else {
+        let new_mark = Mark {
+            stack_id: stack.id.clone(),
+            first_notice: now,
+            delete_after: now.plus(config.grace),
+            expiry_seen: expires,
+            notices: 1,
+            times_snoozed: 0,
+        };
+        return with(Warn, R::ExpiredFirstNotice).write_mark(new_mark);
+    };
+    if expires > m.expiry_seen {
+        // The owner moved the expiry, but not past now: a new notice cycle starts.
+        let renewed = Mark {
+            stack_id: stack.id.clone(),
+            first_notice: now,
+            delete_after: now.plus(config.grace),
+            expiry_seen: expires,
+            notices: 1,
+            times_snoozed: m.times_snoozed.saturating_add(1),
+        };
+        return with(Warn, R::ExpiredFirstNotice).write_mark(renewed);
+    }
+    let grace_over = now >= m.delete_after && now >= m.first_notice.plus(config.grace);
+    let final_notice_due = m.notices < NOTICES_BEFORE_DELETION && now >= m.delete_after.minus(lead);
+    if final_notice_due {
+        let updated = Mark {
+            notices: NOTICES_BEFORE_DELETION,
+            delete_after: if grace_over { m.delete_after.max(now.plus(lead)) } else { m.delete_after },
+            ..m.clone()
+        };
+        return with(Warn, R::FinalNotice).write_mark(updated);
+    }
+    if !grace_over || m.notices < NOTICES_BEFORE_DELETION {
+        return with(Keep, R::GraceRunning);
+    }
+    match config.mode {
+        Mode::Report => with(Warn, R::ModeReport).detail("would delete in enforce mode"),
+        Mode::Enforce => with(Delete, R::Delete),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reaper::tags::{EXPIRES_AT_TAG, TEMPORARY_TAG, TTL_TAG};
+    use std::time::Duration;
+
+    const HOUR: i64 = 3_600;
+    const DAY: i64 = 24 * HOUR;
+    const NOW: Timestamp = Timestamp::from_unix_seconds(1_800_000_000);
+
+    fn ago(seconds: i64) -> Timestamp {
+        Timestamp::from_unix_seconds(NOW.unix_seconds() - seconds)
+    }
+
+    fn enforce() -> ReaperConfig {
+        ReaperConfig { mode: Mode::Enforce, ..ReaperConfig::default() }
+    }
+
+    /// An opted-in, owned, deletable stack created 20 days ago (default ttl 14d: expired).
+    fn stack(name: &str) -> StackInfo {
+        StackInfo {
+            name: name.to_owned(),
+            id: format!("arn:aws:cloudformation:eu-west-1:1:stack/{name}/1"),
+            status: "UPDATE_COMPLETE".into(),
+            created: ago(20 * DAY),
+            last_updated: None,
+            parent_id: None,
+            termination_protection: Some(false),
+            tags: [(TEMPORARY_TAG, "true"), (OWNER_TAG, "dev@example.com")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            exports_in_use: false,
+        }
+    }
+
+    /// A mark old enough for deletion, with both notices sent.
+    fn ripe_mark(stack: &StackInfo) -> Mark {
+        Mark {
+            stack_id: stack.id.clone(),
+            first_notice: ago(4 * DAY),
+            delete_after: ago(DAY),
+            expiry_seen: stack.created.plus(Duration::from_secs(14 * DAY as u64)),
+            notices: 2,
+            times_snoozed: 0,
+        }
+    }
+
+    fn decide_one(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig) -> Decision {
+        let marks: Vec<Mark> = mark.into_iter().cloned().collect();
+        plan(std::slice::from_ref(stack), &marks, config, NOW).decisions.remove(0)
+    }
+
+    fn assert_decision(decision: &Decision, action: Action, reason: ReasonCode) {
+        assert_eq!((decision.action, decision.reason), (action, reason), "{decision:#?}");
+    }
+
+    #[test]
+    fn deletes_a_ripe_stack_in_enforce_mode() {
+        let s = stack("pr-1");
+        let d = decide_one(&s, Some(&ripe_mark(&s)), &enforce());
+        assert_decision(&d, Action::Delete, ReasonCode::Delete);
+        assert_eq!(d.owner.as_deref(), Some("dev@example.com"));
+        assert_eq!(d.mark, MarkChange::Unchanged);
+    }
+
+    #[test]
+    fn report_mode_never_deletes() {
+        let s = stack("pr-1");
+        let d = decide_one(&s, Some(&ripe_mark(&s)), &ReaperConfig::default());
+        assert_decision(&d, Action::Warn, ReasonCode::ModeReport);
+    }
+
+    #[test]
+    fn kill_switch_skips_everything_and_changes_nothing() {
+        let s = stack("pr-1");
+        let config = ReaperConfig { disabled: true, ..enforce() };
+        let marks = [ripe_mark(&s), Mark { stack_id: "gone".into(), ..ripe_mark(&s) }];
+        let plan = plan(&[s], &marks, &config, NOW);
+        assert_decision(&plan.decisions[0], Action::Skip, ReasonCode::ReaperDisabled);
+        assert!(plan.disabled && plan.marks_to_clear.is_empty() && plan.marks_to_write.is_empty());
+        assert!(plan.owner_notices.is_empty() && plan.operator_notices.is_empty());
+    }
+
+    #[test]
+    fn skips_stacks_out_of_scope_and_clears_their_marks() {
+        let config = enforce();
+        let mut deleted = stack("a");
+        deleted.status = "DELETE_COMPLETE".into();
+        let mut opted_out = stack("b");
+        opted_out.tags.insert(TEMPORARY_TAG.into(), "false".into());
+        let mut nested = stack("c");
+        nested.parent_id = Some("arn:parent".into());
+        let protected = stack("lifeguard");
+        for (s, reason) in [
+            (deleted, ReasonCode::AlreadyDeleted),
+            (opted_out, ReasonCode::NotOptedIn),
+            (nested, ReasonCode::Nested),
+            (protected, ReasonCode::ProtectedName),
+        ] {
+            let d = decide_one(&s, Some(&ripe_mark(&s)), &config);
+            assert_decision(&d, Action::Skip, reason);
+            assert_eq!(d.mark, MarkChange::Clear);
+        }
+    }
+
+    #[test]
+    fn protects_own_and_configured_patterns() {
+        let config = ReaperConfig { protected_stacks: vec!["shared-*".into()], ..enforce() };
+        for name in ["lifeguard-reaper", "lifeguard", "shared-vpc"] {
+            let s = stack(name);
+            assert_decision(
+                &decide_one(&s, Some(&ripe_mark(&s)), &config),
+                Action::Skip,
+                ReasonCode::ProtectedName,
+            );
+        }
+    }
+
+    #[test]
+    fn skips_stacks_in_progress_keeping_the_mark() {
+        for status in ["UPDATE_IN_PROGRESS", "DELETE_IN_PROGRESS", "REVIEW_IN_PROGRESS", "SOMETHING_NEW"] {
+            let mut s = stack("pr-1");
+            s.status = status.into();
+            let d = decide_one(&s, Some(&ripe_mark(&s)), &enforce());
+            assert_decision(&d, Action::Skip, ReasonCode::UnsettledStatus);
+            assert_eq!(d.mark, MarkChange::Unchanged);
+        }
+    }
+
+    #[test]
+    fn reports_failed_and_rollback_states() {
+        for status in
+            ["ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "DELETE_FAILED", "UPDATE_ROLLBACK_FAILED"]
+        {
+            let mut s = stack("pr-1");
+            s.status = status.into();
+            let d = decide_one(&s, Some(&ripe_mark(&s)), &enforce());
+            assert_decision(&d, Action::Warn, ReasonCode::FailedStatus);
+            assert_eq!(d.detail.as_deref(), Some(status));
+        }
+    }
+
+    #[test]
+    fn reports_malformed_tags_to_the_owner_or_the_operators() {
+        let mut s = stack("pr-1");
+        s.tags.insert(TTL_TAG.into(), "3 days".into());
+        let plan_ = plan(std::slice::from_ref(&s), &[ripe_mark(&s)], &enforce(), NOW);
+        assert_decision(&plan_.decisions[0], Action::Warn, ReasonCode::MalformedTag);
+        assert!(plan_.decisions[0].detail.as_deref().unwrap().starts_with(TTL_TAG));
+        assert_eq!(plan_.owner_notices["dev@example.com"], ["pr-1"]);
+
+        s.tags.insert(OWNER_TAG.into(), "the dev team".into());
+        let plan_ = plan(&[s], &[], &enforce(), NOW);
+        assert_decision(&plan_.decisions[0], Action::Warn, ReasonCode::MalformedTag);
+        assert_eq!(plan_.operator_notices, ["pr-1"]);
+    }
+
+    #[test]
+    fn blocks_deletion_of_expired_stacks() {
+        let config = enforce();
+        let mut protected = stack("a");
+        protected.termination_protection = Some(true);
+        let mut unknown = stack("b");
+        unknown.termination_protection = None;
+        let mut exporting = stack("c");
+        exporting.exports_in_use = true;
+        let mut ownerless = stack("d");
+        ownerless.tags.remove(OWNER_TAG);
+        for (s, reason) in [
+            (protected, ReasonCode::TerminationProtected),
+            (unknown, ReasonCode::TerminationProtected),
+            (exporting, ReasonCode::ExportsInUse),
+            (ownerless, ReasonCode::NoOwner),
+        ] {
+            let d = decide_one(&s, Some(&ripe_mark(&s)), &config);
+            assert_decision(&d, Action::Warn, reason);
+            assert_eq!(d.mark, MarkChange::Unchanged);
+        }
+    }
+
+    #[test]
+    fn keeps_unexpired_stacks() {
+        let mut s = stack("pr-1");
+        s.created = ago(DAY);
+        let d = decide_one(&s, None, &enforce());
+        assert_decision(&d, Action::Keep, ReasonCode::NotExpired);
+        assert_eq!(d.expiry, Some(ago(DAY).plus(Duration::from_secs(14 * DAY as u64))));
+    }
+
+    #[test]
+    fn a_later_expiry_in_the_future_is_a_snooze_that_clears_the_mark() {
+        let mut s = stack("pr-1");
+        let mark = ripe_mark(&s);
+        s.tags.insert(EXPIRES_AT_TAG.into(), NOW.plus(Duration::from_secs(DAY as u64)).to_string());
+        let plan_ = plan(std::slice::from_ref(&s), &[mark], &enforce(), NOW);
+        assert_decision(&plan_.decisions[0], Action::Keep, ReasonCode::Snoozed);
+        assert_eq!(plan_.marks_to_clear, [s.id.clone()]);
+    }
+
+    #[test]
+    fn a_later_expiry_already_past_restarts_the_notices() {
+        let mut s = stack("pr-1");
+        let mark = ripe_mark(&s);
+        s.tags.insert(EXPIRES_AT_TAG.into(), ago(HOUR).to_string());
+        let d = decide_one(&s, Some(&mark), &enforce());
+        assert_decision(&d, Action::Warn, ReasonCode::ExpiredFirstNotice);
+        let MarkChange::Write(renewed) = d.mark else { panic!("{d:?}") };
+        assert_eq!((renewed.first_notice, renewed.notices, renewed.times_snoozed), (NOW, 1, 1));
+        assert_eq!(renewed.delete_after, NOW.plus(Duration::from_secs(3 * DAY as u64)));
+    }
+
+    #[test]
+    fn reports_lives_beyond_the_cap() {
+        let mut s = stack("pr-1");
+        s.created = ago(61 * DAY);
+        s.tags.insert(EXPIRES_AT_TAG.into(), NOW.plus(Duration::from_secs(DAY as u64)).to_string());
+        let d = decide_one(&s, Some(&ripe_mark(&s)), &enforce());
+        assert_decision(&d, Action::Warn, ReasonCode::BeyondMaxLifetime);
+        assert!(d.detail.as_deref().unwrap().contains("REAPER_MAX_LIFETIME=60d"), "{d:?}");
+        assert_eq!(d.mark, MarkChange::Clear);
+
+        s.created = ago(59 * DAY);
+        assert_decision(&decide_one(&s, None, &enforce()), Action::Keep, ReasonCode::NotExpired);
+    }
+
+    #[test]
+    fn first_notice_writes_a_mark_one_grace_period_out() {
+        let s = stack("pr-1");
+        let plan_ = plan(std::slice::from_ref(&s), &[], &enforce(), NOW);
+        assert_decision(&plan_.decisions[0], Action::Warn, ReasonCode::ExpiredFirstNotice);
+        let expected = Mark {
+            stack_id: s.id.clone(),
+            first_notice: NOW,
+            delete_after: NOW.plus(Duration::from_secs(3 * DAY as u64)),
+            expiry_seen: s.created.plus(Duration::from_secs(14 * DAY as u64)),
+            notices: 1,
+            times_snoozed: 0,
+        };
+        assert_eq!(plan_.marks_to_write, std::slice::from_ref(&expected));
+        assert_eq!(plan_.decisions[0].delete_after, Some(expected.delete_after));
+        assert_eq!(plan_.owner_notices["dev@example.com"], ["pr-1"]);
+    }
+
+    #[test]
+    fn waits_out_the_grace_then_sends_the_final_notice() {
+        let s = stack("pr-1");
+        let mut mark = ripe_mark(&s);
+        mark.first_notice = ago(DAY);
+        mark.delete_after = NOW.plus(Duration::from_secs(2 * DAY as u64));
+        mark.notices = 1;
+        assert_decision(&decide_one(&s, Some(&mark), &enforce()), Action::Keep, ReasonCode::GraceRunning);
+
+        mark.delete_after = NOW.plus(Duration::from_secs(HOUR as u64));
+        let d = decide_one(&s, Some(&mark), &enforce());
+        assert_decision(&d, Action::Warn, ReasonCode::FinalNotice);
+        assert_eq!(d.mark, MarkChange::Write(Mark { notices: 2, ..mark.clone() }));
+
+        mark.notices = 2;
+        assert_decision(&decide_one(&s, Some(&mark), &enforce()), Action::Keep, ReasonCode::GraceRunning);
+    }
+
+    #[test]
+    fn a_late_final_notice_postpones_the_deletion() {
+        let s = stack("pr-1");
+        let mark = Mark { notices: 1, ..ripe_mark(&s) };
+        let d = decide_one(&s, Some(&mark), &enforce());
+        assert_decision(&d, Action::Warn, ReasonCode::FinalNotice);
+        let MarkChange::Write(updated) = d.mark else { panic!("{d:?}") };
+        assert_eq!(updated.delete_after, NOW.plus(Duration::from_secs(DAY as u64)));
+    }
+
+    #[test]
+    fn a_mark_younger_than_the_grace_never_deletes() {
+        let s = stack("pr-1");
+        let mark = Mark { first_notice: ago(DAY), ..ripe_mark(&s) };
+        assert_decision(&decide_one(&s, Some(&mark), &enforce()), Action::Keep, ReasonCode::GraceRunning);
+    }
+
+    #[test]
+    fn the_cap_stops_deletions_loudly_oldest_first() {
+        let stacks: Vec<StackInfo> = (0..4).map(|i| stack(&format!("pr-{i}"))).collect();
+        let marks: Vec<Mark> = stacks
+            .iter()
+            .enumerate()
+            .map(|(i, s)| Mark { delete_after: ago(DAY + i as i64), ..ripe_mark(s) })
+            .collect();
+        let config = ReaperConfig { max_deletions: 2, ..enforce() };
+        let plan_ = plan(&stacks, &marks, &config, NOW);
+        let deleted: Vec<&str> = plan_.deletions().map(|d| d.stack_name.as_str()).collect();
+        assert_eq!(deleted, ["pr-2", "pr-3"]);
+        assert!(plan_.deletion_cap_reached);
+        assert_decision(&plan_.decisions[0], Action::Warn, ReasonCode::DeletionCapReached);
+        assert!(plan_.decisions[0].detail.as_deref().unwrap().contains("REAPER_MAX_DELETIONS=2"));
+        assert_eq!(plan_.reason_counts()[&ReasonCode::DeletionCapReached], 2);
+    }
+
+    #[test]
+    fn clears_marks_of_stacks_no_longer_listed() {
+        let s = stack("pr-1");
+        let orphan = Mark { stack_id: "arn:gone".into(), ..ripe_mark(&s) };
+        let plan_ = plan(&[], &[orphan], &enforce(), NOW);
+        assert_eq!(plan_.marks_to_clear, ["arn:gone"]);
+    }
+
+    #[test]
+    fn reason_codes_are_stable_kebab_case() {
+        let codes: Vec<&str> = ReasonCode::ALL.iter().map(|r| r.as_str()).collect();
+        assert_eq!(codes.iter().collect::<HashSet<_>>().len(), codes.len());
+        for reason in ReasonCode::ALL {
+            assert_eq!(serde_json::to_value(reason).unwrap(), reason.as_str());
+            assert_eq!(reason.to_string(), reason.as_str());
+        }
+        assert_eq!(serde_json::to_value(Action::Delete).unwrap(), "delete");
+    }
+
+    #[test]
+    fn plans_ten_thousand_stacks() {
+        let stacks: Vec<StackInfo> = (0..10_000).map(|i| stack(&format!("pr-{i}"))).collect();
+        let marks: Vec<Mark> = stacks.iter().step_by(2).map(ripe_mark).collect();
+        let plan_ = plan(&stacks, &marks, &enforce(), NOW);
+        assert_eq!(plan_.decisions.len(), 10_000);
+        assert_eq!(plan_.deletions().count(), 5);
+        assert_eq!(plan_.reason_counts()[&ReasonCode::DeletionCapReached], 4_995);
+        assert_eq!(plan_.reason_counts()[&ReasonCode::ExpiredFirstNotice], 5_000);
+        assert_eq!(plan_.marks_to_write.len(), 5_000);
+        assert_eq!(plan_.owner_notices["dev@example.com"].len(), 10_000);
+    }
+}

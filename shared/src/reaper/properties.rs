@@ -1,0 +1,348 @@
+//! Randomised checks of the planner's safety rules: a seeded generator drives thousands of cases
+//! of stacks, marks and configurations, and each rule is checked against the raw inputs.
+
+use super::config::{Mode, ReaperConfig};
+use super::glob::glob_matches;
+use super::plan::{Action, Mark, MarkChange, Plan, ReasonCode, SETTLED_STATUSES, StackInfo, plan};
+use super::tags::{EXPIRES_AT_TAG, OWNER_TAG, TEMPORARY_TAG, TTL_TAG, is_email};
+use super::time::{Timestamp, parse_duration};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
+
+const CASES: usize = 3_000;
+const HOUR: u64 = 3_600;
+const DAY: u64 = 24 * HOUR;
+
+/// xorshift64*: small, fast and reproducible.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, bound: u64) -> u64 {
+        self.next() % bound
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+
+    /// An instant within `spread` seconds either side of `around`.
+    fn near(&mut self, around: Timestamp, spread: u64) -> Timestamp {
+        let offset = self.below(2 * spread + 1) as i64 - spread as i64;
+        Timestamp::from_unix_seconds(around.unix_seconds() + offset)
+    }
+}
+
+const STATUSES: &[&str] = &[
+    "CREATE_COMPLETE",
+    "UPDATE_COMPLETE",
+    "IMPORT_COMPLETE",
+    "CREATE_IN_PROGRESS",
+    "UPDATE_IN_PROGRESS",
+    "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
+    "DELETE_IN_PROGRESS",
+    "REVIEW_IN_PROGRESS",
+    "CREATE_FAILED",
+    "DELETE_FAILED",
+    "UPDATE_FAILED",
+    "ROLLBACK_COMPLETE",
+    "ROLLBACK_FAILED",
+    "UPDATE_ROLLBACK_COMPLETE",
+    "UPDATE_ROLLBACK_FAILED",
+    "IMPORT_ROLLBACK_COMPLETE",
+    "DELETE_COMPLETE",
+];
+const NAMES: &[&str] = &["pr-", "feature-", "shared-", "lifeguard", "lifeguard-reaper", "keep-", "demo"];
+
+fn random_config(rng: &mut Rng) -> ReaperConfig {
+    let default_ttl = Duration::from_secs((1 + rng.below(30 * 24)) * HOUR);
+    let max_lifetime = default_ttl + Duration::from_secs(rng.below(60) * DAY);
+    ReaperConfig {
+        mode: if rng.chance(70) { Mode::Enforce } else { Mode::Report },
+        disabled: rng.chance(5),
+        grace: Duration::from_secs((1 + rng.below(7 * 24)) * HOUR),
+        max_deletions: rng.below(7) as u32,
+        default_ttl,
+        max_lifetime,
+        protected_stacks: match rng.below(3) {
+            0 => vec![],
+            1 => vec!["shared-*".into()],
+            _ => vec!["keep-?".into(), "demo".into()],
+        },
+        ..ReaperConfig::default()
+    }
+}
+
+/// A random stack; `lenient` cases lean towards deletable ones so the cap and deletion paths
+/// are exercised, while still breaking single rules now and then.
+fn random_stack(rng: &mut Rng, index: usize, now: Timestamp, lenient: bool) -> StackInfo {
+    let mut stack = any_stack(rng, index, now);
+    if lenient {
+        let rule_to_break = rng.below(12);
+        if rule_to_break != 0 {
+            stack.tags.insert(TEMPORARY_TAG.into(), "true".into());
+        }
+        if rule_to_break != 1 {
+            stack.tags.insert(OWNER_TAG.into(), "dev@example.com".into());
+        }
+        if rule_to_break != 2 {
+            stack.status = (*rng.pick(SETTLED_STATUSES)).to_owned();
+        }
+        if rule_to_break != 3 {
+            stack.termination_protection = Some(false);
+        }
+        if rule_to_break != 4 {
+            stack.exports_in_use = false;
+        }
+        if rule_to_break != 5 {
+            stack.parent_id = None;
+        }
+        if rule_to_break != 6 && rng.chance(70) {
+            stack.tags.remove(TTL_TAG);
+            stack.tags.remove(EXPIRES_AT_TAG);
+        }
+    }
+    stack
+}
+
+fn any_stack(rng: &mut Rng, index: usize, now: Timestamp) -> StackInfo {
+    let prefix = *rng.pick(NAMES);
+    let name = if prefix.ends_with('-') { format!("{prefix}{}", rng.below(12)) } else { prefix.to_owned() };
+    let created = Timestamp::from_unix_seconds(now.unix_seconds() - rng.below(90 * DAY) as i64);
+    let mut tags = BTreeMap::new();
+    let mut tag = |key: &str, value: Option<String>| {
+        if let Some(value) = value {
+            tags.insert(key.to_owned(), value);
+        }
+    };
+    let temporary = match rng.below(10) {
+        0 => None,
+        1 => Some("false".into()),
+        2 => Some("yes".into()),
+        _ => Some("true".into()),
+    };
+    tag(TEMPORARY_TAG, temporary);
+    let owner = match rng.below(8) {
+        0 => None,
+        1 => Some("not an address".into()),
+        2 => Some("dev@localhost".into()),
+        n => Some(format!("dev{n}@example.com")),
+    };
+    tag(OWNER_TAG, owner);
+    let ttl = match rng.below(6) {
+        0 => Some(format!("{}h", rng.below(2_000))),
+        1 => Some(format!("{}d", 1 + rng.below(90))),
+        2 => Some(format!("{}w", 1 + rng.below(12))),
+        3 => Some((*rng.pick(&["3 days", "7", "2m", "-1d", ""])).to_owned()),
+        _ => None,
+    };
+    tag(TTL_TAG, ttl);
+    let expires_at = match rng.below(6) {
+        0 | 1 => Some(rng.near(now, 20 * DAY).to_string()),
+        2 => Some(rng.near(created, 90 * DAY).to_string()),
+        3 => Some(
+            (*rng.pick(&[
+                "2026-01-01T00:00:00+02:00",
+                "2026-02-30T00:00:00Z",
+                "next week",
+                "2026-01-01T00:00:00",
+            ]))
+            .to_owned(),
+        ),
+        _ => None,
+    };
+    tag(EXPIRES_AT_TAG, expires_at);
+    StackInfo {
+        name,
+        id: format!("arn:stack/{index}"),
+        status: (*rng.pick(STATUSES)).to_owned(),
+        created,
+        last_updated: None,
+        parent_id: rng.chance(10).then(|| "arn:parent".to_owned()),
+        termination_protection: *rng.pick(&[None, Some(true), Some(false), Some(false), Some(false)]),
+        tags,
+        exports_in_use: rng.chance(15),
+    }
+}
+
+/// A random mark; `lenient` ones are mostly ripe (old, notified twice, expiry unchanged).
+fn random_mark(
+    rng: &mut Rng,
+    stack: Option<&StackInfo>,
+    config: &ReaperConfig,
+    now: Timestamp,
+    lenient: bool,
+) -> Mark {
+    let first_notice = Timestamp::from_unix_seconds(now.unix_seconds() - rng.below(10 * DAY) as i64);
+    let mut mark = Mark {
+        stack_id: stack.map_or_else(|| "arn:stack/gone".to_owned(), |s| s.id.clone()),
+        first_notice,
+        delete_after: first_notice.plus(Duration::from_secs(rng.below(10 * DAY))),
+        expiry_seen: rng.near(now, 30 * DAY),
+        notices: rng.below(4) as u32,
+        times_snoozed: rng.below(3) as u32,
+    };
+    if lenient && rng.chance(80) {
+        mark.first_notice = now.minus(config.grace).minus(Duration::from_secs(rng.below(DAY)));
+        mark.delete_after = mark.first_notice.plus(config.grace);
+        mark.notices = 2;
+        if let Some(expiry) = stack.and_then(|s| expected_expiry(s, config)) {
+            mark.expiry_seen = expiry;
+        }
+    }
+    mark
+}
+
+/// The stack's expiry computed straight from its tags, or `None` when a tag is malformed.
+fn expected_expiry(stack: &StackInfo, config: &ReaperConfig) -> Option<Timestamp> {
+    let ttl = stack.tags.get(TTL_TAG).map(|v| parse_duration(v));
+    let expires_at = stack.tags.get(EXPIRES_AT_TAG).map(|v| Timestamp::parse_rfc3339(v));
+    match (expires_at, ttl) {
+        (Some(Err(_)), _) | (_, Some(Err(_))) => None,
+        (Some(Ok(at)), _) => Some(at),
+        (None, Some(Ok(ttl))) => Some(stack.created.plus(ttl)),
+        (None, None) => Some(stack.created.plus(config.default_ttl)),
+    }
+}
+
+fn owner_is_valid(stack: &StackInfo) -> bool {
+    stack.tags.get(OWNER_TAG).is_some_and(|o| is_email(o.trim()))
+}
+
+/// Whether every safety rule allows deleting the stack now, checked one by one on the inputs.
+fn deletable(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig, now: Timestamp) -> bool {
+    let opted_in = stack.tags.get(TEMPORARY_TAG).is_some_and(|v| v.trim() == "true");
+    let protected = config.protected_patterns().any(|p| glob_matches(p, &stack.name));
+    let malformed_owner = stack.tags.get(OWNER_TAG).is_some_and(|o| !is_email(o.trim()));
+    let Some(expiry) = expected_expiry(stack, config) else { return false };
+    let Some(mark) = mark else { return false };
+    config.mode == Mode::Enforce
+        && !config.disabled
+        && opted_in
+        && stack.parent_id.is_none()
+        && stack.termination_protection == Some(false)
+        && SETTLED_STATUSES.contains(&stack.status.as_str())
+        && !protected
+        && !stack.exports_in_use
+        && owner_is_valid(stack)
+        && !malformed_owner
+        && expiry <= now
+        && expiry <= mark.expiry_seen
+        && mark.first_notice.plus(config.grace) <= now
+        && mark.delete_after <= now
+        && mark.notices >= 2
+}
+
+fn check_case(case: usize, stacks: &[StackInfo], marks: &[Mark], config: &ReaperConfig, now: Timestamp) {
+    let plan: Plan = plan(stacks, marks, config, now);
+    let context = || format!("case {case}: {config:?}");
+    let marks_by_id: HashMap<&str, &Mark> = marks.iter().map(|m| (m.stack_id.as_str(), m)).collect();
+    assert_eq!(plan.decisions.len(), stacks.len(), "{}", context());
+
+    let mut eligible = 0;
+    for (stack, decision) in stacks.iter().zip(&plan.decisions) {
+        assert_eq!((&decision.stack_id, &decision.stack_name), (&stack.id, &stack.name));
+        let mark = marks_by_id.get(stack.id.as_str()).copied();
+        let can_delete = deletable(stack, mark, config, now);
+        eligible += usize::from(can_delete);
+        if decision.action == Action::Delete {
+            assert!(
+                can_delete,
+                "{}: deleted an ineligible stack\n{stack:#?}\n{mark:#?}\n{decision:#?}",
+                context()
+            );
+            assert_eq!(decision.reason, ReasonCode::Delete);
+        }
+        if can_delete {
+            assert!(
+                matches!(decision.reason, ReasonCode::Delete | ReasonCode::DeletionCapReached),
+                "{}: missed an eligible stack\n{stack:#?}\n{mark:#?}\n{decision:#?}",
+                context()
+            );
+        }
+        if let (Some(mark), Some(expiry)) = (mark, expected_expiry(stack, config))
+            && expiry > now
+            && expiry > mark.expiry_seen
+        {
+            assert_ne!(decision.action, Action::Delete, "{}: snooze ignored", context());
+            if decision.reason == ReasonCode::Snoozed {
+                assert_eq!(decision.mark, MarkChange::Clear);
+                assert!(plan.marks_to_clear.contains(&stack.id));
+            }
+        }
+        if decision.reason == ReasonCode::Snoozed {
+            let expiry = expected_expiry(stack, config).unwrap();
+            assert!(expiry > now && mark.is_some_and(|m| expiry > m.expiry_seen), "{}", context());
+        }
+        if let MarkChange::Write(written) = &decision.mark {
+            assert_eq!(written.stack_id, stack.id);
+            assert!(written.notices >= 1);
+            if written.notices == 1 {
+                assert_eq!((written.first_notice, written.delete_after), (now, now.plus(config.grace)));
+            }
+        }
+        if matches!(decision.action, Action::Warn | Action::Delete) {
+            let notified = match &decision.owner {
+                Some(owner) => plan.owner_notices.get(owner).is_some_and(|names| names.contains(&stack.name)),
+                None => plan.operator_notices.contains(&stack.name),
+            };
+            assert!(notified, "{}: {decision:#?} not notified", context());
+        }
+        if config.disabled {
+            assert_eq!((decision.action, decision.reason), (Action::Skip, ReasonCode::ReaperDisabled));
+        }
+    }
+
+    let deletions = plan.deletions().count();
+    assert!(deletions <= config.max_deletions as usize, "{}: cap exceeded", context());
+    assert_eq!(deletions, eligible.min(config.max_deletions as usize), "{}", context());
+    let capped = plan.decisions.iter().any(|d| d.reason == ReasonCode::DeletionCapReached);
+    assert_eq!(plan.deletion_cap_reached, capped, "{}", context());
+    assert_eq!(capped, eligible > config.max_deletions as usize, "{}", context());
+    if config.mode == Mode::Report || config.disabled {
+        assert_eq!(deletions, 0, "{}: deleted outside enforce mode", context());
+    }
+    if config.disabled {
+        assert!(plan.marks_to_write.is_empty() && plan.marks_to_clear.is_empty());
+    }
+    let written: HashSet<&str> = plan.marks_to_write.iter().map(|m| m.stack_id.as_str()).collect();
+    assert!(plan.marks_to_clear.iter().all(|id| !written.contains(id.as_str())), "{}", context());
+}
+
+#[test]
+fn the_planner_never_breaks_a_safety_rule() {
+    let mut rng = Rng(0x5eed_1234_abcd_ef01);
+    let mut reasons: BTreeMap<ReasonCode, usize> = BTreeMap::new();
+    for case in 0..CASES {
+        let config = random_config(&mut rng);
+        let now = Timestamp::from_unix_seconds(1_700_000_000 + rng.below(400 * DAY) as i64);
+        let lenient = rng.chance(40);
+        let count = rng.below(16) as usize;
+        let stacks: Vec<StackInfo> = (0..count).map(|i| random_stack(&mut rng, i, now, lenient)).collect();
+        let mut marks = Vec::new();
+        for stack in &stacks {
+            if rng.chance(if lenient { 80 } else { 50 }) {
+                marks.push(random_mark(&mut rng, Some(stack), &config, now, lenient));
+            }
+        }
+        if rng.chance(10) {
+            marks.push(random_mark(&mut rng, None, &config, now, false));
+        }
+        check_case(case, &stacks, &marks, &config, now);
+        for decision in plan(&stacks, &marks, &config, now).decisions {
+            *reasons.entry(decision.reason).or_insert(0) += 1;
+        }
+    }
+    let rare: Vec<_> = ReasonCode::ALL.iter().filter(|r| reasons.get(r).copied().unwrap_or(0) < 20).collect();
+    assert!(rare.is_empty(), "the generator seldom produced {rare:?}: {reasons:?}");
+}
