@@ -257,6 +257,18 @@ pub fn observations(index: usize, rule: &Rule, data: &MetricData, window: &Windo
     })
 }
 
+/// Judges every rule on the fetched data.
+pub fn judge(rules: &[Rule], data: &MetricData, window: &Window) -> Vec<crate::analysis::RuleResult> {
+    rules
+        .iter()
+        .enumerate()
+        .map(|(i, rule)| {
+            let [baseline, canary] = observations(i, rule, data, window);
+            crate::analysis::evaluate(rule, &baseline, &canary)
+        })
+        .collect()
+}
+
 /// The CloudWatch operations the post-traffic hook uses.
 pub trait Metrics: Sync {
     /// One `GetMetricData` request (following `NextToken`) for at most

@@ -1,12 +1,12 @@
 //! The AfterAllowTraffic hook: alarms, canary-versus-baseline analysis on CloudWatch metrics,
 //! and probes on the alias, all within one deadline; any failure rolls the deployment back.
 
-use crate::analysis::{Outcome, RuleResult, evaluate};
+use crate::analysis::{Outcome, RuleResult};
 use crate::deadline::Deadlines;
 use crate::hook::{
     CodeDeploy, DeploymentAlarms, Discovered, HookError, HookEvent, HookReport, Judgement, Verdict, run_hook,
 };
-use crate::metrics::{Metrics, Subject, Window, fetch, observations, plan};
+use crate::metrics::{Metrics, Subject, Window, fetch, judge, plan};
 use crate::probe::{Functions, ProbeFindings, ProbeTarget, logical_id, probe_and_judge};
 use crate::settings::HookSettings;
 use serde::Serialize;
@@ -147,14 +147,7 @@ impl<C: CodeDeploy + DeploymentAlarms, F: Functions, M: Metrics> PostTrafficHook
             };
             let window = Window::new(discovered.deployment.create_time.unwrap_or(now - 60.0), now);
             let (data, calls) = fetch(&self.metrics, &plan(&rules, &subject), window).await?;
-            let results = rules
-                .iter()
-                .enumerate()
-                .map(|(i, rule)| {
-                    let [baseline, canary] = observations(i, rule, &data, &window);
-                    evaluate(rule, &baseline, &canary)
-                })
-                .collect();
+            let results = judge(&rules, &data, &window);
             Ok::<_, crate::AwsError>(Some(AnalysisFindings {
                 window,
                 get_metric_data_calls: calls,

@@ -10,8 +10,8 @@ use aws_sdk_cloudwatch::operation::put_metric_data::PutMetricDataError;
 use aws_sdk_cloudwatch::operation::set_alarm_state::SetAlarmStateError;
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{
-    ComparisonOperator, Dimension, Metric, MetricDataQuery, MetricDataResult, MetricDatum, MetricStat,
-    ScanBy, StandardUnit, StateValue, Statistic, StatusCode,
+    Dimension, Metric, MetricDataQuery, MetricDataResult, MetricDatum, MetricStat, ScanBy, StandardUnit,
+    StateValue, StatusCode,
 };
 use lifeguard_tests::{LocalAws, lambda_dimensions, unique};
 use std::collections::BTreeMap;
@@ -258,19 +258,7 @@ async fn alarm_set_to_alarm_is_described_in_alarm() {
     let cw = client(&aws);
     let function = unique("cw-alarm");
     let alarm = format!("{function}-errors");
-    cw.put_metric_alarm()
-        .alarm_name(&alarm)
-        .namespace("AWS/Lambda")
-        .metric_name("Errors")
-        .set_dimensions(Some(dimensions(&function, "2")))
-        .statistic(Statistic::Sum)
-        .period(60)
-        .evaluation_periods(1)
-        .threshold(0.0)
-        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("PutMetricAlarm: {e:?}"));
+    aws.put_alarm(&alarm, &function, "2", StateValue::Ok).await;
     let before = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
     cw.set_alarm_state()
         .alarm_name(&alarm)

@@ -33,7 +33,12 @@ async fn seed(
 
 fn run_hook(watch: &Watch, deployment: &SeededDeployment) -> Value {
     let event = pre_traffic_event(&deployment.deployment_id, &deployment.execution_id);
-    let invoked = watch.invoke_file(PRE_TRAFFIC_HOOK, event.path());
+    invoke_hook(watch, PRE_TRAFFIC_HOOK, event.path())
+}
+
+/// Invokes `hook` under the watch with the event in `file`; its JSON report.
+fn invoke_hook(watch: &Watch, hook: &str, file: &std::path::Path) -> Value {
+    let invoked = watch.invoke_file(hook, file);
     assert!(
         invoked.success,
         "invoke failed: {}\n{}\nwatch log:\n{}",
@@ -126,15 +131,7 @@ async fn real_post_traffic_binary_passes_a_healthy_deployment() {
 
     let execution_id = deployment.execution_id_for(LifecycleEvent::AfterAllowTraffic);
     let file = post_traffic_event(&deployment.deployment_id, execution_id);
-    let invoked = watch.invoke_file(POST_TRAFFIC_HOOK, file.path());
-    assert!(
-        invoked.success,
-        "invoke failed: {}\n{}\nwatch log:\n{}",
-        invoked.stdout,
-        invoked.stderr,
-        watch.log_tail()
-    );
-    let report = invoked.json();
+    let report = invoke_hook(&watch, POST_TRAFFIC_HOOK, file.path());
 
     assert_eq!(report["verdict"], "Succeeded", "{report:#}");
     assert_eq!(report["reported"], "accepted");

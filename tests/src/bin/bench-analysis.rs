@@ -3,10 +3,10 @@
 //! every rule — and the number of `GetMetricData` calls the fetch makes. Prints figures only.
 
 use lifeguard_shared::AwsError;
-use lifeguard_shared::analysis::{Rule, RuleKind, evaluate};
+use lifeguard_shared::analysis::{Rule, RuleKind};
 use lifeguard_shared::metrics::{
-    MetricData, MetricQuery, MetricSpec, Metrics, PERIOD_SECONDS, Statistic, Subject, Window, fetch,
-    observations, plan,
+    MetricData, MetricQuery, MetricSpec, Metrics, PERIOD_SECONDS, Statistic, Subject, Window, fetch, judge,
+    plan,
 };
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -74,14 +74,7 @@ async fn main() {
     for _ in 0..RUNS {
         let started = Instant::now();
         let queries = plan(&rules, &subject);
-        let results: Vec<_> = rules
-            .iter()
-            .enumerate()
-            .map(|(i, rule)| {
-                let [baseline, canary] = observations(i, rule, &data, &window);
-                evaluate(rule, &baseline, &canary)
-            })
-            .collect();
+        let results = judge(&rules, &data, &window);
         times.push(started.elapsed());
         failed = results.iter().filter(|r| r.outcome == lifeguard_shared::analysis::Outcome::Fail).count();
         std::hint::black_box((queries, results));
