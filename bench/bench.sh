@@ -33,5 +33,5 @@ fi
 echo "==> measuring"
 .venv/bin/python bench/bench.py "${FUNCTIONS[@]}"
 
-echo "==> post-traffic analysis"
-cargo run --release --locked --quiet -p lifeguard-tests --bin bench-analysis
+echo "==> decision logic: post-traffic analysis, reaper planner"
+cargo run --release --locked --quiet -p lifeguard-tests --bin bench-logic
