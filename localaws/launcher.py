@@ -18,6 +18,15 @@ What is added to moto (each faithful to AWS's documented behaviour):
   * CloudWatch GetMetricData: a metric is its namespace, name and *set* of dimensions (moto
     wants the dimensions in put order and ignores the namespace when they are given),
     StartTime rounded as AWS documents, MaxDatapoints/NextToken pages;
+  * CloudFormation: UpdateTerminationProtection (StackId back; "Stack [name] does not exist";
+    LastUpdatedTime untouched); DeleteStack refused with 400 ValidationError "Stack [<name or
+    id as given>] cannot be deleted while TerminationProtection is enabled"; LastUpdatedTime
+    set by every UpdateStack and executed UPDATE change set; UpdateStack refused outside the
+    settled states (DELETE_FAILED, *_IN_PROGRESS, ...); DeleteStack of a stack whose export is
+    imported answers 200 but the stack stays (UPDATE_COMPLETE, StackStatusReason "Export X
+    cannot be deleted as it is in use by Y"); ListImports; a DescribeStacks NextToken that
+    survives deletion of the stack it points at; scripted DELETE_FAILED (control endpoint
+    cloudformation/delete-failures);
   * fault injection for any service, and read-back of what the code under test did.
     A fault's `target` is the request's X-Amz-Target (awsJson), its query `Action`, a
     "METHOD /path" prefix (REST), or for rpcv2Cbor `Service.Operation` from its path
@@ -56,6 +65,10 @@ from werkzeug.wrappers import Request
 
 from moto.awslambda.exceptions import UnknownFunctionException
 from moto.awslambda.responses import LambdaResponse
+from moto.cloudformation import exceptions as cfn_exceptions
+from moto.cloudformation import models as cfn_models
+from moto.cloudformation import parsing as cfn_parsing
+from moto.cloudformation import responses as cfn_responses
 from moto.cloudwatch import exceptions as cw_exceptions
 from moto.cloudwatch import models as cw_models
 from moto.cloudwatch import responses as cw_responses
@@ -64,7 +77,7 @@ from moto.codedeploy import models as cd_models
 from moto.codedeploy import responses as cd_responses
 from moto.codedeploy.exceptions import CodeDeployException
 from moto.core.exceptions import JsonRESTError
-from moto.core.responses import ActionResult
+from moto.core.responses import ActionResult, EmptyResult
 from moto.core.utils import utcnow
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -78,6 +91,7 @@ SCRIPTS: dict[tuple[str, str], list[dict]] = {}  # (function name, qualifier) ->
 INVOCATIONS: list[dict] = []  # every Invoke, in order
 FAULTS: list[dict] = []  # pending injected faults
 HOOK_REPORTS: list[dict] = []  # every PutLifecycleEventHookExecutionStatus call, in order
+DELETE_FAILURES: list[dict] = []  # scripted CloudFormation DeleteStack failures, one-shot
 _thread = threading.local()  # .delay_ms: set by a scripted invoke, slept outside LOCK
 
 
@@ -86,6 +100,7 @@ def clear_state() -> None:
     INVOCATIONS.clear()
     FAULTS.clear()
     HOOK_REPORTS.clear()
+    DELETE_FAILURES.clear()
 
 
 def _sha256(text: str) -> str:
@@ -650,6 +665,192 @@ def _get_metric_data_response(self):
 cw_responses.CloudWatchResponse.get_metric_data = _get_metric_data_response
 
 
+# ------------------------------------------------------------------------ CloudFormation
+
+def _cfn_error(message):
+    return cfn_exceptions.ValidationError(message=message)  # HTTP 400, Code ValidationError
+
+
+def _live_stack(backend, name_or_id):
+    """A stack that is not deleted, by name or stack id (ARN), or None."""
+    for stack in backend.stacks.values():
+        if name_or_id in (stack.name, stack.stack_id) and stack.status != "DELETE_COMPLETE":
+            return stack
+    return None
+
+
+def _import_names(stack) -> set:
+    """Export names a stack imports: every Fn::ImportValue in its template, resolved as moto
+    resolved it at creation (a literal, or e.g. Fn::Sub over its parameters)."""
+    names, todo = set(), [getattr(stack, "template_dict", None) or {}]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "Fn::ImportValue":
+                    try:
+                        name = value if isinstance(value, str) else cfn_parsing.clean_json(
+                            value, stack.resource_map)
+                    except Exception:  # an import name moto cannot resolve: not tracked
+                        name = None
+                    if isinstance(name, str):
+                        names.add(name)
+                else:
+                    todo.append(value)
+        elif isinstance(node, list):
+            todo.extend(node)
+    return names
+
+
+def _importers(backend, export_name) -> list[str]:
+    """Names of the live stacks importing `export_name`, in creation order."""
+    return [s.name for s in backend.stacks.values()
+            if s.status != "DELETE_COMPLETE" and export_name in _import_names(s)]
+
+
+def _set_last_updated(stack):
+    stack.last_updated_time = utcnow()  # DescribeStacks' LastUpdatedTime (moto never sets it)
+
+
+_orig_stack_update = cfn_models.Stack.update
+
+
+def _stack_update(self, *args, **kwargs):
+    _orig_stack_update(self, *args, **kwargs)
+    _set_last_updated(self)  # every successful UpdateStack moves LastUpdatedTime
+    self.status_reason = None
+
+
+cfn_models.Stack.update = _stack_update
+
+_orig_execute_change_set = cfn_models.CloudFormationBackend.execute_change_set
+
+
+def _execute_change_set(self, change_set_name, stack_name=None):
+    result = _orig_execute_change_set(self, change_set_name=change_set_name, stack_name=stack_name)
+    change_set = self.change_sets.get(change_set_name) or next(
+        (c for c in self.change_sets.values() if change_set_name in (c.change_set_id, c.change_set_name)),
+        None)
+    if change_set is not None and change_set.change_set_type == "UPDATE":
+        stack = self.get_stack(change_set.stack_id)
+        _set_last_updated(stack)  # an executed UPDATE change set is an update too
+    return result
+
+
+cfn_models.CloudFormationBackend.execute_change_set = _execute_change_set
+
+
+def _update_termination_protection_response(self):
+    name = self._get_param("StackName")
+    enable = self._get_bool_param("EnableTerminationProtection")
+    if enable is None:
+        raise _cfn_error("1 validation error detected: Value null at "
+                         "'enableTerminationProtection' failed to satisfy constraint: "
+                         "Member must not be null")
+    stack = _live_stack(self.cloudformation_backend, name)
+    if stack is None:
+        raise _cfn_error(f"Stack [{name}] does not exist")
+    # AWS refuses this on a nested stack (it inherits its root's setting); moto records no
+    # ParentId/RootId, so there is no nested stack to refuse here.
+    stack.enable_termination_protection = bool(enable)  # LastUpdatedTime stays, as on AWS
+    return ActionResult({"StackId": stack.stack_id})
+
+
+def _delete_stack_response(self):
+    """DeleteStack as AWS: refused (400) under termination protection; otherwise 200 and
+    deletion 'happens' at once, unless a scripted failure leaves the stack DELETE_FAILED,
+    or one of its exports is imported (the stack stays, UPDATE_COMPLETE, with a reason)."""
+    name = self._get_param("StackName")
+    backend = self.cloudformation_backend
+    stack = _live_stack(backend, name)
+    if stack is None:  # AWS answers 200 for a stack that does not exist (or is deleted)
+        return EmptyResult()
+    if stack.enable_termination_protection:
+        raise _cfn_error(f"Stack [{name}] cannot be deleted while TerminationProtection is enabled")
+    failure = next((f for f in DELETE_FAILURES
+                    if f["stackName"] in (stack.name, stack.stack_id)), None)
+    if failure is not None:
+        DELETE_FAILURES.remove(failure)
+        stack._add_stack_event("DELETE_IN_PROGRESS", resource_status_reason="User Initiated")
+        stack._add_stack_event("DELETE_FAILED", resource_status_reason=failure["reason"])
+        stack.status, stack.status_reason = "DELETE_FAILED", failure["reason"]
+        return EmptyResult()
+    for export in stack.exports:
+        users = [n for n in _importers(backend, export.name) if n != stack.name]
+        if users:
+            reason = (f"Export {export.name} cannot be deleted as it is in use by "
+                      + " and ".join(users))
+            stack._add_stack_event("DELETE_IN_PROGRESS", resource_status_reason="User Initiated")
+            stack._add_stack_event("UPDATE_COMPLETE", resource_status_reason=reason)
+            stack.status, stack.status_reason = "UPDATE_COMPLETE", reason
+            return EmptyResult()
+    stack.status_reason = None
+    backend.delete_stack(stack.stack_id)
+    return EmptyResult()
+
+
+def _list_imports_response(self):
+    """ListImports (moto lacks it): names of the stacks importing an export, 100 a page."""
+    export_name = self._get_param("ExportName")
+    names = _importers(self.cloudformation_backend, export_name)
+    if not names:
+        raise _cfn_error(f"Export '{export_name}' is not imported by any stack.")
+    token = self._get_param("NextToken")
+    try:
+        start = int(token) if token else 0
+    except ValueError:
+        raise _cfn_error("Invalid NextToken")
+    page = names[start:start + 100]
+    answer = {"Imports": page}
+    if start + 100 < len(names):
+        answer["NextToken"] = str(start + 100)
+    return ActionResult(answer)
+
+
+UPDATABLE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE",
+             "IMPORT_COMPLETE", "IMPORT_ROLLBACK_COMPLETE"}
+
+
+def _validate_status(self, stack):
+    """UpdateStack is refused outside the settled states (moto checks ROLLBACK_COMPLETE only):
+    *_IN_PROGRESS, *_FAILED (DELETE_FAILED included), ROLLBACK_COMPLETE..."""
+    if stack.status not in UPDATABLE:
+        raise _cfn_error(f"Stack:{stack.stack_id} is in {stack.status} state and can not be updated.")
+
+
+def _describe_stacks_response(self):
+    """moto's pages of 50, with a token that survives the deletion of the stack it names
+    (moto's is that stack's id, and a deleted one made the next page a 500)."""
+    backend = self.cloudformation_backend
+    stacks = backend.describe_stacks(self._get_param("StackName"))
+    start, token = 0, self._get_param("NextToken")
+    if token:
+        try:
+            last = json.loads(base64.b64decode(token))
+            after = datetime.datetime.fromisoformat(last["created"])
+        except (ValueError, TypeError, KeyError):
+            raise _cfn_error("Invalid NextToken")
+        ids = [s.stack_id for s in stacks]
+        start = (ids.index(last["id"]) + 1 if last["id"] in ids
+                 else next((i for i, s in enumerate(stacks) if s.creation_time > after),
+                           len(stacks)))
+    page = stacks[start:start + 50]
+    answer = {"Stacks": page}
+    if start + 50 < len(stacks):
+        answer["NextToken"] = base64.b64encode(json.dumps(
+            {"id": page[-1].stack_id, "created": page[-1].creation_time.isoformat()}).encode()
+        ).decode()
+    return ActionResult(answer)
+
+
+CFR = cfn_responses.CloudFormationResponse
+CFR._validate_status = _validate_status
+CFR.describe_stacks = _describe_stacks_response
+CFR.update_termination_protection = _update_termination_protection_response
+CFR.delete_stack = _delete_stack_response
+CFR.list_imports = _list_imports_response
+
+
 # ------------------------------------------------------------------ faults and control
 
 def _cbor_text(environ, body: bytes) -> str:
@@ -763,6 +964,21 @@ def control(method, path, args, data):
         return 200, FAULTS
     if path == "/_lifeguard/faults" and method == "DELETE":
         FAULTS.clear()
+        return 200, {}
+    # POST cloudformation/delete-failures {"stackName", "reason"}: the next DeleteStack of that
+    # stack (by name or stack id) answers 200 as on AWS but leaves it DELETE_FAILED with
+    # StackStatusReason `reason`; a later DeleteStack without one deletes it.
+    if path == "/_lifeguard/cloudformation/delete-failures" and method == "POST":
+        if not data.get("stackName"):
+            return 400, {"message": "need 'stackName'"}
+        failure = {"stackName": data["stackName"], "reason": data.get("reason") or (
+            "The following resource(s) failed to delete: [Resource]. ")}
+        DELETE_FAILURES.append(failure)
+        return 200, failure
+    if path == "/_lifeguard/cloudformation/delete-failures" and method == "GET":
+        return 200, DELETE_FAILURES
+    if path == "/_lifeguard/cloudformation/delete-failures" and method == "DELETE":
+        DELETE_FAILURES.clear()
         return 200, {}
     if path == "/_lifeguard/codedeploy/lifecycle-events" and method == "GET":
         deployment = find_deployment(args.get("deploymentId"))

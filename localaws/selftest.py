@@ -29,7 +29,7 @@ URL = os.environ.get("LOCALAWS_URL", f"http://127.0.0.1:{os.environ.get('LOCALAW
 NO_RETRY = Config(retries={"mode": "standard", "total_max_attempts": 1})
 KW = dict(endpoint_url=URL, region_name="us-east-1", aws_access_key_id="testing",
           aws_secret_access_key="testing", config=NO_RETRY)
-iam, lam, cd = (boto3.client(s, **KW) for s in ("iam", "lambda", "codedeploy"))
+iam, lam, cd, cfn = (boto3.client(s, **KW) for s in ("iam", "lambda", "codedeploy", "cloudformation"))
 
 results = {"passed": 0, "failed": 0}
 
@@ -451,6 +451,138 @@ def test_cloudwatch():
         check(f"CBOR {op} {body[:12]!r} -> {want}", got == want + ("rpc-v2-cbor",), got)
 
 
+def cfn_template(export=None, import_=None, queue="q"):
+    resources = {"Q": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": queue}}}
+    if import_:
+        resources["P"] = {"Type": "AWS::SSM::Parameter", "Properties": {
+            "Name": f"/imp/{queue}", "Type": "String", "Value": {"Fn::ImportValue": import_}}}
+    body = {"Resources": resources}
+    if export:
+        body["Outputs"] = {"O": {"Value": {"Ref": "Q"}, "Export": {"Name": export}}}
+    return json.dumps(body)
+
+
+def describe(name):
+    return cfn.describe_stacks(StackName=name)["Stacks"][0]
+
+
+def test_cloudformation():
+    prot_id = cfn.create_stack(StackName="cf-prot", TemplateBody=cfn_template(queue="cf-prot"),
+                           EnableTerminationProtection=True)["StackId"]
+    cfn.create_stack(StackName="cf-plain", TemplateBody=cfn_template(queue="cf-plain"))
+    check("CreateStack EnableTerminationProtection=true; DescribeStacks by name shows it",
+          describe("cf-prot")["EnableTerminationProtection"] is True
+          and describe("cf-plain")["EnableTerminationProtection"] is False)
+    listed = {s["StackName"]: s.get("EnableTerminationProtection")
+              for s in cfn.describe_stacks()["Stacks"]}
+    check("DescribeStacks list form carries EnableTerminationProtection too",
+          listed.get("cf-prot") is True and listed.get("cf-plain") is False, listed)
+
+    e = error_of(cfn.delete_stack, StackName="cf-prot")
+    msg = e[3]["Error"]["Message"] if e[3] else None
+    check("DeleteStack under termination protection -> 400 ValidationError",
+          e[:2] == ("ValidationError", 400)
+          and msg == "Stack [cf-prot] cannot be deleted while TerminationProtection is enabled", (e[:2], msg))
+    e = error_of(cfn.delete_stack, StackName=prot_id)
+    check("... also by stack id, naming it as given",
+          e[:2] == ("ValidationError", 400) and e[3]["Error"]["Message"] == (
+              f"Stack [{prot_id}] cannot be deleted while TerminationProtection is enabled"), e[:2])
+    check("protected stack stays", describe("cf-prot")["StackStatus"] == "CREATE_COMPLETE")
+
+    e = error_of(cfn.update_termination_protection, StackName="cf-nope", EnableTerminationProtection=True)
+    check("UpdateTerminationProtection unknown stack -> ValidationError",
+          e[:2] == ("ValidationError", 400)
+          and e[3]["Error"]["Message"] == "Stack [cf-nope] does not exist", e[:2])
+    r = cfn.update_termination_protection(StackName="cf-prot", EnableTerminationProtection=False)
+    stack = describe("cf-prot")
+    check("UpdateTerminationProtection returns StackId, clears the flag, leaves LastUpdatedTime",
+          r["StackId"] == prot_id and stack["EnableTerminationProtection"] is False
+          and "LastUpdatedTime" not in stack, stack)
+    r = cfn.update_termination_protection(StackName=prot_id, EnableTerminationProtection=True)
+    check("UpdateTerminationProtection by stack id sets it",
+          r["StackId"] == prot_id and describe(prot_id)["EnableTerminationProtection"] is True)
+    cfn.update_termination_protection(StackName=prot_id, EnableTerminationProtection=False)
+
+    check("no LastUpdatedTime before any update", "LastUpdatedTime" not in describe("cf-plain"))
+    cfn.update_stack(StackName="cf-plain", TemplateBody=cfn_template(queue="cf-plain2"))
+    first = describe("cf-plain")
+    time.sleep(0.01)
+    cfn.update_stack(StackName="cf-plain", UsePreviousTemplate=True,
+                     Tags=[{"Key": "lifeguard:expires", "Value": "2026-01-01"}])
+    second = describe("cf-plain")
+    check("UpdateStack sets LastUpdatedTime, each update moves it",
+          first["CreationTime"] <= first["LastUpdatedTime"] < second["LastUpdatedTime"]
+          and second["StackStatus"] == "UPDATE_COMPLETE", (first, second))
+
+    # Scripted DELETE_FAILED, then a clean retry.
+    st, _ = ctl("POST", "cloudformation/delete-failures", json={"reason": "x"})
+    check("delete-failures needs stackName", st == 400, st)
+    reason = "The following resource(s) failed to delete: [Q]. "
+    st, _ = ctl("POST", "cloudformation/delete-failures", json={"stackName": "cf-plain", "reason": reason})
+    r = cfn.delete_stack(StackName="cf-plain")
+    stack = describe("cf-plain")
+    check("scripted failure: DeleteStack 200, stack DELETE_FAILED with reason",
+          st == 200 and r["ResponseMetadata"]["HTTPStatusCode"] == 200
+          and (stack["StackStatus"], stack.get("StackStatusReason")) == ("DELETE_FAILED", reason), stack)
+    events = cfn.describe_stack_events(StackName="cf-plain")["StackEvents"]
+    check("DELETE_FAILED event carries the reason",
+          (events[0]["ResourceStatus"], events[0].get("ResourceStatusReason")) == ("DELETE_FAILED", reason),
+          events[:2])
+    e = error_of(cfn.update_stack, StackName="cf-plain", UsePreviousTemplate=True)
+    check("UpdateStack refused in DELETE_FAILED", e[:2] == ("ValidationError", 400)
+          and "is in DELETE_FAILED state and can not be updated" in e[3]["Error"]["Message"], e[:2])
+    check("scripted failure used up", ctl("GET", "cloudformation/delete-failures")[1] == [])
+    plain_id = stack["StackId"]
+    cfn.delete_stack(StackName="cf-plain")
+    e = error_of(cfn.describe_stacks, StackName="cf-plain")
+    check("retry deletes it: by name -> ValidationError 'Stack with id X does not exist'",
+          e[:2] == ("ValidationError", 400)
+          and e[3]["Error"]["Message"] == "Stack with id cf-plain does not exist", e[:2])
+    check("by stack id -> DELETE_COMPLETE", describe(plain_id)["StackStatus"] == "DELETE_COMPLETE")
+    r = cfn.delete_stack(StackName="cf-plain")
+    check("DeleteStack of a gone stack answers 200", r["ResponseMetadata"]["HTTPStatusCode"] == 200)
+
+    # Exports and imports.
+    cfn.create_stack(StackName="cf-exp", TemplateBody=cfn_template(export="cf-vpc", queue="cf-exp"))
+    cfn.create_stack(StackName="cf-imp", TemplateBody=cfn_template(import_="cf-vpc", queue="cf-imp"))
+    exports = [(x["Name"], x["ExportingStackId"].split("/")[1]) for x in cfn.list_exports()["Exports"]]
+    check("ListExports", exports == [("cf-vpc", "cf-exp")], exports)
+    r = cfn.list_imports(ExportName="cf-vpc")
+    check("ListImports names the importing stack", r["Imports"] == ["cf-imp"], r)
+    e = error_of(cfn.list_imports, ExportName="cf-nobody")
+    check("ListImports of an export nobody imports -> ValidationError",
+          e[:2] == ("ValidationError", 400)
+          and e[3]["Error"]["Message"] == "Export 'cf-nobody' is not imported by any stack.", e[:2])
+    r = cfn.delete_stack(StackName="cf-exp")
+    stack = describe("cf-exp")
+    check("deleting a stack whose export is imported: 200, the stack stays with the reason",
+          r["ResponseMetadata"]["HTTPStatusCode"] == 200 and stack["StackStatus"] == "UPDATE_COMPLETE"
+          and stack.get("StackStatusReason")
+          == "Export cf-vpc cannot be deleted as it is in use by cf-imp", stack)
+    cfn.delete_stack(StackName="cf-imp")
+    cfn.delete_stack(StackName="cf-exp")
+    e = error_of(cfn.describe_stacks, StackName="cf-exp")
+    check("once the importer is gone the exporter deletes", e[0] == "ValidationError"
+          and cfn.list_exports()["Exports"] == [], e[:2])
+
+    # DescribeStacks pages of 50 with NextToken, robust to deletions between pages.
+    tiny = json.dumps({"Resources": {"H": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}})
+    for i in range(120):
+        cfn.create_stack(StackName=f"cf-many-{i:03d}", TemplateBody=tiny)
+    pages = list(cfn.get_paginator("describe_stacks").paginate())
+    names = [s["StackName"] for p in pages for s in p["Stacks"]]
+    check("DescribeStacks: pages of 50 with NextToken, every stack once",
+          [len(p["Stacks"]) for p in pages] == [50, 50, 21] and len(set(names)) == 121
+          and "NextToken" not in pages[-1], [len(p["Stacks"]) for p in pages])
+    p1 = cfn.describe_stacks()
+    cfn.delete_stack(StackName=p1["Stacks"][-1]["StackName"])  # the stack the token points at
+    p2 = cfn.describe_stacks(NextToken=p1["NextToken"])
+    check("NextToken survives deletion of the stack it points at",
+          p2["Stacks"][0]["StackName"] == names[50], p2["Stacks"][0]["StackName"])
+    e = error_of(cfn.describe_stacks, NextToken="garbage")
+    check("bad NextToken -> ValidationError", e[:2] == ("ValidationError", 400), e[:2])
+
+
 def test_concurrent_writes():
     errors = []
 
@@ -478,9 +610,11 @@ def test_health():
 
 def test_reset():
     ctl("POST", "faults", json={"target": "X", "count": 1})
+    ctl("POST", "cloudformation/delete-failures", json={"stackName": "X"})
     requests.post(URL + "/moto-api/reset", timeout=10)
-    state = [ctl("GET", p)[1] for p in ("faults", "lambda/invocations", "codedeploy/hook-reports")]
-    check("moto-api reset clears our state", state == [[], [], []], state)
+    state = [ctl("GET", p)[1] for p in ("faults", "lambda/invocations", "codedeploy/hook-reports",
+                                         "cloudformation/delete-failures")]
+    check("moto-api reset clears our state", state == [[], [], [], []], state)
     requests.post(URL + "/moto-api/config", json={"lambda": {"use_docker": False}}, timeout=10)
     setup_lambda()
     _, body = invoke("fn-sut", "1")
@@ -501,6 +635,7 @@ def main():
     run(lambda: test_codedeploy(setup_codedeploy()))
     run(test_lambda, fn_arn)
     run(test_cloudwatch)
+    run(test_cloudformation)
     run(test_concurrent_writes)
     run(test_health)
     run(test_reset)
