@@ -143,6 +143,12 @@ pub struct LocalAws {
     pub codedeploy: aws_sdk_codedeploy::Client,
     /// Raw CloudWatch client (rpcv2Cbor, translated by the launcher), for seeding.
     pub cloudwatch: aws_sdk_cloudwatch::Client,
+    /// Raw CloudFormation client, for seeding stacks.
+    pub cloudformation: aws_sdk_cloudformation::Client,
+    /// Raw DynamoDB client, for creating tables.
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    /// Raw SNS client, for topics and subscriptions.
+    pub sns: aws_sdk_sns::Client,
 }
 
 /// Reads `AWS_ENDPOINT_URL`, refusing anything but this machine, and checks the launcher answers.
@@ -185,6 +191,9 @@ impl LocalAws {
             lambda: aws_sdk_lambda::Client::new(&sdk),
             codedeploy: aws_sdk_codedeploy::Client::new(&sdk),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&sdk),
+            cloudformation: aws_sdk_cloudformation::Client::new(&sdk),
+            dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
+            sns: aws_sdk_sns::Client::new(&sdk),
             sdk,
         }
     }
@@ -586,6 +595,172 @@ pub fn lambda_dimensions(function: &str, alias: &str, version: &str) -> Vec<Dime
     .into_iter()
     .map(|(name, value)| Dimension::builder().name(name).value(value).build())
     .collect()
+}
+
+// ------------------------------------------------------------------ reaper: stacks, marks, notices
+
+/// A tiny template CloudFormation (and moto) can create: one `WaitConditionHandle`, plus an
+/// output exporting each of `exports` and an output importing each of `imports`.
+pub fn stack_template(exports: &[&str], imports: &[&str]) -> String {
+    let mut outputs = serde_json::Map::new();
+    for (i, name) in exports.iter().enumerate() {
+        outputs.insert(
+            format!("Exported{i}"),
+            json!({"Value": format!("value of {name}"), "Export": {"Name": name}}),
+        );
+    }
+    for (i, name) in imports.iter().enumerate() {
+        outputs.insert(format!("Imported{i}"), json!({"Value": {"Fn::ImportValue": name}}));
+    }
+    let mut template = json!({
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}
+    });
+    if !outputs.is_empty() {
+        template["Outputs"] = Value::Object(outputs);
+    }
+    template.to_string()
+}
+
+impl LocalAws {
+    /// Creates a stack from `template` (see [`stack_template`]) and returns its id; panics
+    /// unless it is `CREATE_COMPLETE` (moto creates stacks synchronously).
+    pub async fn create_stack(
+        &self,
+        name: &str,
+        template: &str,
+        tags: &[(&str, &str)],
+        protected: bool,
+    ) -> String {
+        let mut create = self
+            .cloudformation
+            .create_stack()
+            .stack_name(name)
+            .template_body(template)
+            .enable_termination_protection(protected);
+        for (key, value) in tags {
+            create =
+                create.tags(aws_sdk_cloudformation::types::Tag::builder().key(*key).value(*value).build());
+        }
+        let created = create.send().await.unwrap_or_else(|e| panic!("CreateStack {name}: {e:?}"));
+        let id = created.stack_id().expect("CreateStack gives the stack id").to_owned();
+        let described = self
+            .cloudformation
+            .describe_stacks()
+            .stack_name(&id)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("DescribeStacks {name}: {e:?}"));
+        let status = described.stacks()[0].stack_status().map(|s| s.as_str().to_owned());
+        assert_eq!(status.as_deref(), Some("CREATE_COMPLETE"), "stack {name}");
+        id
+    }
+
+    /// Makes the next DeleteStack of `stack` (name or id) leave it `DELETE_FAILED` with `reason`.
+    pub fn script_delete_failure(&self, stack: &str, reason: &str) {
+        self.control(
+            "POST",
+            "/_lifeguard/cloudformation/delete-failures",
+            Some(&json!({"stackName": stack, "reason": reason})),
+        );
+    }
+
+    /// Creates a marks table (partition key `stackId`, on demand) under a unique name.
+    pub async fn create_marks_table(&self, label: &str) -> String {
+        use aws_sdk_dynamodb::types::{
+            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        };
+        let name = unique(label);
+        self.dynamodb
+            .create_table()
+            .table_name(&name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("stackId")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .expect("attribute definition"),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("stackId")
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .expect("key"),
+            )
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("CreateTable {name}: {e:?}"));
+        name
+    }
+
+    /// Creates a unique topic with an SQS queue subscribed to it (the SNS envelope, not raw
+    /// delivery, so the message attributes travel in the body); returns (topic ARN, queue URL).
+    pub async fn topic_with_queue(&self, label: &str) -> (String, String) {
+        let name = unique(label);
+        let topic =
+            self.sns.create_topic().name(&name).send().await.unwrap_or_else(|e| panic!("CreateTopic: {e:?}"));
+        let topic_arn = topic.topic_arn().expect("topic ARN").to_owned();
+        let queue_url = self.sqs("CreateQueue", &json!({"QueueName": name}))["QueueUrl"]
+            .as_str()
+            .expect("CreateQueue gives the queue URL")
+            .to_owned();
+        let attributes =
+            self.sqs("GetQueueAttributes", &json!({"QueueUrl": queue_url, "AttributeNames": ["QueueArn"]}));
+        let queue_arn = attributes["Attributes"]["QueueArn"].as_str().expect("queue ARN");
+        self.sns
+            .subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("sqs")
+            .endpoint(queue_arn)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("Subscribe: {e:?}"));
+        (topic_arn, queue_url)
+    }
+
+    /// The SNS envelopes waiting in the queue (bodies parsed as JSON), read once.
+    pub fn received(&self, queue_url: &str) -> Vec<Value> {
+        let answer = self.sqs(
+            "ReceiveMessage",
+            &json!({"QueueUrl": queue_url, "MaxNumberOfMessages": 10, "WaitTimeSeconds": 1}),
+        );
+        let messages = answer["Messages"].as_array().cloned().unwrap_or_default();
+        messages
+            .iter()
+            .map(|m| {
+                let body = m["Body"].as_str().unwrap_or_else(|| panic!("message without a body: {m}"));
+                serde_json::from_str(body).unwrap_or_else(|e| panic!("body is not JSON ({e}): {body}"))
+            })
+            .collect()
+    }
+
+    /// One SQS call over its JSON protocol (the tests need no SQS SDK for three operations).
+    fn sqs(&self, operation: &str, body: &Value) -> Value {
+        let body = body.to_string();
+        let request = format!(
+            "POST / HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/x-amz-json-1.0\r\n\
+             X-Amz-Target: AmazonSQS.{operation}\r\nAuthorization: AWS4-HMAC-SHA256 \
+             Credential=testing/20260101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        );
+        let mut stream = TcpStream::connect(&self.addr).expect("connect to the local AWS");
+        stream.set_read_timeout(Some(Duration::from_secs(30))).expect("read timeout");
+        stream.write_all(request.as_bytes()).expect("send SQS request");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).expect("read SQS answer");
+        let (head, content) =
+            answer.split_once("\r\n\r\n").unwrap_or_else(|| panic!("SQS {operation}: {answer}"));
+        assert!(
+            head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
+            "SQS {operation}: {answer}"
+        );
+        serde_json::from_str(content)
+            .unwrap_or_else(|e| panic!("SQS {operation} answer is not JSON ({e}): {answer}"))
+    }
 }
 
 // ------------------------------------------------------------------------ metric series

@@ -1,13 +1,19 @@
 //! Thin adapters from the AWS SDK to the traits the domain uses. Clients are built once, in
 //! `main`, from one shared `SdkConfig`.
 
+mod cloudformation;
 mod cloudwatch;
 mod codedeploy;
+mod dynamodb;
 mod lambda;
+mod sns;
 
+pub use cloudformation::CloudFormationClient;
 pub use cloudwatch::CloudWatchClient;
 pub use codedeploy::CodeDeployClient;
+pub use dynamodb::DynamoDbMarks;
 pub use lambda::LambdaClient;
+pub use sns::{DIGEST_OWNER, OWNER_ATTRIBUTE, SnsNotifier};
 
 use crate::AwsError;
 use aws_sdk_codedeploy::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};

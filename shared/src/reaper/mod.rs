@@ -10,6 +10,7 @@
 pub mod config;
 pub mod glob;
 pub mod plan;
+pub mod ports;
 pub mod tags;
 pub mod time;
 
@@ -18,4 +19,5 @@ mod properties;
 
 pub use config::{ConfigError, Mode, ReaperConfig};
 pub use plan::{Action, Decision, Mark, MarkChange, Plan, ReasonCode, StackInfo, plan};
+pub use ports::{MarksStore, Notifier, Stacks};
 pub use time::Timestamp;

@@ -1,0 +1,198 @@
+//! CloudFormation adapter: the reaper's view of the stacks, and deleting them.
+
+use super::aws_error;
+use crate::AwsError;
+use crate::reaper::plan::StackInfo;
+use crate::reaper::ports::Stacks;
+use crate::reaper::tags::{DELETE_AFTER_TAG, is_opted_in};
+use crate::reaper::time::Timestamp;
+use aws_sdk_cloudformation::config::retry::RetryConfig;
+use aws_sdk_cloudformation::config::timeout::TimeoutConfig;
+use aws_sdk_cloudformation::types::{Capability, Parameter, Stack, Tag};
+use futures::{StreamExt, stream};
+use std::time::Duration;
+
+/// Most stacks, and most exports of one stack, looked up at once (so at most 16 `ListImports`
+/// calls in flight).
+const IMPORT_LOOKUPS_IN_FLIGHT: usize = 4;
+
+/// CloudFormation through the SDK, retrying throttling and server errors with backoff.
+#[derive(Debug, Clone)]
+pub struct CloudFormationClient {
+    client: aws_sdk_cloudformation::Client,
+}
+
+impl CloudFormationClient {
+    /// Builds the client from the shared SDK configuration.
+    pub fn new(sdk: &aws_config::SdkConfig) -> Self {
+        let config = aws_sdk_cloudformation::config::Builder::from(sdk)
+            .retry_config(
+                RetryConfig::standard().with_max_attempts(6).with_initial_backoff(Duration::from_millis(200)),
+            )
+            .timeout_config(
+                TimeoutConfig::builder().operation_attempt_timeout(Duration::from_secs(10)).build(),
+            )
+            .build();
+        Self { client: aws_sdk_cloudformation::Client::from_conf(config) }
+    }
+
+    /// Whether any stack imports the export: only CloudFormation's "is not imported by any
+    /// stack" answer rules it out; any other error counts as in use.
+    async fn imported(&self, export_name: &str) -> bool {
+        match self.client.list_imports().export_name(export_name).send().await {
+            Ok(output) => !output.imports().is_empty(),
+            Err(error) => {
+                let error = aws_error("ListImports", error);
+                let free =
+                    error.code == "ValidationError" && error.message.contains("is not imported by any stack");
+                if !free {
+                    tracing::warn!(export = export_name, %error, "cannot tell whether the export is in use; counting it as in use");
+                }
+                !free
+            }
+        }
+    }
+
+    /// Whether any of the exports is imported, looking them up a few at a time.
+    async fn any_imported(&self, exports: &[String]) -> bool {
+        // Owned names: a closure over borrowed ones makes the future not `Send` (rustc #100013).
+        let mut lookups = stream::iter(exports.to_vec())
+            .map(|export| async move { self.imported(&export).await })
+            .buffer_unordered(IMPORT_LOOKUPS_IN_FLIGHT);
+        while let Some(imported) = lookups.next().await {
+            if imported {
+                return true;
+            }
+        }
+        false
+    }
+}
+
+/// The export names among a stack's outputs.
+fn export_names(stack: &Stack) -> Vec<String> {
+    stack.outputs().iter().filter_map(|o| o.export_name()).map(str::to_owned).collect()
+}
+
+/// A stack as the planner sees it, before its exports are looked up (`exports_in_use` false).
+fn stack_info(stack: &Stack) -> StackInfo {
+    StackInfo {
+        name: stack.stack_name().unwrap_or_default().to_owned(),
+        id: stack.stack_id().unwrap_or_default().to_owned(),
+        status: stack.stack_status().map_or("UNKNOWN", |s| s.as_str()).to_owned(),
+        created: Timestamp::from_unix_seconds(stack.creation_time().map_or(0, |t| t.secs())),
+        last_updated: stack.last_updated_time().map(|t| Timestamp::from_unix_seconds(t.secs())),
+        parent_id: stack.parent_id().map(str::to_owned),
+        termination_protection: stack.enable_termination_protection(),
+        tags: stack
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))
+            .collect(),
+        exports_in_use: false,
+    }
+}
+
+impl Stacks for CloudFormationClient {
+    async fn list(&self) -> Result<Vec<StackInfo>, AwsError> {
+        let mut pages = self.client.describe_stacks().into_paginator().send();
+        let mut stacks = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("DescribeStacks", e))?;
+            stacks.extend(page.stacks().iter().map(|s| (stack_info(s), export_names(s))));
+        }
+        let looked_up = stream::iter(stacks)
+            .map(|(mut info, exports)| async move {
+                info.exports_in_use = if exports.is_empty() {
+                    false
+                } else if is_opted_in(&info.tags) && info.parent_id.is_none() {
+                    self.any_imported(&exports).await
+                } else {
+                    // Never deleted: not worth the calls, and not ruled out.
+                    true
+                };
+                info
+            })
+            .buffered(IMPORT_LOOKUPS_IN_FLIGHT);
+        Ok(looked_up.collect().await)
+    }
+
+    async fn describe(&self, name: &str) -> Result<Option<StackInfo>, AwsError> {
+        let output = match self.client.describe_stacks().stack_name(name).send().await {
+            Ok(output) => output,
+            Err(error) => {
+                let error = aws_error("DescribeStacks", error);
+                if error.code == "ValidationError" && error.message.contains("does not exist") {
+                    return Ok(None);
+                }
+                return Err(error);
+            }
+        };
+        let Some(stack) = output.stacks().first() else { return Ok(None) };
+        let mut info = stack_info(stack);
+        info.exports_in_use = self.any_imported(&export_names(stack)).await;
+        Ok(Some(info))
+    }
+
+    async fn delete(&self, stack_id: &str) -> Result<(), AwsError> {
+        self.client
+            .delete_stack()
+            .stack_name(stack_id)
+            .send()
+            .await
+            .map_err(|e| aws_error("DeleteStack", e))?;
+        Ok(())
+    }
+
+    async fn tag_delete_after(&self, name: &str, at: Timestamp) -> Result<(), AwsError> {
+        let output = self
+            .client
+            .describe_stacks()
+            .stack_name(name)
+            .send()
+            .await
+            .map_err(|e| aws_error("DescribeStacks", e))?;
+        let Some(stack) = output.stacks().first() else {
+            return Err(AwsError {
+                operation: "DescribeStacks",
+                code: "ValidationError".into(),
+                message: format!("Stack with id {name} does not exist"),
+            });
+        };
+        let at = at.to_string();
+        let mut tags: Vec<Tag> =
+            stack.tags().iter().filter(|t| t.key() != Some(DELETE_AFTER_TAG)).cloned().collect();
+        tags.push(Tag::builder().key(DELETE_AFTER_TAG).value(&at).build());
+        let parameters = stack
+            .parameters()
+            .iter()
+            .filter_map(|p| p.parameter_key())
+            .map(|key| Parameter::builder().parameter_key(key).use_previous_value(true).build())
+            .collect();
+        let updated = self
+            .client
+            .update_stack()
+            .stack_name(stack.stack_id().unwrap_or(name))
+            .use_previous_template(true)
+            .set_parameters(Some(parameters))
+            .set_tags(Some(tags))
+            // Acknowledges what the stack's own template already holds; grants nothing.
+            .capabilities(Capability::CapabilityIam)
+            .capabilities(Capability::CapabilityNamedIam)
+            .capabilities(Capability::CapabilityAutoExpand)
+            .send()
+            .await;
+        match updated {
+            Ok(_) => Ok(()),
+            Err(error) => {
+                let error = aws_error("UpdateStack", error);
+                // The tag already holds `at`.
+                if error.code == "ValidationError" && error.message.contains("No updates are to be performed")
+                {
+                    Ok(())
+                } else {
+                    Err(error)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,267 @@
+//! The reaper's AWS adapters (CloudFormation, DynamoDB, SNS), through the real SDK, against the
+//! local AWS. The server is shared by tests running in parallel: every stack, table and topic
+//! has a unique name, and listings are filtered by the test's own name prefix.
+
+use lifeguard_shared::aws::{
+    CloudFormationClient, DIGEST_OWNER, DynamoDbMarks, OWNER_ATTRIBUTE, SnsNotifier,
+};
+use lifeguard_shared::reaper::tags::{DELETE_AFTER_TAG, OWNER_TAG, TEMPORARY_TAG};
+use lifeguard_shared::reaper::{Mark, MarksStore, Notifier, StackInfo, Stacks, Timestamp};
+use lifeguard_tests::{LocalAws, stack_template, unique};
+use std::collections::BTreeMap;
+
+const TEMPORARY: [(&str, &str); 2] = [(TEMPORARY_TAG, "true"), (OWNER_TAG, "alice@example.com")];
+
+fn mine<'a>(stacks: &'a [StackInfo], prefix: &str) -> Vec<&'a StackInfo> {
+    stacks.iter().filter(|s| s.name.starts_with(prefix)).collect()
+}
+
+#[tokio::test]
+async fn list_follows_every_page() {
+    let aws = LocalAws::connect().await;
+    let prefix = unique("cfn-pages");
+    let template = stack_template(&[], &[]);
+    let count = 57; // more than one page of 50
+    let mut ids = Vec::new();
+    for i in 0..count {
+        ids.push(aws.create_stack(&format!("{prefix}-{i:02}"), &template, &[], false).await);
+    }
+    let stacks = CloudFormationClient::new(&aws.sdk).list().await.unwrap();
+    let found = mine(&stacks, &format!("{prefix}-"));
+    assert_eq!(found.len(), count, "{found:?}");
+    let mut found_ids: Vec<_> = found.iter().map(|s| s.id.clone()).collect();
+    found_ids.sort();
+    ids.sort();
+    assert_eq!(found_ids, ids);
+    for stack in found {
+        assert_eq!(stack.status, "CREATE_COMPLETE");
+        assert!(!stack.exports_in_use);
+        assert_eq!(stack.parent_id, None);
+    }
+}
+
+#[tokio::test]
+async fn tags_times_and_termination_protection_are_mapped() {
+    let aws = LocalAws::connect().await;
+    let name = unique("cfn-mapped");
+    let before = Timestamp::now().unix_seconds();
+    let template = stack_template(&[], &[]);
+    let id = aws.create_stack(&name, &template, &TEMPORARY, true).await;
+    let open = unique("cfn-open");
+    aws.create_stack(&open, &template, &[], false).await;
+
+    let cloudformation = CloudFormationClient::new(&aws.sdk);
+    let stacks = cloudformation.list().await.unwrap();
+    let stack = stacks.iter().find(|s| s.name == name).expect("listed");
+    assert_eq!(stack.id, id);
+    let expected: BTreeMap<String, String> =
+        TEMPORARY.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    assert_eq!(stack.tags, expected);
+    assert_eq!(stack.termination_protection, Some(true));
+    assert!(
+        (before - 5..=Timestamp::now().unix_seconds() + 5).contains(&stack.created.unix_seconds()),
+        "{stack:?}"
+    );
+    assert_eq!(stack.last_updated, None);
+    let open_stack = stacks.iter().find(|s| s.name == open).expect("listed");
+    assert_eq!(open_stack.termination_protection, Some(false));
+    assert!(open_stack.tags.is_empty());
+
+    let described = cloudformation.describe(&name).await.unwrap().expect("exists");
+    assert_eq!(&described, stack);
+}
+
+#[tokio::test]
+async fn an_imported_export_is_in_use() {
+    let aws = LocalAws::connect().await;
+    let exporter = unique("cfn-exporter");
+    let idle = unique("cfn-idle-exporter");
+    let untagged = unique("cfn-untagged-exporter");
+    let export = format!("{exporter}-value");
+    aws.create_stack(&exporter, &stack_template(&[&export], &[]), &TEMPORARY, false).await;
+    aws.create_stack(&idle, &stack_template(&[&format!("{idle}-value")], &[]), &TEMPORARY, false).await;
+    aws.create_stack(&untagged, &stack_template(&[&format!("{untagged}-value")], &[]), &[], false).await;
+    let importer = unique("cfn-importer");
+    aws.create_stack(&importer, &stack_template(&[], &[&export]), &TEMPORARY, false).await;
+
+    let cloudformation = CloudFormationClient::new(&aws.sdk);
+    let stacks = cloudformation.list().await.unwrap();
+    let in_use = |name: &str| stacks.iter().find(|s| s.name == name).expect("listed").exports_in_use;
+    assert!(in_use(&exporter), "imported by {importer}");
+    assert!(!in_use(&idle), "exports nothing anyone imports");
+    assert!(!in_use(&importer), "imports, exports nothing");
+    assert!(in_use(&untagged), "not opted in: never looked up, so not ruled out");
+
+    assert!(cloudformation.describe(&exporter).await.unwrap().unwrap().exports_in_use);
+    assert!(!cloudformation.describe(&idle).await.unwrap().unwrap().exports_in_use);
+    assert!(
+        !cloudformation.describe(&untagged).await.unwrap().unwrap().exports_in_use,
+        "looked up by describe"
+    );
+}
+
+#[tokio::test]
+async fn delete_removes_the_stack_and_describe_then_finds_none() {
+    let aws = LocalAws::connect().await;
+    let name = unique("cfn-delete");
+    let id = aws.create_stack(&name, &stack_template(&[], &[]), &TEMPORARY, false).await;
+    let cloudformation = CloudFormationClient::new(&aws.sdk);
+
+    cloudformation.delete(&id).await.unwrap();
+    assert_eq!(cloudformation.describe(&name).await.unwrap(), None);
+    let stacks = cloudformation.list().await.unwrap();
+    assert!(!stacks.iter().any(|s| s.name == name), "deleted stacks are not listed");
+    assert_eq!(cloudformation.describe(&unique("cfn-never-existed")).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_protected_stack_is_not_deleted() {
+    let aws = LocalAws::connect().await;
+    let name = unique("cfn-protected");
+    let id = aws.create_stack(&name, &stack_template(&[], &[]), &TEMPORARY, true).await;
+    let cloudformation = CloudFormationClient::new(&aws.sdk);
+
+    let error = cloudformation.delete(&id).await.unwrap_err();
+    assert_eq!((error.operation, error.code.as_str()), ("DeleteStack", "ValidationError"), "{error}");
+    assert!(error.message.contains("TerminationProtection"), "{error}");
+    let stack = cloudformation.describe(&name).await.unwrap().expect("still there");
+    assert_eq!(stack.status, "CREATE_COMPLETE");
+}
+
+#[tokio::test]
+async fn a_failed_deletion_shows_in_the_status() {
+    let aws = LocalAws::connect().await;
+    let name = unique("cfn-delete-failed");
+    let id = aws.create_stack(&name, &stack_template(&[], &[]), &TEMPORARY, false).await;
+    aws.script_delete_failure(&id, "The following resource(s) failed to delete: [Handle]. ");
+    let cloudformation = CloudFormationClient::new(&aws.sdk);
+
+    cloudformation.delete(&id).await.unwrap();
+    let stack = cloudformation.describe(&name).await.unwrap().expect("still there");
+    assert_eq!(stack.status, "DELETE_FAILED");
+    let listed = cloudformation.list().await.unwrap();
+    assert_eq!(listed.iter().find(|s| s.id == id).map(|s| s.status.as_str()), Some("DELETE_FAILED"));
+
+    cloudformation.delete(&id).await.unwrap();
+    assert_eq!(cloudformation.describe(&name).await.unwrap(), None, "a second try deletes it");
+}
+
+#[tokio::test]
+async fn delete_after_tag_is_set_keeping_the_other_tags() {
+    let aws = LocalAws::connect().await;
+    let name = unique("cfn-tagged");
+    aws.create_stack(&name, &stack_template(&[], &[]), &TEMPORARY, false).await;
+    let cloudformation = CloudFormationClient::new(&aws.sdk);
+    let at = Timestamp::parse_rfc3339("2026-04-01T09:30:00Z").unwrap();
+
+    cloudformation.tag_delete_after(&name, at).await.unwrap();
+    let stack = cloudformation.describe(&name).await.unwrap().expect("exists");
+    let mut expected: BTreeMap<String, String> =
+        TEMPORARY.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    expected.insert(DELETE_AFTER_TAG.to_owned(), "2026-04-01T09:30:00Z".to_owned());
+    assert_eq!(stack.tags, expected);
+    assert_eq!(stack.status, "UPDATE_COMPLETE");
+    assert!(stack.last_updated.is_some());
+
+    let later = Timestamp::parse_rfc3339("2026-04-02T09:30:00Z").unwrap();
+    cloudformation.tag_delete_after(&name, later).await.unwrap();
+    let stack = cloudformation.describe(&name).await.unwrap().expect("exists");
+    assert_eq!(stack.tags[DELETE_AFTER_TAG], "2026-04-02T09:30:00Z");
+    assert_eq!(stack.tags.len(), 3, "{:?}", stack.tags);
+
+    let error = cloudformation.tag_delete_after(&unique("cfn-absent"), at).await.unwrap_err();
+    assert_eq!((error.operation, error.code.as_str()), ("DescribeStacks", "ValidationError"), "{error}");
+}
+
+#[tokio::test]
+async fn an_unknown_table_is_a_named_error() {
+    let aws = LocalAws::connect().await;
+    let error = DynamoDbMarks::new(&aws.sdk, unique("no-such-table")).load().await.unwrap_err();
+    assert_eq!((error.operation, error.code.as_str()), ("Scan", "ResourceNotFoundException"), "{error}");
+}
+
+fn a_mark(stack_id: &str, n: u32) -> Mark {
+    let base = Timestamp::parse_rfc3339("2026-03-01T12:00:00Z").unwrap();
+    Mark {
+        stack_id: stack_id.to_owned(),
+        first_notice: base,
+        delete_after: Timestamp::from_unix_seconds(base.unix_seconds() + 86_400),
+        expiry_seen: Timestamp::from_unix_seconds(base.unix_seconds() - 3_600),
+        notices: n,
+        times_snoozed: n * 2,
+    }
+}
+
+#[tokio::test]
+async fn marks_are_written_loaded_replaced_and_cleared() {
+    let aws = LocalAws::connect().await;
+    let table = aws.create_marks_table("marks").await;
+    let marks = DynamoDbMarks::new(&aws.sdk, &table);
+    assert_eq!(marks.load().await.unwrap(), []);
+
+    let ids: Vec<String> =
+        (0..3).map(|i| format!("arn:aws:cloudformation:us-east-1:123456789012:stack/s{i}/{i}")).collect();
+    for (i, id) in ids.iter().enumerate() {
+        marks.write(&a_mark(id, i as u32)).await.unwrap();
+    }
+    let mut loaded = marks.load().await.unwrap();
+    loaded.sort_by(|a, b| a.stack_id.cmp(&b.stack_id));
+    assert_eq!(loaded, [a_mark(&ids[0], 0), a_mark(&ids[1], 1), a_mark(&ids[2], 2)]);
+
+    marks.write(&a_mark(&ids[1], 7)).await.unwrap();
+    marks.clear(&ids[0]).await.unwrap();
+    marks.clear(&ids[0]).await.unwrap(); // clearing an absent mark is fine
+    let mut loaded = marks.load().await.unwrap();
+    loaded.sort_by(|a, b| a.stack_id.cmp(&b.stack_id));
+    assert_eq!(loaded, [a_mark(&ids[1], 7), a_mark(&ids[2], 2)]);
+
+    // The documented item layout.
+    let item = aws
+        .dynamodb
+        .get_item()
+        .table_name(&table)
+        .key("stackId", aws_sdk_dynamodb::types::AttributeValue::S(ids[1].clone()))
+        .send()
+        .await
+        .unwrap();
+    let item = item.item().expect("stored");
+    assert_eq!(item["deleteAfter"].as_s().unwrap(), "2026-03-02T12:00:00Z");
+    assert_eq!(item["notices"].as_n().unwrap(), "7");
+    assert_eq!(item["timesSnoozed"].as_n().unwrap(), "14");
+}
+
+#[tokio::test]
+async fn notices_carry_the_owner_attribute() {
+    let aws = LocalAws::connect().await;
+    let (topic, queue) = aws.topic_with_queue("notices").await;
+    let notifier = SnsNotifier::new(&aws.sdk, &topic);
+
+    notifier.notify("alice@example.com", "Stack demo expires", "demo expires at noon").await.unwrap();
+    notifier.digest("Reaper run", "2 warned, 1 deleted").await.unwrap();
+
+    let mut received = Vec::new();
+    for _ in 0..10 {
+        received.extend(aws.received(&queue));
+        if received.len() >= 2 {
+            break;
+        }
+    }
+    assert_eq!(received.len(), 2, "{received:?}");
+    received.sort_by_key(|m| m["Subject"].as_str().map(str::to_owned));
+    let owner = |m: &serde_json::Value| m["MessageAttributes"][OWNER_ATTRIBUTE].clone();
+    assert_eq!(received[0]["Subject"], "Reaper run");
+    assert_eq!(received[0]["Message"], "2 warned, 1 deleted");
+    assert_eq!(owner(&received[0])["Value"], DIGEST_OWNER, "{:?}", received[0]);
+    assert_eq!(owner(&received[0])["Type"], "String");
+    assert_eq!(received[1]["Subject"], "Stack demo expires");
+    assert_eq!(received[1]["Message"], "demo expires at noon");
+    assert_eq!(owner(&received[1])["Value"], "alice@example.com", "{:?}", received[1]);
+}
+
+#[tokio::test]
+async fn publishing_to_an_unknown_topic_is_a_named_error() {
+    let aws = LocalAws::connect().await;
+    let topic = format!("arn:aws:sns:us-east-1:123456789012:{}", unique("no-such-topic"));
+    let error = SnsNotifier::new(&aws.sdk, topic).digest("s", "m").await.unwrap_err();
+    assert_eq!((error.operation, error.code.as_str()), ("Publish", "NotFound"), "{error}");
+}
