@@ -6,17 +6,14 @@ use crate::reaper::plan::StackInfo;
 use crate::reaper::ports::Stacks;
 use crate::reaper::tags::{DELETE_AFTER_TAG, is_opted_in};
 use crate::reaper::time::Timestamp;
-use aws_sdk_cloudformation::config::retry::RetryConfig;
-use aws_sdk_cloudformation::config::timeout::TimeoutConfig;
 use aws_sdk_cloudformation::types::{Capability, Parameter, Stack, Tag};
 use futures::{StreamExt, stream};
-use std::time::Duration;
 
 /// Most stacks, and most exports of one stack, looked up at once (so at most 16 `ListImports`
 /// calls in flight).
 const IMPORT_LOOKUPS_IN_FLIGHT: usize = 4;
 
-/// CloudFormation through the SDK, retrying throttling and server errors with backoff.
+/// CloudFormation through the SDK, with the shared configuration's retries and timeouts.
 #[derive(Debug, Clone)]
 pub struct CloudFormationClient {
     client: aws_sdk_cloudformation::Client,
@@ -25,15 +22,7 @@ pub struct CloudFormationClient {
 impl CloudFormationClient {
     /// Builds the client from the shared SDK configuration.
     pub fn new(sdk: &aws_config::SdkConfig) -> Self {
-        let config = aws_sdk_cloudformation::config::Builder::from(sdk)
-            .retry_config(
-                RetryConfig::standard().with_max_attempts(6).with_initial_backoff(Duration::from_millis(200)),
-            )
-            .timeout_config(
-                TimeoutConfig::builder().operation_attempt_timeout(Duration::from_secs(10)).build(),
-            )
-            .build();
-        Self { client: aws_sdk_cloudformation::Client::from_conf(config) }
+        Self { client: aws_sdk_cloudformation::Client::new(sdk) }
     }
 
     /// Whether any stack imports the export: only CloudFormation's "is not imported by any

@@ -3,16 +3,13 @@
 use super::aws_error;
 use crate::AwsError;
 use crate::metrics::{MetricData, MetricQuery, Metrics, PERIOD_SECONDS, Window};
-use aws_sdk_cloudwatch::config::retry::RetryConfig;
-use aws_sdk_cloudwatch::config::timeout::TimeoutConfig;
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{AlarmType, Dimension, Metric, MetricDataQuery, MetricStat, ScanBy};
-use std::time::Duration;
 
 /// Most alarm names one `DescribeAlarms` call takes.
 const MAX_ALARM_NAMES: usize = 100;
 
-/// CloudWatch through the SDK, retrying throttling and server errors with backoff.
+/// CloudWatch through the SDK, with the shared configuration's retries and timeouts.
 #[derive(Debug, Clone)]
 pub struct CloudWatchClient {
     client: aws_sdk_cloudwatch::Client,
@@ -21,15 +18,7 @@ pub struct CloudWatchClient {
 impl CloudWatchClient {
     /// Builds the client from the shared SDK configuration.
     pub fn new(sdk: &aws_config::SdkConfig) -> Self {
-        let config = aws_sdk_cloudwatch::config::Builder::from(sdk)
-            .retry_config(
-                RetryConfig::standard().with_max_attempts(6).with_initial_backoff(Duration::from_millis(200)),
-            )
-            .timeout_config(
-                TimeoutConfig::builder().operation_attempt_timeout(Duration::from_secs(10)).build(),
-            )
-            .build();
-        Self { client: aws_sdk_cloudwatch::Client::from_conf(config) }
+        Self { client: aws_sdk_cloudwatch::Client::new(sdk) }
     }
 }
 

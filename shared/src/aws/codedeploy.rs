@@ -4,14 +4,11 @@ use super::aws_error;
 use crate::AwsError;
 use crate::deployment::{Deployment, Revision};
 use crate::hook::{CodeDeploy, DeploymentAlarms, Reported, Verdict};
-use aws_sdk_codedeploy::config::retry::RetryConfig;
-use aws_sdk_codedeploy::config::timeout::TimeoutConfig;
 use aws_sdk_codedeploy::types::{
     AppSpecContent, LifecycleEventStatus, RevisionLocation, RevisionLocationType,
 };
-use std::time::Duration;
 
-/// CodeDeploy through the SDK, retrying throttling and server errors with backoff.
+/// CodeDeploy through the SDK, with the shared configuration's retries and timeouts.
 #[derive(Debug, Clone)]
 pub struct CodeDeployClient {
     client: aws_sdk_codedeploy::Client,
@@ -20,15 +17,7 @@ pub struct CodeDeployClient {
 impl CodeDeployClient {
     /// Builds the client from the shared SDK configuration.
     pub fn new(sdk: &aws_config::SdkConfig) -> Self {
-        let config = aws_sdk_codedeploy::config::Builder::from(sdk)
-            .retry_config(
-                RetryConfig::standard().with_max_attempts(6).with_initial_backoff(Duration::from_millis(200)),
-            )
-            .timeout_config(
-                TimeoutConfig::builder().operation_attempt_timeout(Duration::from_secs(10)).build(),
-            )
-            .build();
-        Self { client: aws_sdk_codedeploy::Client::from_conf(config) }
+        Self { client: aws_sdk_codedeploy::Client::new(sdk) }
     }
 }
 

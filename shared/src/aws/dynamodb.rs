@@ -20,11 +20,8 @@ use crate::AwsError;
 use crate::reaper::plan::Mark;
 use crate::reaper::ports::MarksStore;
 use crate::reaper::time::Timestamp;
-use aws_sdk_dynamodb::config::retry::RetryConfig;
-use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
-use std::time::Duration;
 
 /// The table's partition key.
 pub const STACK_ID: &str = "stackId";
@@ -34,7 +31,7 @@ const EXPIRY_SEEN: &str = "expirySeen";
 const NOTICES: &str = "notices";
 const TIMES_SNOOZED: &str = "timesSnoozed";
 
-/// The marks table through the SDK, retrying throttling and server errors with backoff.
+/// The marks table through the SDK, with the shared configuration's retries and timeouts.
 #[derive(Debug, Clone)]
 pub struct DynamoDbMarks {
     client: aws_sdk_dynamodb::Client,
@@ -44,15 +41,7 @@ pub struct DynamoDbMarks {
 impl DynamoDbMarks {
     /// Builds the client from the shared SDK configuration, for the named table.
     pub fn new(sdk: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
-        let config = aws_sdk_dynamodb::config::Builder::from(sdk)
-            .retry_config(
-                RetryConfig::standard().with_max_attempts(6).with_initial_backoff(Duration::from_millis(200)),
-            )
-            .timeout_config(
-                TimeoutConfig::builder().operation_attempt_timeout(Duration::from_secs(10)).build(),
-            )
-            .build();
-        Self { client: aws_sdk_dynamodb::Client::from_conf(config), table: table.into() }
+        Self { client: aws_sdk_dynamodb::Client::new(sdk), table: table.into() }
     }
 }
 

@@ -5,9 +5,9 @@ use crate::AwsError;
 use crate::checks::Answer;
 use crate::probe::{Functions, InvokeError};
 use aws_sdk_lambda::config::retry::RetryConfig;
+use aws_sdk_lambda::config::timeout::TimeoutConfig;
 use aws_sdk_lambda::error::SdkError;
 use aws_sdk_lambda::primitives::Blob;
-use std::time::Duration;
 
 /// Tag CloudFormation puts on every resource it creates, holding the logical id.
 const LOGICAL_ID_TAG: &str = "aws:cloudformation:logical-id";
@@ -23,7 +23,8 @@ const TRANSIENT_CODES: [&str; 5] = [
 
 /// Lambda through the SDK. Invocations are not retried by the SDK: the probe retries transient
 /// failures itself, so that latency is measured per attempt and retries end at the deadline.
-/// Other calls use the SDK's standard retries.
+/// Nor do they have an attempt timeout: the probe's deadline bounds them. Other calls use the
+/// shared configuration's retries and timeouts.
 #[derive(Debug, Clone)]
 pub struct LambdaClient {
     client: aws_sdk_lambda::Client,
@@ -32,12 +33,7 @@ pub struct LambdaClient {
 impl LambdaClient {
     /// Builds the client from the shared SDK configuration.
     pub fn new(sdk: &aws_config::SdkConfig) -> Self {
-        let config = aws_sdk_lambda::config::Builder::from(sdk)
-            .retry_config(
-                RetryConfig::standard().with_max_attempts(5).with_initial_backoff(Duration::from_millis(200)),
-            )
-            .build();
-        Self { client: aws_sdk_lambda::Client::from_conf(config) }
+        Self { client: aws_sdk_lambda::Client::new(sdk) }
     }
 }
 
@@ -50,7 +46,11 @@ impl Functions for LambdaClient {
             .qualifier(qualifier)
             .payload(Blob::new(payload))
             .customize()
-            .config_override(aws_sdk_lambda::Config::builder().retry_config(RetryConfig::disabled()))
+            .config_override(
+                aws_sdk_lambda::Config::builder()
+                    .retry_config(RetryConfig::disabled())
+                    .timeout_config(TimeoutConfig::disabled()),
+            )
             .send()
             .await;
         match sent {

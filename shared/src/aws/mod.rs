@@ -16,12 +16,27 @@ pub use lambda::LambdaClient;
 pub use sns::{DIGEST_OWNER, OWNER_ATTRIBUTE, SnsNotifier};
 
 use crate::AwsError;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_sdk_codedeploy::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use std::time::Duration;
 
 /// Loads the SDK configuration the standard way (environment, profile, container/instance role),
-/// honouring `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>`.
+/// honouring `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>`. Every client built from it
+/// retries throttling and server errors with backoff (6 attempts) and gives each attempt 10 s;
+/// Lambda invocations opt out (see [`LambdaClient`]).
 pub async fn load_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    let retries =
+        RetryConfig::standard().with_max_attempts(6).with_initial_backoff(Duration::from_millis(200));
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(Duration::from_secs(10))
+        .build();
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .retry_config(retries)
+        .timeout_config(timeouts)
+        .load()
+        .await
 }
 
 /// Converts any SDK error into an [`AwsError`] that names the operation and the cause.

@@ -11,10 +11,7 @@
 use super::aws_error;
 use crate::AwsError;
 use crate::reaper::ports::Notifier;
-use aws_sdk_sns::config::retry::RetryConfig;
-use aws_sdk_sns::config::timeout::TimeoutConfig;
 use aws_sdk_sns::types::MessageAttributeValue;
-use std::time::Duration;
 
 /// Name of the message attribute that says whom a message is for.
 pub const OWNER_ATTRIBUTE: &str = "owner";
@@ -23,7 +20,7 @@ pub const DIGEST_OWNER: &str = "*digest*";
 /// Longest subject SNS takes.
 const MAX_SUBJECT_CHARS: usize = 100;
 
-/// The notices topic through the SDK, retrying throttling and server errors with backoff.
+/// The notices topic through the SDK, with the shared configuration's retries and timeouts.
 #[derive(Debug, Clone)]
 pub struct SnsNotifier {
     client: aws_sdk_sns::Client,
@@ -33,15 +30,7 @@ pub struct SnsNotifier {
 impl SnsNotifier {
     /// Builds the client from the shared SDK configuration, for the topic.
     pub fn new(sdk: &aws_config::SdkConfig, topic_arn: impl Into<String>) -> Self {
-        let config = aws_sdk_sns::config::Builder::from(sdk)
-            .retry_config(
-                RetryConfig::standard().with_max_attempts(6).with_initial_backoff(Duration::from_millis(200)),
-            )
-            .timeout_config(
-                TimeoutConfig::builder().operation_attempt_timeout(Duration::from_secs(10)).build(),
-            )
-            .build();
-        Self { client: aws_sdk_sns::Client::from_conf(config), topic_arn: topic_arn.into() }
+        Self { client: aws_sdk_sns::Client::new(sdk), topic_arn: topic_arn.into() }
     }
 
     async fn publish(&self, owner: &str, subject: &str, message: &str) -> Result<(), AwsError> {
