@@ -22,16 +22,27 @@ What is added to moto (each faithful to AWS's documented behaviour):
     LastUpdatedTime untouched); DeleteStack refused with 400 ValidationError "Stack [<name or
     id as given>] cannot be deleted while TerminationProtection is enabled"; LastUpdatedTime
     set by every UpdateStack and executed UPDATE change set; UpdateStack refused outside the
-    settled states (DELETE_FAILED, *_IN_PROGRESS, ...); DeleteStack of a stack whose export is
-    imported answers 200 but the stack stays (UPDATE_COMPLETE, StackStatusReason "Export X
-    cannot be deleted as it is in use by Y"); ListImports; a DescribeStacks NextToken that
-    survives deletion of the stack it points at; scripted DELETE_FAILED (control endpoint
-    cloudformation/delete-failures);
+    settled states (DELETE_FAILED, *_IN_PROGRESS, ...), for that before "No updates are to be
+    performed."; DeleteStack refused with 400 ValidationError "Stack [<name or id as given>]
+    cannot be deleted while in status <S>" while an update or import runs (UPDATE_*/IMPORT_*
+    _IN_PROGRESS); DeleteStack of a stack whose export is imported answers 200 but the stack
+    stays (UPDATE_COMPLETE, StackStatusReason "Export X cannot be deleted as it is in use by
+    Y"); ListImports; a DescribeStacks NextToken that survives deletion of the stack it points
+    at; scripted DELETE_FAILED (control endpoint cloudformation/delete-failures); a scripted
+    StackStatus, ParentId and RootId (cloudformation/stack-state: moto creates stacks at once
+    and never nests them), which DescribeStacks and ListStacks show;
   * fault injection for any service, and read-back of what the code under test did.
-    A fault's `target` is the request's X-Amz-Target (awsJson), its query `Action`, a
-    "METHOD /path" prefix (REST), or for rpcv2Cbor `Service.Operation` from its path
-    /service/<Service>/operation/<Operation>, e.g. GraniteServiceVersion20100801.GetMetricData
-    (the X-Amz-Target an awsJson CloudWatch client sends, so one fault catches both).
+    A fault's `target` is the request's X-Amz-Target (awsJson), its query `Action` (form body
+    or query string), a "METHOD /path" prefix (REST), or for rpcv2Cbor `Service.Operation` from
+    its path /service/<Service>/operation/<Operation>, e.g.
+    GraniteServiceVersion20100801.GetMetricData (the X-Amz-Target an awsJson CloudWatch client
+    sends, so one fault catches both);
+  * request counts by "<service>.<Operation>" (control endpoint requests): the service from
+    the SigV4 credential scope (cloudformation, dynamodb, sns, monitoring, ...), the operation
+    from what a fault's target names (the part of an X-Amz-Target or Service.Operation after
+    its last dot, or the query Action), or "METHOD /path" for REST, e.g.
+    "lambda.POST /2015-03-31/functions/fn/invocations". Every request but /_lifeguard/ and
+    /moto-api/ ones is counted, those answered by an injected fault included.
 Control endpoints live under /_lifeguard/ (see `control`); POST /moto-api/reset clears
 their state too.
 """
@@ -92,6 +103,7 @@ INVOCATIONS: list[dict] = []  # every Invoke, in order
 FAULTS: list[dict] = []  # pending injected faults
 HOOK_REPORTS: list[dict] = []  # every PutLifecycleEventHookExecutionStatus call, in order
 DELETE_FAILURES: list[dict] = []  # scripted CloudFormation DeleteStack failures, one-shot
+REQUEST_COUNTS: dict[str, int] = {}  # "<service>.<Operation>" -> requests handled
 _thread = threading.local()  # .delay_ms: set by a scripted invoke, slept outside LOCK
 
 
@@ -101,6 +113,7 @@ def clear_state() -> None:
     FAULTS.clear()
     HOOK_REPORTS.clear()
     DELETE_FAILURES.clear()
+    REQUEST_COUNTS.clear()
 
 
 def _sha256(text: str) -> str:
@@ -667,6 +680,9 @@ cw_responses.CloudWatchResponse.get_metric_data = _get_metric_data_response
 
 # ------------------------------------------------------------------------ CloudFormation
 
+CFR = cfn_responses.CloudFormationResponse
+
+
 def _cfn_error(message):
     return cfn_exceptions.ValidationError(message=message)  # HTTP 400, Code ValidationError
 
@@ -750,8 +766,8 @@ def _update_termination_protection_response(self):
     stack = _live_stack(self.cloudformation_backend, name)
     if stack is None:
         raise _cfn_error(f"Stack [{name}] does not exist")
-    # AWS refuses this on a nested stack (it inherits its root's setting); moto records no
-    # ParentId/RootId, so there is no nested stack to refuse here.
+    # AWS refuses this on a nested stack (it inherits its root's setting); a ParentId scripted
+    # by cloudformation/stack-state does not make it refuse here (AWS's message is not known).
     stack.enable_termination_protection = bool(enable)  # LastUpdatedTime stays, as on AWS
     return ActionResult({"StackId": stack.stack_id})
 
@@ -767,6 +783,8 @@ def _delete_stack_response(self):
         return EmptyResult()
     if stack.enable_termination_protection:
         raise _cfn_error(f"Stack [{name}] cannot be deleted while TerminationProtection is enabled")
+    if stack.status in UNDELETABLE:
+        raise _cfn_error(f"Stack [{name}] cannot be deleted while in status {stack.status}")
     failure = next((f for f in DELETE_FAILURES
                     if f["stackName"] in (stack.name, stack.stack_id)), None)
     if failure is not None:
@@ -809,6 +827,12 @@ def _list_imports_response(self):
 
 UPDATABLE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE",
              "IMPORT_COMPLETE", "IMPORT_ROLLBACK_COMPLETE"}
+# every StackStatus value, and those in which DeleteStack is refused (an update or import is
+# running: AWS answers "Stack [x] cannot be deleted while in status UPDATE_IN_PROGRESS")
+STACK_STATUSES = create_loader().load_service_model(
+    "cloudformation", "service-2")["shapes"]["StackStatus"]["enum"]
+UNDELETABLE = {s for s in STACK_STATUSES
+               if s.startswith(("UPDATE_", "IMPORT_")) and s.endswith("_IN_PROGRESS")}
 
 
 def _validate_status(self, stack):
@@ -816,6 +840,16 @@ def _validate_status(self, stack):
     *_IN_PROGRESS, *_FAILED (DELETE_FAILED included), ROLLBACK_COMPLETE..."""
     if stack.status not in UPDATABLE:
         raise _cfn_error(f"Stack:{stack.stack_id} is in {stack.status} state and can not be updated.")
+
+
+_orig_validate_different_update = CFR._validate_different_update
+
+
+def _validate_different_update(self, incoming_params, stack_body, old_stack):
+    """The state comes first: an UpdateStack of a stack in UPDATE_IN_PROGRESS is refused for
+    that, even with nothing to change (moto would answer "No updates are to be performed.")."""
+    _validate_status(self, old_stack)
+    _orig_validate_different_update(self, incoming_params, stack_body, old_stack)
 
 
 def _describe_stacks_response(self):
@@ -843,12 +877,59 @@ def _describe_stacks_response(self):
     return ActionResult(answer)
 
 
-CFR = cfn_responses.CloudFormationResponse
 CFR._validate_status = _validate_status
+CFR._validate_different_update = _validate_different_update
 CFR.describe_stacks = _describe_stacks_response
 CFR.update_termination_protection = _update_termination_protection_response
 CFR.delete_stack = _delete_stack_response
 CFR.list_imports = _list_imports_response
+
+
+def _find_live_stack(name_or_id):
+    """(backend, stack) of a live stack in any account/region, by name or id; or (None, None)."""
+    for regions in cfn_models.cloudformation_backends.values():
+        for backend in regions.values():
+            stack = _live_stack(backend, name_or_id)
+            if stack is not None:
+                return backend, stack
+    return None, None
+
+
+def set_stack_state(data):
+    """Control endpoint cloudformation/stack-state -> (HTTP status, body): see `control`."""
+    name, status = data.get("stackName"), data.get("status")
+    if not name:
+        return 400, {"message": "need 'stackName'"}
+    if status is not None and (status not in STACK_STATUSES or status == "DELETE_COMPLETE"):
+        return 400, {"message": f"status {status!r} is not a StackStatus this can set "
+                                "(DELETE_COMPLETE: use DeleteStack)"}
+    backend, stack = _find_live_stack(name)
+    if stack is None:
+        return 404, {"message": f"no stack {name}"}
+    ids = {}
+    for key in ("parentId", "rootId"):
+        if data.get(key):  # a stack id (or name) in the same account and region
+            other = _live_stack(backend, data[key])
+            if other is None:
+                return 404, {"message": f"no stack {data[key]} (the {key} of {name})"}
+            if other is stack:
+                return 400, {"message": f"stack {name} cannot be its own {key}"}
+            ids[key] = other
+    parent, root = ids.get("parentId"), ids.get("rootId")
+    if "parentId" in data:  # null or "" makes it a root stack again
+        stack.parent_id = parent.stack_id if parent else None
+    if root is not None:
+        stack.root_id = root.stack_id
+    elif parent is not None:  # AWS's RootId: the top-level stack of the tree
+        stack.root_id = getattr(parent, "root_id", None) or parent.stack_id
+    elif "parentId" in data or "rootId" in data:
+        stack.root_id = None
+    if status is not None and status != stack.status:
+        stack.status, stack.status_reason = status, None
+        stack._add_stack_event(status)
+    return 200, {"stackId": stack.stack_id, "stackName": stack.name, "status": stack.status,
+                 "parentId": getattr(stack, "parent_id", None),
+                 "rootId": getattr(stack, "root_id", None)}
 
 
 # ------------------------------------------------------------------ faults and control
@@ -863,17 +944,47 @@ def _cbor_text(environ, body: bytes) -> str:
         return body.decode("utf-8", "replace")
 
 
-def _take_fault(environ, body: bytes):
-    """The first pending fault matching this request (its count decremented), or None."""
+def _request_target(environ, body: bytes):
+    """What a request calls, as faults and request counts name it: (target, action, rpc) with
+    `target` its X-Amz-Target (awsJson) or "Service.Operation" (rpcv2Cbor, whose path match is
+    `rpc`), else `action` its query Action (form body or query string); neither for REST."""
     method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
     rpc = RPC_PATH.fullmatch(path) if method == "POST" else None  # rpcv2Cbor: Service.Operation
     target = environ.get("HTTP_X_AMZ_TARGET") or (rpc and f"{rpc[1]}.{rpc[2]}")
     action = None  # query-protocol services (CloudFormation, IAM, ...) name it in the body
     if "x-www-form-urlencoded" in environ.get("CONTENT_TYPE", ""):
         action = parse_qs(body.decode("utf-8", "replace")).get("Action", [None])[0]
+    action = action or parse_qs(environ.get("QUERY_STRING", "")).get("Action", [None])[0]
+    return target, action, rpc
+
+
+CREDENTIAL_SCOPE = re.compile(r"Credential=([^/,\s]*)/\d{8}/[^/,\s]+/([^/,\s]+)/aws4_request")
+
+
+def _count_request(environ, called) -> None:
+    """Counts a request as "<service>.<Operation>" under its access key id: both from its SigV4 credential
+    scope (Authorization header, or X-Amz-Credential of a presigned URL; "unknown" if unsigned),
+    the operation from `_request_target`, or "METHOD /path" (no query string) for REST."""
+    target, action, _ = called
+    presigned = parse_qs(environ.get("QUERY_STRING", "")).get("X-Amz-Credential", [""])[0]
+    scope = (CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+             or CREDENTIAL_SCOPE.search(f"Credential={presigned}"))
+    access_key, service = (scope[1], scope[2]) if scope else ("", "unknown")
+    operation = (target.rsplit(".", 1)[-1] if target else action
+                 or f"{environ['REQUEST_METHOD']} {environ.get('PATH_INFO', '')}")
+    key = (access_key, f"{service}.{operation}")
+    REQUEST_COUNTS[key] = REQUEST_COUNTS.get(key, 0) + 1
+
+
+def _take_fault(environ, body: bytes, called):
+    """The first pending fault matching this request (its count decremented), or None;
+    `called` is the request's `_request_target`."""
+    method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
+    target, action, rpc = called
     text = _cbor_text(environ, body) if rpc else body.decode("utf-8", "replace")
     haystack = "\n".join([text, path, environ.get("RAW_URI", ""),
-                          unquote(environ.get("QUERY_STRING", ""))])
+                          unquote(environ.get("QUERY_STRING", "")),
+                          environ.get("HTTP_AUTHORIZATION", "")])
     for fault in FAULTS:
         wanted = fault["target"]
         hit = (wanted == target if target else wanted == action if action
@@ -945,7 +1056,8 @@ def control(method, path, args, data):
         wanted = args.get("function") and _split_qualifier(args["function"], None)[0]
         return 200, [i for i in INVOCATIONS if not wanted or i["function"] == wanted]
     # POST faults {"target", "match", "count", "status", "code", "message"}: the next `count`
-    # requests to `target` whose body, path or query contains `match` get `status` and `code`,
+    # requests to `target` whose body, path, query or Authorization header (so an access key
+    # id) contains `match` get `status` and `code`,
     # shaped as their protocol shapes errors. target: an X-Amz-Target
     # ("CodeDeploy_20141006.GetDeployment"), a query Action ("CreateStack"), a "METHOD /path"
     # prefix ("POST /2015-03-31/functions/f/invocations"), or for rpcv2Cbor "Service.Operation"
@@ -980,6 +1092,38 @@ def control(method, path, args, data):
     if path == "/_lifeguard/cloudformation/delete-failures" and method == "DELETE":
         DELETE_FAILURES.clear()
         return 200, {}
+    # POST cloudformation/stack-state {"stackName", "status"?, "parentId"?, "rootId"?}: sets a
+    # live stack's (by name or id) StackStatus (any but DELETE_COMPLETE; StackStatusReason
+    # cleared, a stack event added) and ParentId / RootId (a stack's name or id in the same
+    # region; stored as its id; RootId defaults to the parent's RootId, else the parent; null
+    # clears). The launcher's UpdateStack/DeleteStack checks then see them. Answers
+    # {"stackId", "stackName", "status", "parentId", "rootId"}; 404 for an unknown stack.
+    if path == "/_lifeguard/cloudformation/stack-state" and method == "POST":
+        return set_stack_state(data)
+    # POST cloudformation/clear-region {"region"}: forgets every stack of that region (all
+    # accounts), so a test that owns a region starts from nothing on a reused server.
+    if path == "/_lifeguard/cloudformation/clear-region" and method == "POST":
+        region = data.get("region")
+        if not region:
+            return 400, {"message": "region is required"}
+        cleared = 0
+        for regions in cfn_models.cloudformation_backends.values():
+            if region in regions:
+                cleared += len(regions[region].stacks)
+                regions[region].reset()
+        return 200, {"region": region, "stacksCleared": cleared}
+    # GET requests[?accessKey=AKID]: {"counts": {"<service>.<Operation>": n, ...}, "total": n}
+    # of every request (signed with that access key id) but /_lifeguard/ and /moto-api/ ones
+    # (see _count_request); DELETE zeroes them.
+    if path == "/_lifeguard/requests" and method == "GET":
+        counts = {}
+        for (access_key, operation), count in REQUEST_COUNTS.items():
+            if args.get("accessKey") in (None, access_key):
+                counts[operation] = counts.get(operation, 0) + count
+        return 200, {"counts": dict(sorted(counts.items())), "total": sum(counts.values())}
+    if path == "/_lifeguard/requests" and method == "DELETE":
+        REQUEST_COUNTS.clear()
+        return 200, {"counts": {}, "total": 0}
     if path == "/_lifeguard/codedeploy/lifecycle-events" and method == "GET":
         deployment = find_deployment(args.get("deploymentId"))
         if deployment is None:
@@ -1012,16 +1156,12 @@ class Lifeguard:
                 data = request.get_json(force=True, silent=True) or {}
                 status, payload = control(method, path, request.args, data)
                 response = status, {"Content-Type": "application/json"}, json.dumps(payload)
-            elif fault := _take_fault(environ, body):
-                response = _fault_response(*fault)
-                if fault[1] == "CodeDeploy_20141006.PutLifecycleEventHookExecutionStatus":
-                    _record_injected_hook_report(fault[0], body)
-            elif method == "POST" and path.startswith(CW_PATH):
-                response = cloudwatch_cbor(self._call_moto, environ, body)
-            else:
+            elif path.startswith("/moto-api/"):
                 response = self._call_moto(environ)
                 if method == "POST" and path == "/moto-api/reset":
                     clear_state()
+            else:
+                response = self._serve(environ, body)
 
         delay_ms = getattr(_thread, "delay_ms", 0)
         _thread.delay_ms = 0
@@ -1037,6 +1177,18 @@ class Lifeguard:
             payload = [data]
         start_response(status, headers)
         return payload
+
+    def _serve(self, environ, body):
+        """An AWS request: counted, then answered by an injected fault, or by moto."""
+        called = _request_target(environ, body)
+        _count_request(environ, called)
+        if fault := _take_fault(environ, body, called):
+            if fault[1] == "CodeDeploy_20141006.PutLifecycleEventHookExecutionStatus":
+                _record_injected_hook_report(fault[0], body)
+            return _fault_response(*fault)
+        if environ["REQUEST_METHOD"] == "POST" and environ.get("PATH_INFO", "").startswith(CW_PATH):
+            return cloudwatch_cbor(self._call_moto, environ, body)
+        return self._call_moto(environ)
 
     def _call_moto(self, environ):
         """Run moto's app to completion (status line, headers, body chunks)."""

@@ -583,6 +583,147 @@ def test_cloudformation():
     check("bad NextToken -> ValidationError", e[:2] == ("ValidationError", 400), e[:2])
 
 
+def test_stack_state():
+    param_tpl = json.dumps({"Parameters": {"P": {"Type": "String"}},
+                            "Resources": {"H": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}})
+    root_id = cfn.create_stack(StackName="st-root", TemplateBody=cfn_template(queue="st-root"))["StackId"]
+    mid_id = cfn.create_stack(StackName="st-mid", TemplateBody=param_tpl,
+                              Parameters=[{"ParameterKey": "P", "ParameterValue": "a"}])["StackId"]
+    cfn.create_stack(StackName="st-leaf", TemplateBody=cfn_template(queue="st-leaf"))
+
+    for body, want in (({"status": "UPDATE_IN_PROGRESS"}, 400),
+                       ({"stackName": "st-mid", "status": "BOGUS"}, 400),
+                       ({"stackName": "st-mid", "status": "DELETE_COMPLETE"}, 400),
+                       ({"stackName": "st-mid", "parentId": "st-mid"}, 400),
+                       ({"stackName": "st-mid", "parentId": "st-nope"}, 404)):
+        st, answer = ctl("POST", "cloudformation/stack-state", json=body)
+        check(f"stack-state {body} -> {want}", st == want and "message" in answer, (st, answer))
+    st, answer = ctl("POST", "cloudformation/stack-state", json={"stackName": "st-nope"})
+    check("stack-state of an unknown stack -> 404 naming it",
+          st == 404 and "st-nope" in answer.get("message", ""), (st, answer))
+
+    st, answer = ctl("POST", "cloudformation/stack-state", json={
+        "stackName": "st-mid", "status": "UPDATE_IN_PROGRESS", "parentId": "st-root"})
+    check("stack-state sets status and ParentId (given by name, stored as id); RootId = parent",
+          st == 200 and answer == {"stackId": mid_id, "stackName": "st-mid",
+                                   "status": "UPDATE_IN_PROGRESS", "parentId": root_id,
+                                   "rootId": root_id}, (st, answer))
+    st, answer = ctl("POST", "cloudformation/stack-state", json={"stackName": "st-leaf",
+                                                                 "parentId": mid_id})
+    check("a grandchild's RootId is its parent's RootId, its status unchanged",
+          (answer.get("parentId"), answer.get("rootId"), answer.get("status"))
+          == (mid_id, root_id, "CREATE_COMPLETE"), answer)
+
+    got = {n: (s["StackStatus"], s.get("ParentId"), s.get("RootId"))
+           for n in ("st-root", "st-mid", "st-leaf") for s in [describe(n)]}
+    want = {"st-root": ("CREATE_COMPLETE", None, None),
+            "st-mid": ("UPDATE_IN_PROGRESS", root_id, root_id),
+            "st-leaf": ("CREATE_COMPLETE", mid_id, root_id)}
+    check("DescribeStacks by name shows StackStatus, ParentId, RootId", got == want, got)
+    listed = {s["StackName"]: (s["StackStatus"], s.get("ParentId"), s.get("RootId"))
+              for page in cfn.get_paginator("describe_stacks").paginate() for s in page["Stacks"]
+              if s["StackName"].startswith("st-")}
+    check("DescribeStacks list form too", listed == want, listed)
+    summaries = {s["StackName"]: (s["StackStatus"], s.get("ParentId"), s.get("RootId"))
+                 for s in cfn.list_stacks()["StackSummaries"] if s["StackName"].startswith("st-")}
+    check("ListStacks too", summaries == want, summaries)
+    events = cfn.describe_stack_events(StackName="st-mid")["StackEvents"]
+    check("a scripted status is a stack event", events[0]["ResourceStatus"] == "UPDATE_IN_PROGRESS",
+          events[:1])
+
+    e = error_of(cfn.update_stack, StackName="st-mid", TemplateBody=param_tpl,
+                 Parameters=[{"ParameterKey": "P", "ParameterValue": "b"}])
+    msg = e[3]["Error"]["Message"] if e[3] else None
+    check("UpdateStack refused in UPDATE_IN_PROGRESS", e[:2] == ("ValidationError", 400) and msg
+          == f"Stack:{mid_id} is in UPDATE_IN_PROGRESS state and can not be updated.", (e[:2], msg))
+    e = error_of(cfn.update_stack, StackName="st-mid", TemplateBody=param_tpl,
+                 Parameters=[{"ParameterKey": "P", "ParameterValue": "a"}])
+    check("... for its state even with nothing to update", e[0] == "ValidationError"
+          and "UPDATE_IN_PROGRESS state" in e[3]["Error"]["Message"], e[3] and e[3]["Error"])
+    e = error_of(cfn.delete_stack, StackName="st-mid")
+    msg = e[3]["Error"]["Message"] if e[3] else None
+    check("DeleteStack refused in UPDATE_IN_PROGRESS", e[:2] == ("ValidationError", 400)
+          and msg == "Stack [st-mid] cannot be deleted while in status UPDATE_IN_PROGRESS", (e[:2], msg))
+    check("... and the stack stays", describe("st-mid")["StackStatus"] == "UPDATE_IN_PROGRESS")
+
+    st, answer = ctl("POST", "cloudformation/stack-state", json={
+        "stackName": mid_id, "status": "UPDATE_COMPLETE", "parentId": None})
+    stack = describe("st-mid")
+    check("stack-state by id: settled again, parentId null clears ParentId and RootId",
+          st == 200 and (stack["StackStatus"], stack.get("ParentId"), stack.get("RootId"))
+          == ("UPDATE_COMPLETE", None, None), (st, stack))
+    cfn.update_stack(StackName="st-mid", TemplateBody=param_tpl,
+                     Parameters=[{"ParameterKey": "P", "ParameterValue": "b"}])
+    check("then UpdateStack goes through", describe("st-mid")["StackStatus"] == "UPDATE_COMPLETE")
+    st, answer = ctl("POST", "cloudformation/stack-state", json={"stackName": "st-leaf",
+                                                                 "rootId": "st-root"})
+    check("rootId alone keeps ParentId", (answer.get("parentId"), answer.get("rootId"))
+          == (mid_id, root_id), answer)
+    st, answer = ctl("POST", "cloudformation/stack-state", json={"stackName": "st-leaf",
+                                                                 "status": "UPDATE_ROLLBACK_IN_PROGRESS"})
+    e = error_of(cfn.delete_stack, StackName="st-leaf")
+    check("DeleteStack refused in UPDATE_ROLLBACK_IN_PROGRESS too",
+          e[0] == "ValidationError" and "UPDATE_ROLLBACK_IN_PROGRESS" in e[3]["Error"]["Message"], e[:2])
+    ctl("POST", "cloudformation/stack-state", json={"stackName": "st-leaf", "status": "CREATE_IN_PROGRESS"})
+    cfn.delete_stack(StackName="st-leaf")  # AWS deletes a stack being created
+    check("DeleteStack in CREATE_IN_PROGRESS deletes", error_of(cfn.describe_stacks, StackName="st-leaf")[0]
+          == "ValidationError")
+    for name in ("st-mid", "st-root"):
+        cfn.delete_stack(StackName=name)
+
+
+def test_request_counts():
+    st, answer = ctl("DELETE", "requests")
+    check("DELETE requests zeroes the counts", st == 200 and ctl("GET", "requests")[1]
+          == {"counts": {}, "total": 0}, answer)
+    cw_cbor, cw_json = cloudwatch_client("smithy-rpc-v2-cbor"), cloudwatch_client("json")
+    cfn.describe_stacks()
+    cfn.describe_stacks()
+    cd.list_applications()
+    lam.list_functions()
+    cw_cbor.list_metrics()
+    cw_json.list_metrics()
+    ctl("POST", "faults", json={"target": "ListExports", "count": 1, "status": 500})
+    e = error_of(cfn.list_exports)
+    requests.get(URL + "/?Action=ListTopics&Version=2010-03-31", timeout=10, headers={
+        "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/sns/aws4_request, "
+                         "SignedHeaders=host, Signature=x"})
+    requests.get(URL + "/moto-api/data.json", timeout=10)
+    ctl("GET", "faults")
+    st, answer = ctl("GET", "requests")
+    want = {"cloudformation.DescribeStacks": 2, "codedeploy.ListApplications": 1,
+            "lambda.GET /2015-03-31/functions": 1, "monitoring.ListMetrics": 2,
+            "cloudformation.ListExports": 1, "sns.ListTopics": 1}
+    check("requests counted by service.Operation (awsQuery, awsJson, REST, rpcv2Cbor, query string,"
+          " fault-answered); control and moto-api not", st == 200 and e[1] == 500
+          and answer == {"counts": want, "total": 8}, answer)
+    other = boto3.client("cloudformation", **{**KW, "aws_access_key_id": "AKIDSELFTEST"})
+    other.describe_stacks()
+    ctl("POST", "faults", json={"target": "DescribeStacks", "match": "AKIDSELFTEST", "count": 1,
+                                "status": 400, "code": "Throttling"})
+    cfn.describe_stacks()
+    e = error_of(other.describe_stacks)
+    st, answer = ctl("GET", "requests?accessKey=AKIDSELFTEST")
+    check("requests?accessKey= counts only that key's requests; faults match the access key",
+          st == 200 and answer == {"counts": {"cloudformation.DescribeStacks": 2}, "total": 2}
+          and e[0] == "Throttling", (answer, e))
+    ctl("DELETE", "requests")
+    check("DELETE requests again zeroes them", ctl("GET", "requests")[1]["total"] == 0)
+
+
+def test_clear_region():
+    west = boto3.client("cloudformation", **{**KW, "region_name": "eu-west-3"})
+    west.create_stack(StackName="cr-one", TemplateBody=cfn_template())
+    cfn.create_stack(StackName="cr-east", TemplateBody=cfn_template())
+    st, answer = ctl("POST", "cloudformation/clear-region", json={"region": "eu-west-3"})
+    names = [s["StackName"] for s in west.describe_stacks()["Stacks"]]
+    check("clear-region forgets that region's stacks only", st == 200 and names == []
+          and answer["stacksCleared"] >= 1 and describe("cr-east")["StackStatus"] == "CREATE_COMPLETE",
+          (st, answer, names))
+    check("clear-region without a region -> 400",
+          ctl("POST", "cloudformation/clear-region", json={})[0] == 400)
+
+
 def test_concurrent_writes():
     errors = []
 
@@ -611,10 +752,12 @@ def test_health():
 def test_reset():
     ctl("POST", "faults", json={"target": "X", "count": 1})
     ctl("POST", "cloudformation/delete-failures", json={"stackName": "X"})
+    cd.list_applications()
     requests.post(URL + "/moto-api/reset", timeout=10)
     state = [ctl("GET", p)[1] for p in ("faults", "lambda/invocations", "codedeploy/hook-reports",
-                                         "cloudformation/delete-failures")]
-    check("moto-api reset clears our state", state == [[], [], [], []], state)
+                                         "cloudformation/delete-failures", "requests")]
+    check("moto-api reset clears our state", state == [[], [], [], [], {"counts": {}, "total": 0}],
+          state)
     requests.post(URL + "/moto-api/config", json={"lambda": {"use_docker": False}}, timeout=10)
     setup_lambda()
     _, body = invoke("fn-sut", "1")
@@ -636,6 +779,9 @@ def main():
     run(test_lambda, fn_arn)
     run(test_cloudwatch)
     run(test_cloudformation)
+    run(test_stack_state)
+    run(test_request_counts)
+    run(test_clear_region)
     run(test_concurrent_writes)
     run(test_health)
     run(test_reset)

@@ -149,6 +149,9 @@ pub struct LocalAws {
     pub dynamodb: aws_sdk_dynamodb::Client,
     /// Raw SNS client, for topics and subscriptions.
     pub sns: aws_sdk_sns::Client,
+    /// The access key id requests are signed with: faults can match it, and
+    /// [`LocalAws::request_counts`] counts only its requests.
+    pub access_key: String,
 }
 
 /// Reads `AWS_ENDPOINT_URL`, refusing anything but this machine, and checks the launcher answers.
@@ -184,10 +187,33 @@ fn local_endpoint() -> String {
 impl LocalAws {
     /// Connects to the local AWS named by the environment; panics with instructions if absent.
     pub async fn connect() -> Self {
-        let addr = local_endpoint();
         let sdk = load_config().await;
+        let access_key = std::env::var("AWS_ACCESS_KEY_ID").expect("checked by local_endpoint");
+        Self::with(local_endpoint(), sdk, access_key)
+    }
+
+    /// Connects in `region`, with an access key id of its own, after forgetting every stack of
+    /// that region: a test that owns a region sees only its own stacks, faults and counts.
+    pub async fn connect_isolated(region: &str) -> Self {
+        use aws_sdk_cloudformation::config::{Credentials, Region, SharedCredentialsProvider};
+        let addr = local_endpoint();
+        let access_key = unique("key").replace('-', "");
+        let credentials = Credentials::new(&access_key, "testing", None, None, "lifeguard-tests");
+        let sdk = load_config()
+            .await
+            .into_builder()
+            .region(Region::new(region.to_owned()))
+            .credentials_provider(SharedCredentialsProvider::new(credentials))
+            .build();
+        let aws = Self::with(addr, sdk, access_key);
+        aws.control("POST", "/_lifeguard/cloudformation/clear-region", Some(&json!({"region": region})));
+        aws
+    }
+
+    fn with(addr: String, sdk: aws_config::SdkConfig, access_key: String) -> Self {
         Self {
             addr,
+            access_key,
             lambda: aws_sdk_lambda::Client::new(&sdk),
             codedeploy: aws_sdk_codedeploy::Client::new(&sdk),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&sdk),
@@ -599,6 +625,15 @@ pub fn lambda_dimensions(function: &str, alias: &str, version: &str) -> Vec<Dime
 
 // ------------------------------------------------------------------ reaper: stacks, marks, notices
 
+/// `events/reaper.json` (an EventBridge scheduled event) with its `time` set to `at`.
+pub fn scheduled_event(at: lifeguard_shared::reaper::Timestamp) -> Value {
+    let path = repo_root().join("events/reaper.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut event: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    event["time"] = json!(at.to_string());
+    event
+}
+
 /// A tiny template CloudFormation (and moto) can create: one `WaitConditionHandle`, plus an
 /// output exporting each of `exports` and an output importing each of `imports`.
 pub fn stack_template(exports: &[&str], imports: &[&str]) -> String {
@@ -663,6 +698,75 @@ impl LocalAws {
             "/_lifeguard/cloudformation/delete-failures",
             Some(&json!({"stackName": stack, "reason": reason})),
         );
+    }
+
+    /// Sets a live stack's (name or id) `StackStatus` and/or `ParentId` (a stack's name or id,
+    /// stored as its id; `RootId` follows: the parent's root, else the parent), as DescribeStacks
+    /// then shows them; `None` leaves that one unchanged. Panics if there is no such stack.
+    pub fn set_stack_state(&self, stack: &str, status: Option<&str>, parent_id: Option<&str>) {
+        let mut body = json!({"stackName": stack});
+        if let Some(status) = status {
+            body["status"] = json!(status);
+        }
+        if let Some(parent_id) = parent_id {
+            body["parentId"] = json!(parent_id);
+        }
+        self.control("POST", "/_lifeguard/cloudformation/stack-state", Some(&body));
+    }
+
+    /// Requests signed with this connection's access key that the local AWS handled, by
+    /// `"<service>.<Operation>"` (e.g. `"cloudformation.DescribeStacks"`, `"sns.Publish"`).
+    pub fn request_counts(&self) -> std::collections::BTreeMap<String, u64> {
+        let answer =
+            self.control("GET", &format!("/_lifeguard/requests?accessKey={}", self.access_key), None);
+        serde_json::from_value(answer["counts"].clone())
+            .unwrap_or_else(|e| panic!("request counts ({e}): {answer}"))
+    }
+
+    /// Names of the live stacks of this connection's region (every page).
+    pub async fn stack_names(&self) -> std::collections::BTreeSet<String> {
+        let mut pages = self.cloudformation.describe_stacks().into_paginator().send();
+        let mut names = std::collections::BTreeSet::new();
+        while let Some(page) = pages.next().await {
+            let page = page.unwrap_or_else(|e| panic!("DescribeStacks: {e:?}"));
+            names.extend(page.stacks().iter().filter_map(|s| s.stack_name().map(str::to_owned)));
+        }
+        names
+    }
+
+    async fn stack(&self, name: &str) -> Option<aws_sdk_cloudformation::types::Stack> {
+        match self.cloudformation.describe_stacks().stack_name(name).send().await {
+            Ok(output) => output.stacks().first().cloned(),
+            Err(e) if format!("{e:?}").contains("does not exist") => None,
+            Err(e) => panic!("DescribeStacks {name}: {e:?}"),
+        }
+    }
+
+    /// A live stack's status, `None` when there is no such stack.
+    pub async fn stack_status(&self, name: &str) -> Option<String> {
+        self.stack(name).await.and_then(|s| s.stack_status().map(|s| s.as_str().to_owned()))
+    }
+
+    /// One tag of a live stack.
+    pub async fn stack_tag(&self, name: &str, key: &str) -> Option<String> {
+        let stack = self.stack(name).await.unwrap_or_else(|| panic!("no stack {name}"));
+        stack.tags().iter().find(|t| t.key() == Some(key)).and_then(|t| t.value().map(str::to_owned))
+    }
+
+    /// Replaces a stack's tags, as an owner does with `sam deploy --tags` (an UpdateStack).
+    pub async fn set_stack_tags(&self, name: &str, tags: &[(&str, &str)]) {
+        let tags = tags
+            .iter()
+            .map(|(k, v)| aws_sdk_cloudformation::types::Tag::builder().key(*k).value(*v).build())
+            .collect();
+        self.cloudformation
+            .update_stack()
+            .stack_name(name)
+            .use_previous_template(true)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("UpdateStack {name}: {e:?}"));
     }
 
     /// Creates a marks table (partition key `stackId`, on demand) under a unique name.

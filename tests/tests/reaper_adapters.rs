@@ -6,7 +6,7 @@ use lifeguard_shared::aws::{
     CloudFormationClient, DIGEST_OWNER, DynamoDbMarks, OWNER_ATTRIBUTE, SnsNotifier,
 };
 use lifeguard_shared::reaper::tags::{DELETE_AFTER_TAG, OWNER_TAG, TEMPORARY_TAG};
-use lifeguard_shared::reaper::{Mark, MarksStore, Notifier, StackInfo, Stacks, Timestamp};
+use lifeguard_shared::reaper::{Mark, MarksStore, Mode, Notifier, StackInfo, Stacks, Timestamp};
 use lifeguard_tests::{LocalAws, stack_template, unique};
 use std::collections::BTreeMap;
 
@@ -73,7 +73,7 @@ async fn tags_times_and_termination_protection_are_mapped() {
 
 #[tokio::test]
 async fn an_imported_export_is_in_use() {
-    let aws = LocalAws::connect().await;
+    let aws = LocalAws::connect_isolated("eu-south-2").await;
     let exporter = unique("cfn-exporter");
     let idle = unique("cfn-idle-exporter");
     let untagged = unique("cfn-untagged-exporter");
@@ -86,18 +86,24 @@ async fn an_imported_export_is_in_use() {
 
     let cloudformation = CloudFormationClient::new(&aws.sdk);
     let stacks = cloudformation.list().await.unwrap();
-    let in_use = |name: &str| stacks.iter().find(|s| s.name == name).expect("listed").exports_in_use;
-    assert!(in_use(&exporter), "imported by {importer}");
-    assert!(!in_use(&idle), "exports nothing anyone imports");
-    assert!(!in_use(&importer), "imports, exports nothing");
-    assert!(in_use(&untagged), "not opted in: never looked up, so not ruled out");
-
-    assert!(cloudformation.describe(&exporter).await.unwrap().unwrap().exports_in_use);
-    assert!(!cloudformation.describe(&idle).await.unwrap().unwrap().exports_in_use);
+    let listed = |name: &str| stacks.iter().find(|s| s.name == name).expect("listed");
+    assert_eq!(listed(&exporter).exports, std::slice::from_ref(&export));
+    for name in [&exporter, &idle, &untagged] {
+        assert!(listed(name).exports_in_use, "{name}: has exports, not ruled out by a listing");
+    }
+    assert!(!listed(&importer).exports_in_use, "imports, exports nothing");
     assert!(
-        !cloudformation.describe(&untagged).await.unwrap().unwrap().exports_in_use,
-        "looked up by describe"
+        !aws.request_counts().contains_key("cloudformation.ListImports"),
+        "listing makes no per-stack call"
     );
+
+    assert!(
+        cloudformation.describe(&exporter).await.unwrap().unwrap().exports_in_use,
+        "imported by {importer}"
+    );
+    assert!(!cloudformation.describe(&idle).await.unwrap().unwrap().exports_in_use);
+    assert!(!cloudformation.describe(&untagged).await.unwrap().unwrap().exports_in_use);
+    assert_eq!(aws.request_counts()["cloudformation.ListImports"], 3, "one per export described");
 }
 
 #[tokio::test]
@@ -189,6 +195,7 @@ fn a_mark(stack_id: &str, n: u32) -> Mark {
         expiry_seen: Timestamp::from_unix_seconds(base.unix_seconds() - 3_600),
         notices: n,
         times_snoozed: n * 2,
+        mode: if n.is_multiple_of(2) { Mode::Enforce } else { Mode::Report },
     }
 }
 

@@ -4,13 +4,12 @@ use super::aws_error;
 use crate::AwsError;
 use crate::reaper::plan::StackInfo;
 use crate::reaper::ports::Stacks;
-use crate::reaper::tags::{DELETE_AFTER_TAG, is_opted_in};
+use crate::reaper::tags::DELETE_AFTER_TAG;
 use crate::reaper::time::Timestamp;
 use aws_sdk_cloudformation::types::{Capability, Parameter, Stack, Tag};
 use futures::{StreamExt, stream};
 
-/// Most stacks, and most exports of one stack, looked up at once (so at most 16 `ListImports`
-/// calls in flight).
+/// Most exports of one stack looked up at once.
 const IMPORT_LOOKUPS_IN_FLIGHT: usize = 4;
 
 /// CloudFormation through the SDK, with the shared configuration's retries and timeouts.
@@ -57,13 +56,11 @@ impl CloudFormationClient {
     }
 }
 
-/// The export names among a stack's outputs.
-fn export_names(stack: &Stack) -> Vec<String> {
-    stack.outputs().iter().filter_map(|o| o.export_name()).map(str::to_owned).collect()
-}
-
-/// A stack as the planner sees it, before its exports are looked up (`exports_in_use` false).
+/// A stack as the planner sees it, before its exports are looked up: `exports_in_use` holds
+/// whether it has any (not ruled out).
 fn stack_info(stack: &Stack) -> StackInfo {
+    let exports: Vec<String> =
+        stack.outputs().iter().filter_map(|o| o.export_name()).map(str::to_owned).collect();
     StackInfo {
         name: stack.stack_name().unwrap_or_default().to_owned(),
         id: stack.stack_id().unwrap_or_default().to_owned(),
@@ -77,7 +74,8 @@ fn stack_info(stack: &Stack) -> StackInfo {
             .iter()
             .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))
             .collect(),
-        exports_in_use: false,
+        exports_in_use: !exports.is_empty(),
+        exports,
     }
 }
 
@@ -87,22 +85,9 @@ impl Stacks for CloudFormationClient {
         let mut stacks = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| aws_error("DescribeStacks", e))?;
-            stacks.extend(page.stacks().iter().map(|s| (stack_info(s), export_names(s))));
+            stacks.extend(page.stacks().iter().map(stack_info));
         }
-        let looked_up = stream::iter(stacks)
-            .map(|(mut info, exports)| async move {
-                info.exports_in_use = if exports.is_empty() {
-                    false
-                } else if is_opted_in(&info.tags) && info.parent_id.is_none() {
-                    self.any_imported(&exports).await
-                } else {
-                    // Never deleted: not worth the calls, and not ruled out.
-                    true
-                };
-                info
-            })
-            .buffered(IMPORT_LOOKUPS_IN_FLIGHT);
-        Ok(looked_up.collect().await)
+        Ok(stacks)
     }
 
     async fn describe(&self, name: &str) -> Result<Option<StackInfo>, AwsError> {
@@ -118,7 +103,7 @@ impl Stacks for CloudFormationClient {
         };
         let Some(stack) = output.stacks().first() else { return Ok(None) };
         let mut info = stack_info(stack);
-        info.exports_in_use = self.any_imported(&export_names(stack)).await;
+        info.exports_in_use = self.any_imported(&info.exports).await;
         Ok(Some(info))
     }
 

@@ -10,6 +10,7 @@
 //! | `expirySeen` | S | RFC 3339 UTC instant |
 //! | `notices` | N | whole number |
 //! | `timesSnoozed` | N | whole number |
+//! | `mode` | S | `report` or `enforce`: the mode that started the notice cycle; read as `report` when absent |
 //!
 //! An item that does not read as a mark (missing or unreadable attribute) is skipped with a
 //! warning: the stack then counts as unmarked and is warned again before any deletion, and the
@@ -17,6 +18,7 @@
 
 use super::aws_error;
 use crate::AwsError;
+use crate::reaper::Mode;
 use crate::reaper::plan::Mark;
 use crate::reaper::ports::MarksStore;
 use crate::reaper::time::Timestamp;
@@ -30,6 +32,7 @@ const DELETE_AFTER: &str = "deleteAfter";
 const EXPIRY_SEEN: &str = "expirySeen";
 const NOTICES: &str = "notices";
 const TIMES_SNOOZED: &str = "timesSnoozed";
+const MODE: &str = "mode";
 
 /// The marks table through the SDK, with the shared configuration's retries and timeouts.
 #[derive(Debug, Clone)]
@@ -54,6 +57,7 @@ fn item(mark: &Mark) -> HashMap<String, AttributeValue> {
         (EXPIRY_SEEN.to_owned(), AttributeValue::S(mark.expiry_seen.to_string())),
         (NOTICES.to_owned(), AttributeValue::N(mark.notices.to_string())),
         (TIMES_SNOOZED.to_owned(), AttributeValue::N(mark.times_snoozed.to_string())),
+        (MODE.to_owned(), AttributeValue::S(mark.mode.as_str().to_owned())),
     ])
 }
 
@@ -75,6 +79,13 @@ fn mark(item: &HashMap<String, AttributeValue>) -> Result<Mark, String> {
         expiry_seen: instant(EXPIRY_SEEN)?,
         notices: number(NOTICES)?,
         times_snoozed: number(TIMES_SNOOZED)?,
+        mode: match item.get(MODE) {
+            None => Mode::Report,
+            Some(AttributeValue::S(mode)) => {
+                Mode::parse(mode).ok_or_else(|| format!("{MODE}={mode}: expected report or enforce"))?
+            }
+            Some(_) => return Err(format!("{MODE}: not a string")),
+        },
     })
 }
 

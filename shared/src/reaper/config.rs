@@ -40,13 +40,33 @@ pub const DEFAULT_PRODUCTION_STACKS: &[&str] = &["lifeguard"];
 const DAY: Duration = Duration::from_secs(86_400);
 
 /// Whether the reaper may delete.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Plan, mark and notify, but never delete.
     #[default]
     Report,
     /// Delete what the rules allow.
     Enforce,
+}
+
+impl Mode {
+    /// `report` or `enforce`, as [`MODE_VAR`] spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Report => "report",
+            Self::Enforce => "enforce",
+        }
+    }
+
+    /// The mode `as_str` spelled, if any.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "report" => Some(Self::Report),
+            "enforce" => Some(Self::Enforce),
+            _ => None,
+        }
+    }
 }
 
 /// A setting that cannot be used; the message names the variable, its value and the problem.
@@ -115,11 +135,8 @@ impl ReaperConfig {
         };
         let mut config = Self::default();
         if let Some((variable, value)) = read(MODE_VAR) {
-            config.mode = match value.trim().to_ascii_lowercase().as_str() {
-                "report" => Mode::Report,
-                "enforce" => Mode::Enforce,
-                _ => return Err(problem(variable, &value, "expected report or enforce")),
-            };
+            config.mode =
+                Mode::parse(&value).ok_or_else(|| problem(variable, &value, "expected report or enforce"))?;
         }
         if let Some((variable, value)) = read(DISABLED_VAR) {
             config.disabled = match value.trim().to_ascii_lowercase().as_str() {

@@ -11,6 +11,7 @@ pub mod config;
 pub mod glob;
 pub mod plan;
 pub mod ports;
+pub mod run;
 pub mod tags;
 pub mod time;
 
@@ -20,4 +21,7 @@ mod properties;
 pub use config::{ConfigError, Mode, ReaperConfig};
 pub use plan::{Action, Decision, Mark, MarkChange, Plan, ReasonCode, StackInfo, plan};
 pub use ports::{MarksStore, Notifier, Stacks};
+pub use run::{
+    DeletionOutcome, MarkResult, Reaper, ReaperError, RunError, RunReport, StackReport, handle, run_time,
+};
 pub use time::Timestamp;

@@ -15,10 +15,13 @@
 //! 4. Its status is settled: `CREATE_COMPLETE`, `UPDATE_COMPLETE` or `IMPORT_COMPLETE`. Failed
 //!    and rollback states (`*_FAILED`, `ROLLBACK_COMPLETE`, `UPDATE_ROLLBACK_COMPLETE`,
 //!    `IMPORT_ROLLBACK_COMPLETE`) are reported (`failed-status`) and left to a person: a rollback
-//!    means the stack is not what its template says.
+//!    means the stack is not what its template says. One exception: a `DELETE_FAILED` stack that
+//!    had its final notice goes on through the rules, so a failed deletion is retried (plainly,
+//!    never retaining or forcing anything) on the next run.
 //! 5. Termination protection is known to be off, no export is imported elsewhere, and the owner
 //!    tag is present. Otherwise: `Warn` with the blocking reason.
-//! 6. It was marked (first notice) at least one grace period ago, `delete_after` has passed and
+//! 6. It was marked (first notice) at least one grace period ago, in the current mode (a mark
+//!    made in report mode starts a new notice cycle once the mode is `enforce`), `delete_after` has passed and
 //!    a final notice went out (the second notice, sent from `lead` before `delete_after`, where
 //!    `lead` is one day or half the grace when shorter; a late run sends it and postpones the
 //!    deletion by `lead`).
@@ -28,8 +31,9 @@
 //! Marks live in the reaper's table. A new mark is planned on the first notice, updated on the
 //! final notice, and cleared when the stack is snoozed, unexpired, out of scope (deleted, opted
 //! out, nested, protected) or no longer listed. Blocked stacks keep their mark untouched. Report
-//! mode writes marks and notices exactly like enforce mode, so switching to enforce can delete at
-//! once stacks whose owners were told of a date that has passed.
+//! mode writes marks and sends notices like enforce mode, but its marks do not count in enforce
+//! mode: switching to enforce never deletes at once a stack whose owner was told nothing would
+//! be deleted.
 
 use super::config::{MAX_DELETIONS_VAR, MAX_LIFETIME_VAR, Mode, ReaperConfig};
 use super::tags::{Expiry, OWNER_TAG, expiry, is_email, is_opted_in, read_lifecycle_tags};
@@ -65,7 +69,9 @@ pub struct StackInfo {
     pub termination_protection: Option<bool>,
     /// Stack tags.
     pub tags: BTreeMap<String, String>,
-    /// Whether another stack imports one of its exports (or that could not be ruled out).
+    /// Names of its exports.
+    pub exports: Vec<String>,
+    /// Whether another stack imports one of its exports, or that is not ruled out yet.
     pub exports_in_use: bool,
 }
 
@@ -84,6 +90,9 @@ pub struct Mark {
     pub notices: u32,
     /// Times the owner moved the expiry while marked without it reaching the future.
     pub times_snoozed: u32,
+    /// The mode of the run that started this notice cycle. In enforce mode a mark made in report
+    /// mode does not count: the owners were told nothing would be deleted.
+    pub mode: Mode,
 }
 
 /// What to do with a stack.
@@ -98,6 +107,18 @@ pub enum Action {
     Delete,
     /// Out of the reaper's scope.
     Skip,
+}
+
+impl Action {
+    /// The kebab-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Keep => "keep",
+            Self::Warn => "warn",
+            Self::Delete => "delete",
+            Self::Skip => "skip",
+        }
+    }
 }
 
 /// Why a decision was taken; stable kebab-case codes for logs and reports.
@@ -450,7 +471,9 @@ fn decide(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig, now: Ti
         };
     }
 
-    if status == StatusClass::FailedOrRolledBack {
+    let retrying_deletion =
+        stack.status == "DELETE_FAILED" && mark.is_some_and(|m| m.notices >= NOTICES_BEFORE_DELETION);
+    if status == StatusClass::FailedOrRolledBack && !retrying_deletion {
         return with(Warn, R::FailedStatus).detail(stack.status.clone());
     }
     match stack.termination_protection {
@@ -474,9 +497,23 @@ fn decide(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig, now: Ti
             expiry_seen: expires,
             notices: 1,
             times_snoozed: 0,
+            mode: config.mode,
         };
         return with(Warn, R::ExpiredFirstNotice).write_mark(new_mark);
     };
+    if config.mode == Mode::Enforce && m.mode == Mode::Report {
+        let restarted = Mark {
+            first_notice: now,
+            delete_after: now.plus(config.grace),
+            expiry_seen: expires,
+            notices: 1,
+            mode: Mode::Enforce,
+            ..m.clone()
+        };
+        return with(Warn, R::ExpiredFirstNotice)
+            .detail("marked in report mode; the grace period starts again in enforce mode")
+            .write_mark(restarted);
+    }
     if expires > m.expiry_seen {
         // The owner moved the expiry, but not past now: a new notice cycle starts.
         let renewed = Mark {
@@ -486,6 +523,7 @@ fn decide(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig, now: Ti
             expiry_seen: expires,
             notices: 1,
             times_snoozed: m.times_snoozed.saturating_add(1),
+            mode: config.mode,
         };
         return with(Warn, R::ExpiredFirstNotice).write_mark(renewed);
     }
@@ -504,6 +542,9 @@ fn decide(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig, now: Ti
     }
     match config.mode {
         Mode::Report => with(Warn, R::ModeReport).detail("would delete in enforce mode"),
+        Mode::Enforce if retrying_deletion => {
+            with(Delete, R::Delete).detail("retrying a deletion that ended DELETE_FAILED")
+        }
         Mode::Enforce => with(Delete, R::Delete),
     }
 }
@@ -540,6 +581,7 @@ mod tests {
                 .into_iter()
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect(),
+            exports: Vec::new(),
             exports_in_use: false,
         }
     }
@@ -553,6 +595,7 @@ mod tests {
             expiry_seen: stack.created.plus(Duration::from_secs(14 * DAY as u64)),
             notices: 2,
             times_snoozed: 0,
+            mode: Mode::Enforce,
         }
     }
 
@@ -645,10 +688,49 @@ mod tests {
         {
             let mut s = stack("pr-1");
             s.status = status.into();
-            let d = decide_one(&s, Some(&ripe_mark(&s)), &enforce());
-            assert_decision(&d, Action::Warn, ReasonCode::FailedStatus);
-            assert_eq!(d.detail.as_deref(), Some(status));
+            let half_notified = Mark { notices: 1, ..ripe_mark(&s) };
+            for mark in [None, Some(&half_notified)] {
+                let d = decide_one(&s, mark, &enforce());
+                assert_decision(&d, Action::Warn, ReasonCode::FailedStatus);
+                assert_eq!(d.detail.as_deref(), Some(status));
+            }
+            if status != "DELETE_FAILED" {
+                let d = decide_one(&s, Some(&ripe_mark(&s)), &enforce());
+                assert_decision(&d, Action::Warn, ReasonCode::FailedStatus);
+            }
         }
+    }
+
+    #[test]
+    fn retries_a_failed_deletion_of_a_stack_that_had_its_final_notice() {
+        let mut s = stack("pr-1");
+        s.status = "DELETE_FAILED".into();
+        let d = decide_one(&s, Some(&ripe_mark(&s)), &enforce());
+        assert_decision(&d, Action::Delete, ReasonCode::Delete);
+        assert!(d.detail.as_deref().unwrap().contains("DELETE_FAILED"), "{d:?}");
+        s.termination_protection = Some(true);
+        let d = decide_one(&s, Some(&ripe_mark(&s)), &enforce());
+        assert_decision(&d, Action::Warn, ReasonCode::TerminationProtected);
+    }
+
+    #[test]
+    fn marks_made_in_report_mode_do_not_count_in_enforce_mode() {
+        let s = stack("pr-1");
+        let reported = Mark { mode: Mode::Report, times_snoozed: 1, ..ripe_mark(&s) };
+        let d = decide_one(&s, Some(&reported), &ReaperConfig::default());
+        assert_decision(&d, Action::Warn, ReasonCode::ModeReport);
+
+        let d = decide_one(&s, Some(&reported), &enforce());
+        assert_decision(&d, Action::Warn, ReasonCode::ExpiredFirstNotice);
+        let MarkChange::Write(restarted) = d.mark else { panic!("{d:?}") };
+        assert_eq!(
+            (restarted.first_notice, restarted.notices, restarted.mode, restarted.times_snoozed),
+            (NOW, 1, Mode::Enforce, 1)
+        );
+        assert_eq!(restarted.delete_after, NOW.plus(Duration::from_secs(3 * DAY as u64)));
+
+        let plan_ = plan(std::slice::from_ref(&s), &[], &ReaperConfig::default(), NOW);
+        assert_eq!(plan_.marks_to_write[0].mode, Mode::Report);
     }
 
     #[test]
@@ -746,6 +828,7 @@ mod tests {
             expiry_seen: s.created.plus(Duration::from_secs(14 * DAY as u64)),
             notices: 1,
             times_snoozed: 0,
+            mode: Mode::Enforce,
         };
         assert_eq!(plan_.marks_to_write, std::slice::from_ref(&expected));
         assert_eq!(plan_.decisions[0].delete_after, Some(expected.delete_after));

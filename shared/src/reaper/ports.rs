@@ -10,17 +10,15 @@ use std::future::Future;
 
 /// The stacks of the account and region (CloudFormation).
 pub trait Stacks: Sync {
-    /// Every stack `DescribeStacks` lists (all pages), with `exports_in_use` worked out.
-    ///
-    /// `exports_in_use` is looked up (`ListImports`, one call per export) only for opted-in,
-    /// top-level stacks with exports, the only ones the planner may delete. Any other stack
-    /// with exports gets `true` (not ruled out), one without gets `false`. An export is free
-    /// only when `ListImports` says it "is not imported by any stack"; any other error counts
-    /// as in use, so doubt never deletes.
+    /// Every stack `DescribeStacks` lists (all pages), with no per-stack call: `exports_in_use`
+    /// is `true` for every stack with exports (not ruled out yet). The caller describes the few
+    /// stacks where that, or an unknown termination protection, blocks a deletion.
     fn list(&self) -> impl Future<Output = Result<Vec<StackInfo>, AwsError>> + Send;
 
-    /// One stack by name (or id), for the re-check just before deleting; `None` when
-    /// CloudFormation says it does not exist. `exports_in_use` is always looked up.
+    /// One stack by name (or id); `None` when CloudFormation says it does not exist.
+    /// `exports_in_use` is looked up (`ListImports`, one call per export): an export is free
+    /// only when CloudFormation says it "is not imported by any stack"; any other error counts
+    /// as in use, so doubt never deletes.
     fn describe(&self, name: &str) -> impl Future<Output = Result<Option<StackInfo>, AwsError>> + Send;
 
     /// `DeleteStack` by stack id. Success only means CloudFormation took the request: the

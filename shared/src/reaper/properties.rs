@@ -171,6 +171,7 @@ fn any_stack(rng: &mut Rng, index: usize, now: Timestamp) -> StackInfo {
         parent_id: rng.chance(10).then(|| "arn:parent".to_owned()),
         termination_protection: *rng.pick(&[None, Some(true), Some(false), Some(false), Some(false)]),
         tags,
+        exports: Vec::new(),
         exports_in_use: rng.chance(15),
     }
 }
@@ -191,6 +192,7 @@ fn random_mark(
         expiry_seen: rng.near(now, 30 * DAY),
         notices: rng.below(4) as u32,
         times_snoozed: rng.below(3) as u32,
+        mode: if rng.chance(80) { Mode::Enforce } else { Mode::Report },
     };
     if lenient && rng.chance(80) {
         mark.first_notice = now.minus(config.grace).minus(Duration::from_secs(rng.below(DAY)));
@@ -231,7 +233,7 @@ fn deletable(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig, now:
         && opted_in
         && stack.parent_id.is_none()
         && stack.termination_protection == Some(false)
-        && SETTLED_STATUSES.contains(&stack.status.as_str())
+        && (SETTLED_STATUSES.contains(&stack.status.as_str()) || stack.status == "DELETE_FAILED")
         && !protected
         && !stack.exports_in_use
         && owner_is_valid(stack)
@@ -241,6 +243,7 @@ fn deletable(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig, now:
         && mark.first_notice.plus(config.grace) <= now
         && mark.delete_after <= now
         && mark.notices >= 2
+        && mark.mode == Mode::Enforce
 }
 
 fn check_case(case: usize, stacks: &[StackInfo], marks: &[Mark], config: &ReaperConfig, now: Timestamp) {

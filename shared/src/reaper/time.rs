@@ -136,6 +136,13 @@ impl Timestamp {
     }
 }
 
+impl serde::Serialize for Timestamp {
+    /// As RFC 3339 text, like [`Display`](fmt::Display).
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 impl fmt::Display for Timestamp {
     /// Formats as RFC 3339 UTC, e.g. `2026-03-01T12:00:00Z`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -11,7 +11,7 @@ use lifeguard_shared::metrics::{
     plan,
 };
 use lifeguard_shared::reaper::tags::{EXPIRES_AT_TAG, OWNER_TAG, TEMPORARY_TAG, TTL_TAG};
-use lifeguard_shared::reaper::{Mark, ReaperConfig, StackInfo, Timestamp, plan as reaper_plan};
+use lifeguard_shared::reaper::{Mark, Mode, ReaperConfig, StackInfo, Timestamp, plan as reaper_plan};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -107,6 +107,7 @@ fn inventory(now: i64) -> (Vec<StackInfo>, Vec<Mark>) {
                 parent_id: (i % 13 == 0).then(|| format!("arn:parent-{i}")),
                 termination_protection: if i % 17 == 0 { None } else { Some(i % 19 == 0) },
                 tags,
+                exports: Vec::new(),
                 exports_in_use: i % 23 == 0,
             }
         })
@@ -121,6 +122,7 @@ fn inventory(now: i64) -> (Vec<StackInfo>, Vec<Mark>) {
             expiry_seen: Timestamp::from_unix_seconds(now - 6 * DAY),
             notices: 2,
             times_snoozed: 0,
+            mode: Mode::Enforce,
         })
         .collect();
     (stacks, marks)
