@@ -105,7 +105,8 @@ fn run_bounded(mut command: Command, timeout: Duration, what: &str) -> (Option<E
 
 impl Watch {
     /// Starts `cargo lambda watch` at the workspace root on a free port, with `env` and the
-    /// AWS variables of this process handed to the functions, and waits until it listens.
+    /// AWS variables of this process (those `env` does not set) handed to the functions, and
+    /// waits until it listens.
     pub fn start(env: &[(&str, &str)]) -> Self {
         let port = free_port();
         let log = std::env::temp_dir().join(format!("{}-watch.log", unique("watch")));
@@ -115,7 +116,10 @@ impl Watch {
             .env("PATH", path_with_venv())
             .args(["lambda", "watch", "--ignore-changes", "--invoke-address", "127.0.0.1"])
             .args(["--invoke-port", &port.to_string()]);
-        let inherited = AWS_VARS.iter().filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)));
+        let inherited = AWS_VARS
+            .iter()
+            .filter(|k| !env.iter().any(|(given, _)| given == *k))
+            .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)));
         let given = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
         for (key, value) in inherited.chain(given) {
             assert!(!value.contains(','), "--env-var values cannot hold commas: {key}={value}");
