@@ -1,18 +1,22 @@
-//! The REAL `pre-traffic` and `post-traffic` binaries behind the Lambda Runtime API (`cargo
-//! lambda watch`), with the repository's `checks/checks.yaml`, judging sample-app deployments on
-//! the local AWS. The sample app's answers come from the real `loyalty` binary, served by the same
-//! watch.
+//! The REAL binaries behind the Lambda Runtime API (`cargo lambda watch`): `pre-traffic` and
+//! `post-traffic` with the repository's `checks/checks.yaml`, judging sample-app deployments on
+//! the local AWS (the sample app's answers come from the real `loyalty` binary, served by the same
+//! watch), and `reaper` replaying scheduled runs over stacks of the local AWS.
 
 use aws_sdk_cloudwatch::types::StateValue;
 use lifeguard_shared::deployment::LifecycleEvent;
+use lifeguard_shared::reaper::Timestamp;
+use lifeguard_shared::reaper::tags::{OWNER_TAG, TEMPORARY_TAG, TTL_TAG};
 use lifeguard_tests::watch::{
     POST_TRAFFIC_HOOK, PRE_TRAFFIC_HOOK, Watch, loyalty_behaviours, post_traffic_event, pre_traffic_event,
     repo_check_file, says_silver_for_alice,
 };
 use lifeguard_tests::{
-    DeploymentSpec, FunctionSpec, LocalAws, Noise, SeededDeployment, Traffic, repo_root, summary, unique,
+    DeploymentSpec, FunctionSpec, LocalAws, Noise, SeededDeployment, Traffic, repo_root, scheduled_event,
+    stack_template, summary, unique,
 };
 use serde_json::Value;
+use std::time::Duration;
 
 /// Seeds LoyaltyFunction versions 1 (answering like the sample app) and 2 (answering as
 /// `target_behaviours` says, or like the sample app) and a deployment 1 → 2 whose hook is the
@@ -165,4 +169,75 @@ async fn real_post_traffic_binary_passes_a_healthy_deployment() {
     let calls = aws.invocations(&function);
     assert!(!calls.is_empty());
     assert!(calls.iter().all(|c| c["qualifier"] == "live" && c["executedVersion"] == "2"), "{calls:#?}");
+}
+
+/// A watch whose functions talk to `aws`'s region with its access key, with `reaper_env` added.
+fn reaper_watch(aws: &LocalAws, reaper_env: &[(&str, &str)]) -> Watch {
+    let region = aws.sdk.region().expect("a region").to_string();
+    let mut env = vec![
+        ("AWS_REGION", region.as_str()),
+        ("AWS_DEFAULT_REGION", region.as_str()),
+        ("AWS_ACCESS_KEY_ID", aws.access_key.as_str()),
+    ];
+    env.extend_from_slice(reaper_env);
+    Watch::start(&env)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn real_reaper_binary_replays_runs_and_deletes_only_the_ripe_stack() {
+    let aws = LocalAws::connect_isolated("eu-south-1").await;
+    let template = stack_template(&[], &[]);
+    let t0 = Timestamp::now();
+    let owned = [(TEMPORARY_TAG, "true"), (OWNER_TAG, "alice@example.com"), (TTL_TAG, "1d")];
+    aws.create_stack("app-expired", &template, &owned, false).await;
+    aws.create_stack("app-protected", &template, &owned, true).await;
+    aws.create_stack("lifeguard", &template, &owned, false).await;
+    let table = aws.create_marks_table("rt-marks").await;
+    let (topic, _queue) = aws.topic_with_queue("rt-notices").await;
+    let watch = reaper_watch(
+        &aws,
+        &[("REAPER_MODE", "enforce"), ("REAPER_TOPIC_ARN", &topic), ("REAPER_MARKS_TABLE", &table)],
+    );
+    let run = |days: u64, hours: u64| {
+        let at = t0.plus(Duration::from_secs(days * 86_400 + hours * 3_600));
+        let invoked = watch.invoke_json("reaper", &scheduled_event(at));
+        assert!(invoked.success, "{}\n{}\nwatch log:\n{}", invoked.stdout, invoked.stderr, watch.log_tail());
+        let report = invoked.json();
+        assert_eq!(report["now"], at.to_string(), "the event's time is the run's now");
+        report
+    };
+    let reason = |report: &Value, name: &str| {
+        let stacks = report["stacks"].as_array().expect("stacks");
+        let stack = stacks.iter().find(|s| s["name"] == name).unwrap_or_else(|| panic!("{name}: {report:#}"));
+        format!("{}/{}", stack["decision"].as_str().unwrap(), stack["reason"].as_str().unwrap())
+    };
+
+    let first = run(2, 0);
+    assert_eq!(first["mode"], "enforce");
+    assert_eq!(reason(&first, "app-expired"), "warn/expired-first-notice");
+    assert_eq!(reason(&first, "app-protected"), "warn/termination-protected");
+    assert_eq!(reason(&first, "lifeguard"), "skip/protected-name");
+    assert_eq!(first["counts"]["stacks"], 3, "{first:#}");
+    let expired = first["stacks"].as_array().unwrap().iter().find(|s| s["name"] == "app-expired").unwrap();
+    assert_eq!(expired["mark"]["change"], "written");
+    assert_eq!(expired["owner"], "alice@example.com");
+    assert_eq!(reason(&run(4, 12), "app-expired"), "warn/final-notice");
+    let last = run(5, 1);
+    assert_eq!(reason(&last, "app-expired"), "delete/delete");
+    let deleted = last["stacks"].as_array().unwrap().iter().find(|s| s["name"] == "app-expired").unwrap();
+    assert_eq!(deleted["deletion"]["result"], "requested", "{last:#}");
+    assert_eq!(last["counts"]["deletionsRequested"], 1, "{last:#}");
+    let left: Vec<String> = aws.stack_names().await.into_iter().collect();
+    assert_eq!(left, ["app-protected", "lifeguard"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn real_reaper_binary_stops_on_a_bad_setting_before_any_aws_call() {
+    let aws = LocalAws::connect_isolated("il-central-1").await;
+    let watch = reaper_watch(&aws, &[("REAPER_GRACE", "3 days")]);
+    let invoked = watch.invoke_json("reaper", &scheduled_event(Timestamp::now()));
+    assert!(!invoked.success, "a bad setting must fail the run: {}", invoked.stdout);
+    let output = format!("{}{}", invoked.stdout, invoked.stderr);
+    assert!(output.contains("InvalidConfiguration") && output.contains("REAPER_GRACE"), "{output}");
+    assert!(aws.request_counts().is_empty(), "no AWS call: {:?}", aws.request_counts());
 }

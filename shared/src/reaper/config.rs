@@ -12,6 +12,9 @@ use std::time::Duration;
 pub const MODE_VAR: &str = "REAPER_MODE";
 /// Kill switch: `true` plans nothing (every stack is skipped as `reaper-disabled`).
 pub const DISABLED_VAR: &str = "REAPER_DISABLED";
+/// `false` stops the courtesy `lifeguard:delete-after` tag (a tags-only `UpdateStack`, which
+/// touches every resource of the stack); default `true`. Marks do not depend on it.
+pub const TAG_STACKS_VAR: &str = "REAPER_TAG_STACKS";
 /// Time between the first notice and the earliest deletion; default `3d`.
 pub const GRACE_VAR: &str = "REAPER_GRACE";
 /// Most deletions one run may plan; default 5.
@@ -88,6 +91,8 @@ pub struct ReaperConfig {
     pub mode: Mode,
     /// Kill switch: when set, the plan skips every stack and changes nothing.
     pub disabled: bool,
+    /// Whether enforce mode tags marked stacks `lifeguard:delete-after`.
+    pub tag_stacks: bool,
     /// Time between the first notice and the earliest deletion.
     pub grace: Duration,
     /// Most deletions one run may plan.
@@ -114,6 +119,7 @@ impl Default for ReaperConfig {
         Self {
             mode: Mode::Report,
             disabled: false,
+            tag_stacks: true,
             grace: 3 * DAY,
             max_deletions: 5,
             default_ttl: 14 * DAY,
@@ -138,13 +144,16 @@ impl ReaperConfig {
             config.mode =
                 Mode::parse(&value).ok_or_else(|| problem(variable, &value, "expected report or enforce"))?;
         }
-        if let Some((variable, value)) = read(DISABLED_VAR) {
-            config.disabled = match value.trim().to_ascii_lowercase().as_str() {
-                "true" => true,
-                "false" => false,
-                _ => return Err(problem(variable, &value, "expected true or false")),
-            };
-        }
+        let flag = |variable: &'static str, default: bool| match read(variable) {
+            None => Ok(default),
+            Some((variable, value)) => match value.trim().to_ascii_lowercase().as_str() {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                _ => Err(problem(variable, &value, "expected true or false")),
+            },
+        };
+        config.disabled = flag(DISABLED_VAR, false)?;
+        config.tag_stacks = flag(TAG_STACKS_VAR, true)?;
         let duration = |variable: &'static str, default: Duration| match read(variable) {
             None => Ok(default),
             Some((variable, value)) => {
@@ -291,6 +300,7 @@ mod tests {
         let mut vars = ENFORCE.to_vec();
         vars.extend([
             (DISABLED_VAR, "TRUE"),
+            (TAG_STACKS_VAR, "false"),
             (GRACE_VAR, "36h"),
             (MAX_DELETIONS_VAR, " 2 "),
             (DEFAULT_TTL_VAR, "1w"),
@@ -301,7 +311,7 @@ mod tests {
         ]);
         let config = config(&vars).unwrap();
         assert_eq!(config.mode, Mode::Enforce);
-        assert!(config.disabled);
+        assert!(config.disabled && !config.tag_stacks);
         assert_eq!(config.grace, Duration::from_secs(36 * 3_600));
         assert_eq!(config.max_deletions, 2);
         assert_eq!(config.default_ttl, 7 * DAY);
@@ -327,6 +337,7 @@ mod tests {
         for (vars, variable, problem) in [
             (vec![(MODE_VAR, "delete")], MODE_VAR, "report or enforce"),
             (vec![(DISABLED_VAR, "yes")], DISABLED_VAR, "true or false"),
+            (vec![(TAG_STACKS_VAR, "1")], TAG_STACKS_VAR, "true or false"),
             (vec![(GRACE_VAR, "3")], GRACE_VAR, "missing a unit"),
             (vec![(GRACE_VAR, "3m")], GRACE_VAR, "unknown unit"),
             (vec![(MAX_DELETIONS_VAR, "-1")], MAX_DELETIONS_VAR, "whole number"),

@@ -13,8 +13,9 @@
 //!    so the next run tries again.
 //! 5. One notice per owner. A mark is written only once its owner's notice went out: a stack
 //!    counts as warned only when its owner was told.
-//! 6. Marks cleared; in enforce mode, the `lifeguard:delete-after` tag as a courtesy where the
-//!    stack's status allows an update (a failure there changes nothing else).
+//! 6. Marks cleared; in enforce mode (unless `REAPER_TAG_STACKS=false`), the
+//!    `lifeguard:delete-after` tag as a courtesy where the stack's status allows an update (a
+//!    failure there changes nothing else).
 //! 7. The digest for the operators.
 
 use super::config::{ConfigError, Mode, ReaperConfig};
@@ -95,6 +96,7 @@ pub enum MarkResult {
 
 /// The mark as the report shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct MarkReport {
     /// What happened to it this run.
     pub change: MarkResult,
@@ -110,6 +112,7 @@ pub struct MarkReport {
 
 /// One stack in the report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct StackReport {
     /// Stack name.
     pub name: String,
@@ -140,6 +143,7 @@ pub struct StackReport {
 
 /// Counts over the whole run.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Counts {
     /// Stacks listed.
     pub stacks: usize,
@@ -167,6 +171,7 @@ pub struct Counts {
 
 /// The run's JSON report (the Lambda response).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RunReport {
     /// `report` or `enforce`.
     pub mode: Mode,
@@ -226,7 +231,7 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
             notified.iter().filter(|(_, r)| r.is_ok()).map(|(owner, _)| owner.as_str()).collect();
         self.write_marks(&plan, &sent, &mut run).await;
         self.clear_marks(&plan, &mut run).await;
-        if config.mode == Mode::Enforce {
+        if config.mode == Mode::Enforce && config.tag_stacks {
             self.tag_marked(&stacks, &plan, &marks, &mut run).await;
         }
         let mut report = run.into_report(config.mode, now, &stacks, &plan, sent.len());
@@ -995,6 +1000,16 @@ mod tests {
         let tag = format!("tag pr-expired {}", NOW.plus(Duration::from_secs(3 * DAY)));
         assert!(fake.calls().contains(&tag), "courtesy tag in enforce mode: {:?}", fake.calls());
         assert!(report.digest_sent);
+    }
+
+    #[tokio::test]
+    async fn the_courtesy_tag_can_be_turned_off() {
+        let fake = fake(vec![stack("pr-expired", 20)], Vec::new());
+        let mut reaper = reaper(&fake, Mode::Enforce);
+        reaper.config.tag_stacks = false;
+        let report = reaper.run(NOW).await.unwrap();
+        assert_eq!(entry(&report, "pr-expired").mark.as_ref().map(|m| m.change), Some(MarkResult::Written));
+        assert!(!fake.calls().iter().any(|c| c.starts_with("tag")), "{:?}", fake.calls());
     }
 
     #[tokio::test]
