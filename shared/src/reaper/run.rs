@@ -218,6 +218,15 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
         if self.settle_doubts(&mut stacks, &plan).await {
             plan = super::plan::plan(&stacks, &marks, config, now);
         }
+        if plan.deletion_cap_reached {
+            let held_back =
+                plan.decisions.iter().filter(|d| d.reason == ReasonCode::DeletionCapReached).count();
+            tracing::warn!(
+                max_deletions = config.max_deletions,
+                held_back,
+                "the per-run deletion cap held back deletions; later runs will carry them out"
+            );
+        }
         let mut run = Progress::new(&stacks, &marks, &plan);
 
         self.delete(&stacks, &plan, &mut run).await;
