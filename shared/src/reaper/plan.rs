@@ -482,7 +482,11 @@ fn decide(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig, now: Ti
         None => return with(Warn, R::TerminationProtected).detail("termination protection is unknown"),
     }
     if stack.exports_in_use {
-        return with(Warn, R::ExportsInUse);
+        let detail = match stack.exports.as_slice() {
+            [] => "an export may be imported by another stack".to_owned(),
+            exports => format!("another stack imports (or may import) one of: {}", exports.join(", ")),
+        };
+        return with(Warn, R::ExportsInUse).detail(detail);
     }
     if tags.owner.is_none() {
         return with(Warn, R::NoOwner).detail(format!("no {OWNER_TAG} tag"));

@@ -651,7 +651,7 @@ fn explain(decision: &Decision, deletion: Option<&DeletionOutcome>) -> String {
             format!("expired, in a failed or rollback status; needs a person{detail}")
         }
         (ReasonCode::TerminationProtected, _) => format!("expired, but protected{detail}"),
-        (ReasonCode::ExportsInUse, _) => "expired, but another stack imports its exports".to_owned(),
+        (ReasonCode::ExportsInUse, _) => format!("expired, but still needed{detail}"),
         (reason, _) => format!("{reason}{detail}"),
     }
 }

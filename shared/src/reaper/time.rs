@@ -171,7 +171,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
         'd' => SECONDS_PER_DAY,
         'w' => SECONDS_PER_WEEK,
         _ if unit.is_ascii_digit() => return Err(error("missing a unit: h, d or w")),
-        _ => return Err(error(&format!("unknown unit {unit:?}; use h, d or w"))),
+        _ => {
+            return Err(error(&format!(
+                "unknown unit {unit:?}; write a whole number and one of h, d, w, e.g. 36h, 7d, 2w"
+            )));
+        }
     };
     let digits = &trimmed[..trimmed.len() - unit.len_utf8()];
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {

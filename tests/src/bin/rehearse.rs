@@ -7,17 +7,33 @@
 //!   canary (the same error rate as the old version) and a bad one (five times the error rate),
 //!   judged on the `AWS/Lambda` metrics put for both versions.
 //!
-//! It shows what each hook decided and what CodeDeploy recorded, and exits non-zero unless the
-//! good releases were let through and the bad ones stopped.
+//! It shows what each hook decided and what CodeDeploy recorded.
+//!
+//! Then the REAL `reaper` binary, through a watch of its own in a region of its own
+//! (`eu-central-2`, cleared first) in enforce mode: a dozen stacks are seeded (protected,
+//! out of scope, blocked, young, and three expired ones with an owner), and scheduled runs are
+//! replayed on advancing event times (seeding + 2 days: first notices; + 4.5 days: final
+//! notices; + 5 days 1 hour: deletions). Each run's JSON report is printed as a table.
+//!
+//! It exits non-zero unless the good releases were let through, the bad ones stopped, and
+//! exactly the expired stacks with an owner and nothing blocking are gone.
 
+use lifeguard_shared::aws::{DIGEST_OWNER, OWNER_ATTRIBUTE};
 use lifeguard_shared::deployment::LifecycleEvent;
+use lifeguard_shared::reaper::Timestamp;
+use lifeguard_shared::reaper::tags::{EXPIRES_AT_TAG, OWNER_TAG, TEMPORARY_TAG, TTL_TAG};
 use lifeguard_tests::watch::{
     POST_TRAFFIC_HOOK, PRE_TRAFFIC_HOOK, Watch, loyalty_behaviours, post_traffic_event, pre_traffic_event,
     repo_check_file, says_silver_for_alice,
 };
-use lifeguard_tests::{DeploymentSpec, FunctionSpec, LocalAws, Noise, SeededDeployment, Traffic, unique};
+use lifeguard_tests::{
+    DeploymentSpec, FunctionSpec, LocalAws, Noise, SeededDeployment, Traffic, scheduled_event,
+    stack_template, unique,
+};
 use serde_json::Value;
+use std::collections::BTreeSet;
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// One rehearsed hook run.
 struct Rehearsal {
@@ -66,6 +82,31 @@ const ERRATIC: Traffic = Traffic { error_rate: 0.05, ..HEALTHY };
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let hooks_ok = rehearse_hooks().await;
+    let reaper_ok = rehearse_reaper().await;
+    println!();
+    if hooks_ok && reaper_ok {
+        println!(
+            "rehearsal passed: the good release and canary were let through, the bad ones stopped; \
+             the reaper deleted exactly the expired stacks it may delete"
+        );
+        ExitCode::SUCCESS
+    } else {
+        let mut failures = Vec::new();
+        if !hooks_ok {
+            failures.push("a hook's verdict or reported status is not what was expected");
+        }
+        if !reaper_ok {
+            failures.push("a reaper run failed, or the stacks gone are not exactly the expected ones");
+        }
+        println!("rehearsal FAILED: {}", failures.join("; "));
+        ExitCode::FAILURE
+    }
+}
+
+/// The hooks' part: runs the four hook rehearsals, prints what they decided and what CodeDeploy
+/// recorded; returns whether every verdict and report is the expected one.
+async fn rehearse_hooks() -> bool {
     let aws = LocalAws::connect().await;
     let checks = repo_check_file();
     eprintln!("==> starting cargo lambda watch (the first invocation compiles the functions)");
@@ -213,15 +254,279 @@ async fn main() -> ExitCode {
         );
         ok &= r.verdict() == r.expected && accepted == [r.expected];
     }
-    println!();
-    if ok {
-        println!("rehearsal passed: the good release and canary were let through, the bad ones stopped");
-        ExitCode::SUCCESS
-    } else {
-        println!("rehearsal FAILED: a verdict or a reported status is not what was expected");
-        if rehearsals.iter().any(|r| r.report.is_err()) {
-            eprintln!("watch log:\n{}", watch.log_tail());
-        }
-        ExitCode::FAILURE
+    if !ok && rehearsals.iter().any(|r| r.report.is_err()) {
+        eprintln!("watch log:\n{}", watch.log_tail());
     }
+    ok
+}
+
+// ------------------------------------------------------------------------------------- reaper
+
+/// The reaper's region: its own, cleared first, so the reaper lists only the stacks seeded here
+/// (CloudFormation lists a whole region).
+const REAPER_REGION: &str = "eu-central-2";
+/// The reaper's mode: it deletes.
+const REAPER_MODE: &str = "enforce";
+/// The reaper's own protected pattern, besides the built-in `lifeguard` and `lifeguard-reaper`.
+const PROTECTED: &str = "shared-*";
+const HOUR: u64 = 3_600;
+const DAY: u64 = 24 * HOUR;
+const ALICE: &str = "alice@example.com";
+const BOB: &str = "bob@example.com";
+const CAROL: &str = "carol@example.com";
+
+/// The scheduled runs replayed, as (time after seeding, what that time is for, full table).
+const REAPER_RUNS: [(u64, &str, &str, bool); 3] = [
+    (2 * DAY, "seeding + 2d", "first notices", true),
+    (4 * DAY + 12 * HOUR, "seeding + 4.5d", "final notices", false),
+    (5 * DAY + HOUR, "seeding + 5d 1h", "deletions", true),
+];
+
+/// One replayed run of the reaper binary.
+struct ReaperRun {
+    when: &'static str,
+    purpose: &'static str,
+    full: bool,
+    /// Live stacks just before the run.
+    before: BTreeSet<String>,
+    /// The JSON report, or why there is none.
+    report: Result<Value, String>,
+    /// Who the notices of the run went to, in the order received (`*digest*` for the operators).
+    notices: Vec<String>,
+}
+
+/// Seeds a mixed inventory in [`REAPER_REGION`]; returns every stack name and those that must be
+/// gone after the last run (expired, owned, nothing blocking).
+async fn seed_stacks(aws: &LocalAws, t0: Timestamp) -> (BTreeSet<String>, BTreeSet<String>) {
+    let template = stack_template(&[], &[]);
+    let temporary = |owner: &'static str, ttl: &'static str| {
+        vec![(TEMPORARY_TAG, "true"), (OWNER_TAG, owner), (TTL_TAG, ttl)]
+    };
+    let alice_1d = temporary(ALICE, "1d");
+    // Opted in and expired too: only the rules of protection, scope and status keep these.
+    let production = aws.create_stack("lifeguard", &template, &alice_1d, false).await;
+    aws.create_stack("lifeguard-reaper", &template, &alice_1d, false).await;
+    aws.create_stack("shared-network", &template, &alice_1d, false).await;
+    aws.create_stack("app-not-opted-in", &template, &[(OWNER_TAG, ALICE), (TTL_TAG, "1d")], false).await;
+    aws.create_stack("app-nested", &template, &alice_1d, false).await;
+    aws.set_stack_state("app-nested", None, Some(&production));
+    aws.create_stack("app-in-progress", &template, &alice_1d, false).await;
+    aws.set_stack_state("app-in-progress", Some("UPDATE_IN_PROGRESS"), None);
+    // Expired, but blocked: reported on every run, never deleted.
+    aws.create_stack("app-no-owner", &template, &[(TEMPORARY_TAG, "true"), (TTL_TAG, "1d")], false).await;
+    aws.create_stack("app-bad-ttl", &template, &temporary(BOB, "3 days"), false).await;
+    aws.create_stack("app-termination-protected", &template, &alice_1d, true).await;
+    aws.create_stack("app-exporter", &stack_template(&["app-exporter-url"], &[]), &alice_1d, false).await;
+    aws.create_stack("app-importer", &stack_template(&[], &["app-exporter-url"]), &[], false).await;
+    // Not expired.
+    aws.create_stack("app-young", &template, &temporary(ALICE, "30d"), false).await;
+    // Expired after a day, owned, nothing blocking: these go.
+    let expires_at = t0.plus(Duration::from_secs(DAY)).to_string();
+    let expired = [
+        ("app-expired-alice", temporary(ALICE, "1d")),
+        ("app-expired-bob", temporary(BOB, "1d")),
+        (
+            "app-expired-carol",
+            vec![(TEMPORARY_TAG, "true"), (OWNER_TAG, CAROL), (EXPIRES_AT_TAG, &expires_at)],
+        ),
+    ];
+    for (name, tags) in &expired {
+        aws.create_stack(name, &template, tags, false).await;
+    }
+    let gone = expired.iter().map(|(name, _)| (*name).to_owned()).collect();
+    (aws.stack_names().await, gone)
+}
+
+/// The reaper's part: seeds stacks, replays scheduled runs of the real `reaper` binary on
+/// advancing event times, prints each run's report as a table, and returns whether exactly the
+/// expected stacks are gone.
+async fn rehearse_reaper() -> bool {
+    let aws = LocalAws::connect_isolated(REAPER_REGION).await;
+    let t0 = Timestamp::now();
+    let (seeded, expected_gone) = seed_stacks(&aws, t0).await;
+    eprintln!("==> seeded {} stacks in {REAPER_REGION}", seeded.len());
+    let table = aws.create_marks_table("rehearsal-marks").await;
+    let (topic, queue) = aws.topic_with_queue("rehearsal-notices").await;
+    eprintln!("==> starting cargo lambda watch for the reaper (its first invocation compiles it)");
+    let watch = Watch::start(&[
+        ("AWS_REGION", REAPER_REGION),
+        ("AWS_DEFAULT_REGION", REAPER_REGION),
+        ("AWS_ACCESS_KEY_ID", &aws.access_key),
+        ("REAPER_MODE", REAPER_MODE),
+        ("REAPER_TOPIC_ARN", &topic),
+        ("REAPER_MARKS_TABLE", &table),
+        ("REAPER_PROTECTED_STACKS", PROTECTED),
+    ]);
+
+    let mut runs = Vec::new();
+    for (offset, when, purpose, full) in REAPER_RUNS {
+        let at = t0.plus(Duration::from_secs(offset));
+        eprintln!("==> reaper run at {at} ({when}: {purpose})");
+        let before = aws.stack_names().await;
+        let invoked = watch.invoke_json("reaper", &scheduled_event(at));
+        let report = if invoked.success {
+            serde_json::from_str(invoked.stdout.trim()).map_err(|e| format!("unreadable report ({e})"))
+        } else {
+            Err(format!("{}{}", invoked.stdout.trim(), invoked.stderr.trim()))
+        };
+        let notices = notice_recipients(&aws, &queue);
+        runs.push(ReaperRun { when, purpose, full, before, report, notices });
+    }
+    let left = aws.stack_names().await;
+
+    println!();
+    println!(
+        "lifeguard reaper rehearsal: {} stacks in {REAPER_REGION}, real reaper binary, {REAPER_MODE} mode, \
+         REAPER_PROTECTED_STACKS={PROTECTED}, default grace and ttl; times UTC",
+        seeded.len()
+    );
+    for (i, run) in runs.iter().enumerate() {
+        println!();
+        print_run(i + 1, runs.len(), run);
+    }
+
+    let gone: Vec<&str> = seeded.difference(&left).map(String::as_str).collect();
+    let expected: Vec<&str> = expected_gone.iter().map(String::as_str).collect();
+    let ok = gone == expected && runs.iter().all(|r| r.report.is_ok());
+    println!();
+    println!(
+        "gone after the last run: {}{}",
+        if gone.is_empty() { "none".to_owned() } else { gone.join(", ") },
+        if gone == expected {
+            " (exactly the expired stacks with an owner and nothing blocking)".to_owned()
+        } else {
+            format!(" (expected exactly: {})", expected.join(", "))
+        }
+    );
+    if runs.iter().any(|r| r.report.is_err()) {
+        eprintln!("reaper watch log:\n{}", watch.log_tail());
+    }
+    ok
+}
+
+/// The recipients of the notices waiting in the topic's queue (read once, every message).
+fn notice_recipients(aws: &LocalAws, queue: &str) -> Vec<String> {
+    let mut recipients = Vec::new();
+    loop {
+        let batch = aws.received(queue);
+        if batch.is_empty() {
+            return recipients;
+        }
+        recipients.extend(batch.iter().map(|envelope| {
+            envelope["MessageAttributes"][OWNER_ATTRIBUTE]["Value"].as_str().unwrap_or("?").to_owned()
+        }));
+    }
+}
+
+/// `2026-11-28T06:00:00Z` as `11-28 06:00`; `-` when absent.
+fn short_time(value: &Value) -> String {
+    value.as_str().map_or_else(|| "-".to_owned(), |t| t.get(5..16).unwrap_or(t).replacen('T', " ", 1))
+}
+
+/// Prints one run: a header line with the mode, the run's time and the counts, then the stacks
+/// (all of them, or only those whose mark or existence changed), then who was notified.
+fn print_run(number: usize, of: usize, run: &ReaperRun) {
+    let report = match &run.report {
+        Ok(report) => report,
+        Err(error) => {
+            println!(
+                "run {number} of {of}, {} ({}): the reaper returned an error: {error}",
+                run.when, run.purpose
+            );
+            return;
+        }
+    };
+    let counts = &report["counts"];
+    let count = |key: &str| counts[key].as_u64().unwrap_or(0);
+    println!(
+        "run {number} of {of}, {} ({}): {} mode, now {}; {} stacks listed, {} temporary: {} keep, {} warn, \
+         {} delete, {} skip; {} owners notified, {} marks written, {} cleared, {} deletions requested{}{}",
+        run.when,
+        run.purpose,
+        report["mode"].as_str().unwrap_or("?"),
+        report["now"].as_str().unwrap_or("?"),
+        count("stacks"),
+        count("temporary"),
+        count("keep"),
+        count("warn"),
+        count("delete"),
+        count("skip"),
+        count("ownersNotified"),
+        count("marksWritten"),
+        count("marksCleared"),
+        count("deletionsRequested"),
+        if report["deletionCapReached"] == true { ", deletion cap reached" } else { "" },
+        if report["digestSent"] == true { ", digest sent" } else { ", NO digest" },
+    );
+    let stacks = report["stacks"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let changed = |stack: &&Value| {
+        !matches!(stack["mark"]["change"].as_str(), None | Some("kept"))
+            || stack.get("deletion").is_some()
+            || stack.get("problems").is_some()
+    };
+    let shown: Vec<&Value> = stacks.iter().filter(|s| run.full || changed(s)).collect();
+    if !run.full {
+        println!("  changes only ({} of {} stacks):", shown.len(), stacks.len());
+    }
+    let width = shown.iter().filter_map(|s| s["name"].as_str()).map(str::len).max().unwrap_or(0).max(5);
+    println!(
+        "  {:<width$} {:<8} {:<21} {:<17} {:<11} {:<11} {:<12} {:<9} detail",
+        "stack", "decision", "reason", "owner", "expiry", "mark", "delete after", "deletion"
+    );
+    for stack in shown {
+        let mut detail: Vec<String> = stack["detail"].as_str().map(str::to_owned).into_iter().collect();
+        let deletion = &stack["deletion"];
+        if let Some(changed) = deletion["changed"].as_array() {
+            let changed: Vec<&str> = changed.iter().filter_map(Value::as_str).collect();
+            detail.push(format!("changed since the listing: {}", changed.join(", ")));
+        }
+        if let Some(error) = deletion["error"].as_str() {
+            detail.push(error.to_owned());
+        }
+        detail.extend(
+            stack["problems"].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned),
+        );
+        let line = format!(
+            "  {:<width$} {:<8} {:<21} {:<17} {:<11} {:<11} {:<12} {:<9} {}",
+            stack["name"].as_str().unwrap_or("?"),
+            stack["decision"].as_str().unwrap_or("?"),
+            stack["reason"].as_str().unwrap_or("?"),
+            stack["owner"].as_str().unwrap_or("-"),
+            short_time(&stack["expiry"]),
+            stack["mark"]["change"].as_str().unwrap_or("-"),
+            short_time(&stack["mark"]["deleteAfter"]),
+            deletion["result"].as_str().unwrap_or("-"),
+            detail.join("; ")
+        );
+        println!("{}", line.trim_end());
+    }
+    if run.full {
+        let reported: BTreeSet<&str> = stacks.iter().filter_map(|s| s["name"].as_str()).collect();
+        let unreported: Vec<&str> =
+            run.before.iter().map(String::as_str).filter(|name| !reported.contains(name)).collect();
+        if !unreported.is_empty() {
+            println!("  not in the report (not opted in, counted only): {}", unreported.join(", "));
+        }
+    }
+    for problem in report["problems"].as_array().into_iter().flatten() {
+        println!("  problem: {}", problem.as_str().unwrap_or_default());
+    }
+    // Owners in order, then the digest (the notices go out concurrently, in no set order).
+    let mut distinct: Vec<&String> = run.notices.iter().collect();
+    distinct.sort_by_key(|r| (r.as_str() == DIGEST_OWNER, r.as_str()));
+    distinct.dedup();
+    let recipients: Vec<String> = distinct
+        .into_iter()
+        .map(|recipient| {
+            let name = if recipient == DIGEST_OWNER { "the operators' digest" } else { recipient.as_str() };
+            match run.notices.iter().filter(|r| *r == recipient).count() {
+                1 => name.to_owned(),
+                times => format!("{name} ({times})"),
+            }
+        })
+        .collect();
+    println!(
+        "  notices sent: {}",
+        if recipients.is_empty() { "none".to_owned() } else { recipients.join(", ") }
+    );
 }
