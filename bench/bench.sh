@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ./dev bench: builds every function (host release and arm64 Lambda release), starts the local
-# AWS (on its own port) unless it runs already, and prints the figures of bench/bench.py.
+# AWS (on its own port) unless it runs already, and prints the figures of bench/bench.py,
+# bench-logic and bench-reaper.
 # Expects ./dev's local_env.
 # A function is benchmarked by its directory name under functions/ (its package and binary).
 set -euo pipefail
@@ -35,3 +36,8 @@ echo "==> measuring"
 
 echo "==> decision logic: post-traffic analysis, reaper planner"
 cargo run --release --locked --quiet -p lifeguard-tests --bin bench-logic
+
+# Whole reaper runs through the SDK against this local AWS (its own region and access key):
+# 2,000 stacks, four replayed runs, wall time and API calls per run.
+echo "==> reaper runs against the local AWS: 2,000 stacks"
+cargo run --release --locked --quiet -p lifeguard-tests --bin bench-reaper

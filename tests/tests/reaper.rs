@@ -39,6 +39,7 @@ fn enforce() -> ReaperConfig {
         mode: Mode::Enforce,
         protected_stacks: vec!["shared-*".into()],
         max_deletions: 5,
+        allow_replay: true,
         ..ReaperConfig::default()
     }
 }

@@ -159,23 +159,36 @@ async fn delete_after_tag_is_set_keeping_the_other_tags() {
     aws.create_stack(&name, &stack_template(&[], &[]), &TEMPORARY, false).await;
     let cloudformation = CloudFormationClient::new(&aws.sdk);
     let at = Timestamp::parse_rfc3339("2026-04-01T09:30:00Z").unwrap();
+    let listed = cloudformation.describe(&name).await.unwrap().expect("exists");
 
-    cloudformation.tag_delete_after(&name, at).await.unwrap();
+    cloudformation.tag_delete_after(&listed, at).await.unwrap();
     let stack = cloudformation.describe(&name).await.unwrap().expect("exists");
     let mut expected: BTreeMap<String, String> =
         TEMPORARY.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-    expected.insert(DELETE_AFTER_TAG.to_owned(), "2026-04-01T09:30:00Z".to_owned());
+    expected.insert(DELETE_AFTER_TAG.into(), "2026-04-01T09:30:00Z".into());
     assert_eq!(stack.tags, expected);
-    assert_eq!(stack.status, "UPDATE_COMPLETE");
     assert!(stack.last_updated.is_some());
 
     let later = Timestamp::parse_rfc3339("2026-04-02T09:30:00Z").unwrap();
-    cloudformation.tag_delete_after(&name, later).await.unwrap();
-    let stack = cloudformation.describe(&name).await.unwrap().expect("exists");
-    assert_eq!(stack.tags[DELETE_AFTER_TAG], "2026-04-02T09:30:00Z");
-    assert_eq!(stack.tags.len(), 3, "{:?}", stack.tags);
+    cloudformation.tag_delete_after(&stack, later).await.unwrap();
+    let tagged = cloudformation.describe(&name).await.unwrap().expect("exists");
+    assert_eq!(tagged.tags[DELETE_AFTER_TAG], "2026-04-02T09:30:00Z");
+    assert_eq!(tagged.tags.len(), 3, "{:?}", tagged.tags);
 
-    let error = cloudformation.tag_delete_after(&unique("cfn-absent"), at).await.unwrap_err();
+    // The owner changed the stack since it was listed (a snooze): nothing is overwritten.
+    aws.set_stack_tags(
+        &name,
+        &[TEMPORARY[0], TEMPORARY[1], ("lifeguard:expires-at", "2030-01-01T00:00:00Z")],
+    )
+    .await;
+    let error = cloudformation.tag_delete_after(&tagged, at).await.unwrap_err();
+    assert_eq!((error.operation, error.code.as_str()), ("UpdateStack", "StackChanged"), "{error}");
+    let now = cloudformation.describe(&name).await.unwrap().expect("exists");
+    assert_eq!(now.tags.get("lifeguard:expires-at").map(String::as_str), Some("2030-01-01T00:00:00Z"));
+    assert_eq!(now.tags.get(DELETE_AFTER_TAG), None);
+
+    let absent = StackInfo { id: unique("cfn-absent"), ..tagged };
+    let error = cloudformation.tag_delete_after(&absent, at).await.unwrap_err();
     assert_eq!((error.operation, error.code.as_str()), ("DescribeStacks", "ValidationError"), "{error}");
 }
 

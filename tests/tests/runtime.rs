@@ -196,7 +196,12 @@ async fn real_reaper_binary_replays_runs_and_deletes_only_the_ripe_stack() {
     let (topic, _queue) = aws.topic_with_queue("rt-notices").await;
     let watch = reaper_watch(
         &aws,
-        &[("REAPER_MODE", "enforce"), ("REAPER_TOPIC_ARN", &topic), ("REAPER_MARKS_TABLE", &table)],
+        &[
+            ("REAPER_MODE", "enforce"),
+            ("REAPER_ALLOW_REPLAY", "true"),
+            ("REAPER_TOPIC_ARN", &topic),
+            ("REAPER_MARKS_TABLE", &table),
+        ],
     );
     let run = |days: u64, hours: u64| {
         let at = t0.plus(Duration::from_secs(days * 86_400 + hours * 3_600));

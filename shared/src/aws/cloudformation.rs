@@ -117,11 +117,11 @@ impl Stacks for CloudFormationClient {
         Ok(())
     }
 
-    async fn tag_delete_after(&self, name: &str, at: Timestamp) -> Result<(), AwsError> {
+    async fn tag_delete_after(&self, listed: &StackInfo, at: Timestamp) -> Result<(), AwsError> {
         let output = self
             .client
             .describe_stacks()
-            .stack_name(name)
+            .stack_name(&listed.id)
             .send()
             .await
             .map_err(|e| aws_error("DescribeStacks", e))?;
@@ -129,9 +129,19 @@ impl Stacks for CloudFormationClient {
             return Err(AwsError {
                 operation: "DescribeStacks",
                 code: "ValidationError".into(),
-                message: format!("Stack with id {name} does not exist"),
+                message: format!("Stack with id {} does not exist", listed.id),
             });
         };
+        let current = stack_info(stack);
+        if (&current.status, &current.tags, current.last_updated)
+            != (&listed.status, &listed.tags, listed.last_updated)
+        {
+            return Err(AwsError {
+                operation: "UpdateStack",
+                code: "StackChanged".into(),
+                message: format!("{} changed since the listing; not tagged", listed.name),
+            });
+        }
         let at = at.to_string();
         let mut tags: Vec<Tag> =
             stack.tags().iter().filter(|t| t.key() != Some(DELETE_AFTER_TAG)).cloned().collect();
@@ -145,7 +155,7 @@ impl Stacks for CloudFormationClient {
         let updated = self
             .client
             .update_stack()
-            .stack_name(stack.stack_id().unwrap_or(name))
+            .stack_name(&listed.id)
             .use_previous_template(true)
             .set_parameters(Some(parameters))
             .set_tags(Some(tags))

@@ -15,6 +15,9 @@ pub const DISABLED_VAR: &str = "REAPER_DISABLED";
 /// `false` stops the courtesy `lifeguard:delete-after` tag (a tags-only `UpdateStack`, which
 /// touches every resource of the stack); default `true`. Marks do not depend on it.
 pub const TAG_STACKS_VAR: &str = "REAPER_TAG_STACKS";
+/// `true` lets enforce mode act on an event whose `time` is far from the clock (a replay);
+/// default `false`: a replay in enforce mode is refused, since it would move deletion dates.
+pub const ALLOW_REPLAY_VAR: &str = "REAPER_ALLOW_REPLAY";
 /// Time between the first notice and the earliest deletion; default `3d`.
 pub const GRACE_VAR: &str = "REAPER_GRACE";
 /// Most deletions one run may plan; default 5.
@@ -93,6 +96,8 @@ pub struct ReaperConfig {
     pub disabled: bool,
     /// Whether enforce mode tags marked stacks `lifeguard:delete-after`.
     pub tag_stacks: bool,
+    /// Whether enforce mode may act on an event whose time is far from the clock.
+    pub allow_replay: bool,
     /// Time between the first notice and the earliest deletion.
     pub grace: Duration,
     /// Most deletions one run may plan.
@@ -120,6 +125,7 @@ impl Default for ReaperConfig {
             mode: Mode::Report,
             disabled: false,
             tag_stacks: true,
+            allow_replay: false,
             grace: 3 * DAY,
             max_deletions: 5,
             default_ttl: 14 * DAY,
@@ -154,6 +160,7 @@ impl ReaperConfig {
         };
         config.disabled = flag(DISABLED_VAR, false)?;
         config.tag_stacks = flag(TAG_STACKS_VAR, true)?;
+        config.allow_replay = flag(ALLOW_REPLAY_VAR, false)?;
         let duration = |variable: &'static str, default: Duration| match read(variable) {
             None => Ok(default),
             Some((variable, value)) => {
@@ -301,6 +308,7 @@ mod tests {
         vars.extend([
             (DISABLED_VAR, "TRUE"),
             (TAG_STACKS_VAR, "false"),
+            (ALLOW_REPLAY_VAR, "true"),
             (GRACE_VAR, "36h"),
             (MAX_DELETIONS_VAR, " 2 "),
             (DEFAULT_TTL_VAR, "1w"),
@@ -311,7 +319,7 @@ mod tests {
         ]);
         let config = config(&vars).unwrap();
         assert_eq!(config.mode, Mode::Enforce);
-        assert!(config.disabled && !config.tag_stacks);
+        assert!(config.disabled && !config.tag_stacks && config.allow_replay);
         assert_eq!(config.grace, Duration::from_secs(36 * 3_600));
         assert_eq!(config.max_deletions, 2);
         assert_eq!(config.default_ttl, 7 * DAY);

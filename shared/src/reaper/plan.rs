@@ -20,13 +20,14 @@
 //!    never retaining or forcing anything) on the next run.
 //! 5. Termination protection is known to be off, no export is imported elsewhere, and the owner
 //!    tag is present. Otherwise: `Warn` with the blocking reason.
-//! 6. It was marked (first notice) at least one grace period ago, in the current mode (a mark
-//!    made in report mode starts a new notice cycle once the mode is `enforce`), `delete_after` has passed and
+//! 6. It was marked (first notice) at least one grace period ago, in enforce mode (a mark that
+//!    report mode made or notified about starts a new notice cycle once the mode is `enforce`), `delete_after` has passed and
 //!    a final notice went out (the second notice, sent from `lead` before `delete_after`, where
 //!    `lead` is one day or half the grace when shorter; a late run sends it and postpones the
 //!    deletion by `lead`).
 //! 7. The mode is `enforce` (else `mode-report`) and the run's deletion cap is not reached (else
-//!    `deletion-cap-reached`; the oldest `delete_after` goes first).
+//!    `deletion-cap-reached`; the oldest `delete_after` goes first, retries of a `DELETE_FAILED`
+//!    deletion last).
 //!
 //! Marks live in the reaper's table. A new mark is planned on the first notice, updated on the
 //! final notice, and cleared when the stack is snoozed, unexpired, out of scope (deleted, opted
@@ -342,9 +343,11 @@ pub fn plan(stacks: &[StackInfo], marks: &[Mark], config: &ReaperConfig, now: Ti
 
     let mut candidates: Vec<usize> =
         (0..decisions.len()).filter(|&i| decisions[i].action == Action::Delete).collect();
+    // Retries of failed deletions go last, so stacks that keep failing cannot take every slot.
+    let retry = |i: usize| stacks[i].status == "DELETE_FAILED";
     candidates.sort_by(|&a, &b| {
-        let (a, b) = (&decisions[a], &decisions[b]);
-        a.delete_after.cmp(&b.delete_after).then_with(|| a.stack_id.cmp(&b.stack_id))
+        let key = |i: usize| (retry(i), decisions[i].delete_after, &decisions[i].stack_id);
+        key(a).cmp(&key(b))
     });
     let cap = usize::try_from(config.max_deletions).unwrap_or(usize::MAX);
     let deletion_cap_reached = candidates.len() > cap;
@@ -537,6 +540,8 @@ fn decide(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig, now: Ti
         let updated = Mark {
             notices: NOTICES_BEFORE_DELETION,
             delete_after: if grace_over { m.delete_after.max(now.plus(lead)) } else { m.delete_after },
+            // A final notice sent in report mode said nothing would be deleted.
+            mode: if config.mode == Mode::Report { Mode::Report } else { m.mode },
             ..m.clone()
         };
         return with(Warn, R::FinalNotice).write_mark(updated);
@@ -545,6 +550,10 @@ fn decide(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig, now: Ti
         return with(Keep, R::GraceRunning);
     }
     match config.mode {
+        // What report mode said ("nothing is deleted") must not count in enforce mode.
+        Mode::Report if m.mode == Mode::Enforce => with(Warn, R::ModeReport)
+            .detail("would delete in enforce mode")
+            .write_mark(Mark { mode: Mode::Report, ..m.clone() }),
         Mode::Report => with(Warn, R::ModeReport).detail("would delete in enforce mode"),
         Mode::Enforce if retrying_deletion => {
             with(Delete, R::Delete).detail("retrying a deletion that ended DELETE_FAILED")
@@ -735,6 +744,38 @@ mod tests {
 
         let plan_ = plan(std::slice::from_ref(&s), &[], &ReaperConfig::default(), NOW);
         assert_eq!(plan_.marks_to_write[0].mode, Mode::Report);
+    }
+
+    #[test]
+    fn a_report_mode_notice_about_an_enforce_mark_makes_it_count_no_more() {
+        let s = stack("pr-1");
+        // Ripe in enforce mode, then the mode went back to report.
+        let d = decide_one(&s, Some(&ripe_mark(&s)), &ReaperConfig::default());
+        assert_decision(&d, Action::Warn, ReasonCode::ModeReport);
+        let MarkChange::Write(downgraded) = d.mark else { panic!("{d:?}") };
+        assert_eq!(downgraded, Mark { mode: Mode::Report, ..ripe_mark(&s) });
+        // Back in enforce mode: a new cycle, not an immediate deletion.
+        let d = decide_one(&s, Some(&downgraded), &enforce());
+        assert_decision(&d, Action::Warn, ReasonCode::ExpiredFirstNotice);
+
+        // A final notice sent in report mode does not count either.
+        let half = Mark { notices: 1, delete_after: NOW, ..ripe_mark(&s) };
+        let d = decide_one(&s, Some(&half), &ReaperConfig::default());
+        assert_decision(&d, Action::Warn, ReasonCode::FinalNotice);
+        let MarkChange::Write(noticed) = d.mark else { panic!("{d:?}") };
+        assert_eq!(noticed.mode, Mode::Report);
+    }
+
+    #[test]
+    fn retries_of_failed_deletions_take_the_last_slots_of_the_cap() {
+        let mut stuck = stack("a-stuck");
+        stuck.status = "DELETE_FAILED".into();
+        let fresh = stack("b-fresh");
+        let old_mark = Mark { delete_after: ago(30 * DAY), ..ripe_mark(&stuck) };
+        let config = ReaperConfig { max_deletions: 1, ..enforce() };
+        let plan_ = plan(&[stuck.clone(), fresh.clone()], &[old_mark, ripe_mark(&fresh)], &config, NOW);
+        assert_decision(&plan_.decisions[1], Action::Delete, ReasonCode::Delete);
+        assert_decision(&plan_.decisions[0], Action::Warn, ReasonCode::DeletionCapReached);
     }
 
     #[test]

@@ -28,10 +28,12 @@ pub trait Stacks: Sync {
     /// Sets the stack's `lifeguard:delete-after` tag to `at` (RFC 3339), keeping its other tags,
     /// template, parameters, role and notification topics: a tags-only `UpdateStack`, which
     /// CloudFormation carries out as a stack update (tags propagate to the resources, and
-    /// `LastUpdatedTime` moves). For people only: the reaper never reads the tag back.
+    /// `LastUpdatedTime` moves). Refused (`StackChanged`) when the stack's status, tags or last
+    /// update differ from `listed`, so an owner's concurrent change (a snooze) is never undone.
+    /// For people only: the reaper never reads the tag back.
     fn tag_delete_after(
         &self,
-        name: &str,
+        listed: &StackInfo,
         at: Timestamp,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }

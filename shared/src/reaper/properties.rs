@@ -223,7 +223,7 @@ fn owner_is_valid(stack: &StackInfo) -> bool {
 
 /// Whether every safety rule allows deleting the stack now, checked one by one on the inputs.
 fn deletable(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig, now: Timestamp) -> bool {
-    let opted_in = stack.tags.get(TEMPORARY_TAG).is_some_and(|v| v.trim() == "true");
+    let opted_in = stack.tags.get(TEMPORARY_TAG).is_some_and(|v| v == "true");
     let protected = config.protected_patterns().any(|p| glob_matches(p, &stack.name));
     let malformed_owner = stack.tags.get(OWNER_TAG).is_some_and(|o| !is_email(o.trim()));
     let Some(expiry) = expected_expiry(stack, config) else { return false };
@@ -312,6 +312,14 @@ fn check_case(case: usize, stacks: &[StackInfo], marks: &[Mark], config: &Reaper
     let capped = plan.decisions.iter().any(|d| d.reason == ReasonCode::DeletionCapReached);
     assert_eq!(plan.deletion_cap_reached, capped, "{}", context());
     assert_eq!(capped, eligible > config.max_deletions as usize, "{}", context());
+    if config.mode == Mode::Report {
+        let counted = plan.marks_to_write.iter().find(|m| m.mode != Mode::Report);
+        assert!(
+            counted.is_none(),
+            "{}: a report-mode notice would count in enforce mode: {counted:?}",
+            context()
+        );
+    }
     if config.mode == Mode::Report || config.disabled {
         assert_eq!(deletions, 0, "{}: deleted outside enforce mode", context());
     }

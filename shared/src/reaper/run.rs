@@ -18,7 +18,7 @@
 //!    failure there changes nothing else).
 //! 7. The digest for the operators.
 
-use super::config::{ConfigError, Mode, ReaperConfig};
+use super::config::{ALLOW_REPLAY_VAR, ConfigError, Mode, ReaperConfig};
 use super::plan::{Action, Decision, Mark, MarkChange, Plan, ReasonCode, SETTLED_STATUSES, StackInfo, plan};
 use super::ports::{MarksStore, Notifier, Stacks};
 use super::time::Timestamp;
@@ -29,10 +29,16 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 
+/// How old a scheduled event may be in enforce mode (EventBridge and Lambda's queue may delay it).
+const MAX_EVENT_AGE: std::time::Duration = std::time::Duration::from_secs(6 * 3_600);
+/// How far ahead of the clock an event's time may be in enforce mode (clock skew).
+const MAX_EVENT_LEAD: std::time::Duration = std::time::Duration::from_secs(300);
 /// Calls of one kind (describes, notices, mark writes, tags) in flight at once.
 const IN_FLIGHT: usize = 4;
-/// SNS takes messages up to 256 KiB; the digest stops listing stacks before that.
+/// SNS takes messages up to 256 KiB; notices and the digest stop listing before that.
 const MAX_MESSAGE_BYTES: usize = 240 * 1024;
+/// Names of stacks without an owner, and run problems, listed at most in the digest's head.
+const MAX_DIGEST_HEAD_ITEMS: usize = 200;
 
 /// What a run needs: the AWS ports and the settings. Marks and notices are optional in report
 /// mode (the configuration requires both in enforce mode); without them nothing is marked.
@@ -215,7 +221,7 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
         };
         let mut stacks = self.stacks.list().await.map_err(RunError::Stacks)?;
         let mut plan = plan(&stacks, &marks, config, now);
-        if self.settle_doubts(&mut stacks, &plan).await {
+        if self.settle_doubts(&mut stacks, &marks, &plan, now).await {
             plan = super::plan::plan(&stacks, &marks, config, now);
         }
         if plan.deletion_cap_reached {
@@ -251,10 +257,19 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
         Ok(report)
     }
 
-    /// Describes the stacks whose deletion is blocked only by exports not yet ruled out or by a
-    /// termination protection the listing did not show, and takes the fresh view of those that
-    /// are still the same stack. Returns whether anything was replaced.
-    async fn settle_doubts(&self, stacks: &mut [StackInfo], plan: &Plan) -> bool {
+    /// Settles the doubts (exports not yet ruled out, termination protection the listing did not
+    /// show) that block an expired stack, where they matter: a stack that would be marked or
+    /// deleted if the doubt were resolved in its favour is described (and the fresh view of the
+    /// same stack taken); for any other, planning as if it were resolved changes nothing but the
+    /// reason (it is kept or warned for another reason, with no mark written), so no call is made.
+    /// Returns whether any stack changed, so the plan must be made again.
+    async fn settle_doubts(
+        &self,
+        stacks: &mut [StackInfo],
+        marks: &[Mark],
+        plan: &Plan,
+        now: Timestamp,
+    ) -> bool {
         let doubtful: Vec<usize> = plan
             .decisions
             .iter()
@@ -266,26 +281,46 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
             })
             .map(|(i, _)| i)
             .collect();
-        let names: Vec<(usize, String)> = doubtful.iter().map(|&i| (i, stacks[i].name.clone())).collect();
-        let described: Vec<(usize, Result<Option<StackInfo>, AwsError>)> = stream::iter(names)
+        if doubtful.is_empty() {
+            return false;
+        }
+        let resolved: Vec<StackInfo> = doubtful
+            .iter()
+            .map(|&i| StackInfo {
+                exports_in_use: false,
+                termination_protection: Some(stacks[i].termination_protection.unwrap_or(false)),
+                ..stacks[i].clone()
+            })
+            .collect();
+        let hypothetical = super::plan::plan(&resolved, marks, &self.config, now);
+        let mut to_describe = Vec::new();
+        for ((&i, assumed), decision) in doubtful.iter().zip(resolved).zip(&hypothetical.decisions) {
+            let acts = decision.mark != MarkChange::Unchanged
+                || matches!(
+                    decision.reason,
+                    ReasonCode::Delete | ReasonCode::ModeReport | ReasonCode::DeletionCapReached
+                );
+            if acts {
+                to_describe.push((i, stacks[i].name.clone()));
+            } else {
+                stacks[i] = assumed;
+            }
+        }
+        let described: Vec<(usize, Result<Option<StackInfo>, AwsError>)> = stream::iter(to_describe)
             .map(|(i, name)| async move { (i, self.stacks.describe(&name).await) })
             .buffer_unordered(IN_FLIGHT)
             .collect()
             .await;
-        let mut replaced = false;
         for (i, result) in described {
             match result {
-                Ok(Some(fresh)) if fresh.id == stacks[i].id => {
-                    stacks[i] = fresh;
-                    replaced = true;
-                }
+                Ok(Some(fresh)) if fresh.id == stacks[i].id => stacks[i] = fresh,
                 Ok(_) => {}
                 Err(error) => {
                     tracing::warn!(stack = %stacks[i].name, %error, "cannot settle a doubt; the stack stays blocked")
                 }
             }
         }
-        replaced
+        true
     }
 
     /// Carries out the planned deletions, one at a time, each after a fresh look at the stack.
@@ -425,7 +460,7 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
     async fn tag_marked(&self, stacks: &[StackInfo], plan: &Plan, old: &[Mark], run: &mut Progress) {
         let previous: HashMap<&str, Timestamp> =
             old.iter().map(|m| (m.stack_id.as_str(), m.delete_after)).collect();
-        let to_tag: Vec<(usize, String, Timestamp)> = plan
+        let to_tag: Vec<(usize, Timestamp)> = plan
             .decisions
             .iter()
             .enumerate()
@@ -435,13 +470,13 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
                         && previous.get(mark.stack_id.as_str()) != Some(&mark.delete_after)
                         && SETTLED_STATUSES.contains(&stacks[i].status.as_str()) =>
                 {
-                    Some((i, stacks[i].name.clone(), mark.delete_after))
+                    Some((i, mark.delete_after))
                 }
                 _ => None,
             })
             .collect();
         let tagged: Vec<(usize, Result<(), AwsError>)> = stream::iter(to_tag)
-            .map(|(i, name, at)| async move { (i, self.stacks.tag_delete_after(&name, at).await) })
+            .map(|(i, at)| async move { (i, self.stacks.tag_delete_after(&stacks[i], at).await) })
             .buffer_unordered(IN_FLIGHT)
             .collect()
             .await;
@@ -609,7 +644,11 @@ fn owner_notice(
             "It runs in report mode: it deletes nothing; the dates below are what enforce mode would do.\n",
         );
     }
-    for (decision, deletion) in entries {
+    for (shown, (decision, deletion)) in entries.iter().enumerate() {
+        if text.len() > MAX_MESSAGE_BYTES {
+            let _ = write!(text, "\n... and {} more stacks (see the digest)", count - shown);
+            break;
+        }
         let _ = write!(text, "\n- {}: {}", decision.stack_name, explain(decision, *deletion));
         if let Some(expiry) = decision.expiry {
             let _ = write!(text, "\n  expiry: {expiry}");
@@ -631,7 +670,9 @@ fn owner_notice(
 fn explain(decision: &Decision, deletion: Option<&DeletionOutcome>) -> String {
     let detail = decision.detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default();
     match (decision.reason, deletion) {
-        (ReasonCode::Delete, Some(DeletionOutcome::Requested)) => format!("deleted{detail}"),
+        (ReasonCode::Delete, Some(DeletionOutcome::Requested)) => {
+            format!("deletion started (CloudFormation is deleting it){detail}")
+        }
         (ReasonCode::Delete, Some(DeletionOutcome::Aborted { changed })) => {
             format!("due for deletion, not deleted: its {} changed during the run", changed.join(", "))
         }
@@ -660,7 +701,7 @@ fn explain(decision: &Decision, deletion: Option<&DeletionOutcome>) -> String {
 fn digest(report: &RunReport) -> (String, String) {
     let counts = &report.counts;
     let subject = format!(
-        "lifeguard digest: {} temporary stacks, {} warned, {} deleted ({} mode)",
+        "lifeguard digest: {} temporary stacks, {} warned, {} deletions started ({} mode)",
         counts.temporary,
         counts.warn,
         counts.deletions_requested,
@@ -683,13 +724,16 @@ fn digest(report: &RunReport) -> (String, String) {
         .map(|s| s.name.as_str())
         .collect();
     if !ownerless.is_empty() {
+        let shown = &ownerless[..ownerless.len().min(MAX_DIGEST_HEAD_ITEMS)];
+        let more = ownerless.len() - shown.len();
+        let more = if more > 0 { format!(" and {more} more") } else { String::new() };
         let _ = write!(
             text,
-            "\nWithout a usable lifeguard:owner (nobody else was told): {}\n",
-            ownerless.join(", ")
+            "\nWithout a usable lifeguard:owner (nobody else was told): {}{more}\n",
+            shown.join(", ")
         );
     }
-    for problem in &report.problems {
+    for problem in report.problems.iter().take(MAX_DIGEST_HEAD_ITEMS) {
         let _ = writeln!(text, "Problem: {problem}");
     }
     text.push_str("\nstack | status | age | owner | expiry | times snoozed | decision (reason)\n");
@@ -752,7 +796,25 @@ pub async fn handle<S: Stacks, M: MarksStore, N: Notifier>(
 ) -> Result<RunReport, ReaperError> {
     let reaper = reaper.map_err(|e| ReaperError::Config(e.clone()))?;
     let now = run_time(event, clock).map_err(ReaperError::Event)?;
+    let config = &reaper.config;
+    let current = clock.minus(MAX_EVENT_AGE) <= now && now <= clock.plus(MAX_EVENT_LEAD);
+    if config.mode == Mode::Enforce && !config.allow_replay && !current {
+        return Err(ReaperError::Event(format!(
+            "event time {now} is not within 6 h before or 5 min after the clock ({clock}); enforce mode \
+             acts only on current events ({ALLOW_REPLAY_VAR}=true allows replays)"
+        )));
+    }
     let report = reaper.run(now).await?;
+    let mut problems = report.problems.len();
+    for problem in &report.problems {
+        tracing::warn!(%problem, "run problem");
+    }
+    for stack in &report.stacks {
+        for problem in &stack.problems {
+            problems += 1;
+            tracing::warn!(stack = %stack.name, %problem, "stack problem");
+        }
+    }
     let counts = &report.counts;
     tracing::info!(
         mode = report.mode.as_str(),
@@ -760,8 +822,11 @@ pub async fn handle<S: Stacks, M: MarksStore, N: Notifier>(
         stacks = counts.stacks,
         temporary = counts.temporary,
         warned = counts.warn,
+        owners_notified = counts.owners_notified,
         deletions_requested = counts.deletions_requested,
         deletion_cap_reached = report.deletion_cap_reached,
+        digest_sent = report.digest_sent,
+        problems,
         "run finished"
     );
     Ok(report)
@@ -840,8 +905,8 @@ mod tests {
             self.log(format!("delete {stack_id}"));
             self.failing("DeleteStack")
         }
-        async fn tag_delete_after(&self, name: &str, at: Timestamp) -> Result<(), AwsError> {
-            self.log(format!("tag {name} {at}"));
+        async fn tag_delete_after(&self, listed: &StackInfo, at: Timestamp) -> Result<(), AwsError> {
+            self.log(format!("tag {} {at}", listed.name));
             self.failing("UpdateStack")
         }
     }
@@ -937,7 +1002,9 @@ mod tests {
         assert_eq!(report.counts.deletions_requested, 1);
         assert_eq!(fake.marks.lock().unwrap().len(), 1, "the mark stays until the stack is gone");
         assert!(
-            calls.iter().any(|c| c.starts_with("notify dev@example.com") && c.contains("pr-ripe: deleted"))
+            calls
+                .iter()
+                .any(|c| c.starts_with("notify dev@example.com") && c.contains("pr-ripe: deletion started"))
         );
         assert_eq!(entry(&report, "pr-young").decision, Action::Keep);
         assert!(!calls.iter().any(|c| c.contains("pr-young") && !c.starts_with("digest")), "{calls:?}");
@@ -1047,6 +1114,41 @@ mod tests {
         assert_eq!(entry(&report, "pr-exporting").deletion, Some(DeletionOutcome::Requested));
         let describes: Vec<String> = fake.calls().into_iter().filter(|c| c.starts_with("describe")).collect();
         assert_eq!(describes, ["describe pr-exporting", "describe pr-exporting"], "settle, then re-check");
+    }
+
+    #[tokio::test]
+    async fn a_doubt_that_cannot_matter_costs_no_call() {
+        // Marked and mid-grace: whatever its exports, it is kept this run.
+        let mut waiting = stack("pr-waiting", 20);
+        waiting.exports = vec!["waiting-url".into()];
+        waiting.exports_in_use = true;
+        waiting.termination_protection = None;
+        let mark =
+            Mark { notices: 1, delete_after: NOW.plus(Duration::from_secs(2 * DAY)), ..ripe_mark(&waiting) };
+        let fake = fake(vec![waiting], vec![mark]);
+        let report = reaper(&fake, Mode::Enforce).run(NOW).await.unwrap();
+        assert_eq!(entry(&report, "pr-waiting").reason, ReasonCode::GraceRunning);
+        assert!(!fake.calls().iter().any(|c| c.starts_with("describe")), "{:?}", fake.calls());
+    }
+
+    #[tokio::test]
+    async fn enforce_mode_refuses_an_event_far_from_the_clock_unless_replays_are_allowed() {
+        let ripe = stack("pr-ripe", 20);
+        let fake = fake(vec![ripe.clone()], vec![ripe_mark(&ripe)]);
+        let mut reaper = reaper(&fake, Mode::Enforce);
+        let tomorrow = serde_json::json!({"time": NOW.plus(Duration::from_secs(DAY)).to_string()});
+        let error = handle(Ok(&reaper), &tomorrow, NOW).await.unwrap_err();
+        assert!(matches!(&error, ReaperError::Event(m) if m.contains("REAPER_ALLOW_REPLAY")), "{error}");
+        let last_week = serde_json::json!({"time": NOW.minus(Duration::from_secs(7 * DAY)).to_string()});
+        assert!(handle(Ok(&reaper), &last_week, NOW).await.is_err());
+        assert!(fake.calls().is_empty(), "{:?}", fake.calls());
+
+        let an_hour_late = serde_json::json!({"time": NOW.minus(Duration::from_secs(3_600)).to_string()});
+        assert!(handle(Ok(&reaper), &an_hour_late, NOW).await.is_ok());
+        reaper.config.allow_replay = true;
+        assert!(handle(Ok(&reaper), &tomorrow, NOW).await.is_ok());
+        reaper.config = ReaperConfig::default();
+        assert!(handle(Ok(&reaper), &last_week, NOW).await.is_ok(), "report mode replays freely");
     }
 
     #[tokio::test]

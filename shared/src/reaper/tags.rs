@@ -77,9 +77,10 @@ impl Expiry {
     }
 }
 
-/// Whether the stack opted in with `lifeguard:temporary=true` (surrounding blanks ignored).
+/// Whether the stack opted in with `lifeguard:temporary=true`, exactly: the value the reaper's
+/// IAM condition (`aws:ResourceTag/lifeguard:temporary` = `true`) allows deleting.
 pub fn is_opted_in(tags: &BTreeMap<String, String>) -> bool {
-    tags.get(TEMPORARY_TAG).is_some_and(|value| value.trim() == "true")
+    tags.get(TEMPORARY_TAG).is_some_and(|value| value == "true")
 }
 
 /// Parses the owner, ttl and expiry tags; the first unusable one is the error.
@@ -148,8 +149,7 @@ mod tests {
     #[test]
     fn only_true_opts_in() {
         assert!(is_opted_in(&tags(&[(TEMPORARY_TAG, "true")])));
-        assert!(is_opted_in(&tags(&[(TEMPORARY_TAG, " true ")])));
-        for value in ["false", "True", "yes", "1", ""] {
+        for value in ["false", "True", " true ", "yes", "1", ""] {
             assert!(!is_opted_in(&tags(&[(TEMPORARY_TAG, value)])), "{value}");
         }
         assert!(!is_opted_in(&tags(&[])));

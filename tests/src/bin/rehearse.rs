@@ -353,6 +353,8 @@ async fn rehearse_reaper() -> bool {
         ("AWS_DEFAULT_REGION", REAPER_REGION),
         ("AWS_ACCESS_KEY_ID", &aws.access_key),
         ("REAPER_MODE", REAPER_MODE),
+        // The runs are replayed at later event times.
+        ("REAPER_ALLOW_REPLAY", "true"),
         ("REAPER_TOPIC_ARN", &topic),
         ("REAPER_MARKS_TABLE", &table),
         ("REAPER_PROTECTED_STACKS", PROTECTED),
