@@ -286,15 +286,14 @@ fn floor(report: &RunReport, exporters: &BTreeSet<&str>) -> Floor {
     let entries = &report.stacks;
     let counts = &report.counts;
     // A first plan that stopped at the exports rule makes the run describe the stack and look its
-    // exports up, then plan again. Every reason here comes after that rule.
+    // exports up, then plan again — only when, its exports free, the stack would be marked or
+    // deleted. Kept ones (grace running) and ones blocked further on (no owner) cost nothing.
     let past_exports_rule = |reason: ReasonCode| {
         use ReasonCode as R;
         matches!(
             reason,
             R::ExportsInUse
-                | R::NoOwner
                 | R::ExpiredFirstNotice
-                | R::GraceRunning
                 | R::FinalNotice
                 | R::ModeReport
                 | R::DeletionCapReached
@@ -400,8 +399,9 @@ fn print_tables(rows: &[Row], stacks: usize) {
          pages: DescribeStacks pages = ceil({stacks}/{PAGE}) = {} plus one Scan page of marks. actions: PutItem \
          per mark written, DeleteItem per mark cleared, Publish per owner notified + 1 digest, DescribeStacks + \
          UpdateStack per new lifeguard:delete-after tag, DescribeStacks (+ ListImports per export) + DeleteStack \
-         per deletion. doubts: DescribeStacks + ListImports per export of each expired exporter, every run (the \
-         listing cannot rule imports out). excess: calls beyond pages + actions + doubts.",
+         per deletion. doubts: DescribeStacks + ListImports per export of each expired exporter that would be \
+         marked or deleted were its exports free (the listing cannot rule imports out). excess: calls beyond \
+         pages + actions + doubts.",
         stacks.div_ceil(PAGE)
     );
     println!(
