@@ -2,7 +2,7 @@
 //! needs the environment of `local_env` in ./dev). Prints figures; exits non-zero only when a run
 //! fails or decides differently from what the seeded inventory implies.
 //!
-//! It seeds 2,000 stacks in a region of its own (most not opted in or young, about 10% expired
+//! It seeds 2,000 stacks (`BENCH_REAPER_STACKS` changes that) in a region of its own (most not opted in or young, about 10% expired
 //! with an owner, some exporting, a few protected, nested, in progress or otherwise blocked),
 //! then replays four scheduled runs in enforce mode with its own marks table and topic:
 //! first notices, a steady state in the grace period, final notices, and deletions (capped).
@@ -22,7 +22,18 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
 const REGION: &str = "sa-east-1";
-const STACKS: usize = 2_000;
+/// Stacks seeded: `BENCH_REAPER_STACKS`, default 2,000 (at least the opted-in mix, 622); the
+/// stacks beyond the mix are not opted in.
+static STACKS: std::sync::LazyLock<usize> =
+    std::sync::LazyLock::new(|| {
+        let opted_in: usize = MIX.iter().map(|(_, n)| n).sum();
+        match std::env::var("BENCH_REAPER_STACKS") {
+            Ok(text) => text.trim().parse::<usize>().ok().filter(|&n| n >= opted_in).unwrap_or_else(|| {
+                panic!("BENCH_REAPER_STACKS={text:?}: expected a whole number >= {opted_in}")
+            }),
+            Err(_) => 2_000,
+        }
+    });
 const OWNERS: usize = 20;
 /// Stack creations in flight while seeding.
 const SEED_IN_FLIGHT: usize = 8;
@@ -95,13 +106,13 @@ struct Spec {
     protected: bool,
 }
 
-/// The 2,000 stacks, expiring relative to `t0` (every stack is created after it).
+/// The stacks, expiring relative to `t0` (every stack is created after it).
 fn inventory(t0: Timestamp) -> Vec<Spec> {
     let opted_in: usize = MIX.iter().map(|(_, n)| n).sum();
     let kinds = MIX
         .iter()
         .flat_map(|&(kind, n)| std::iter::repeat_n(kind, n))
-        .chain(std::iter::repeat_n(Kind::NotOptedIn, STACKS - opted_in));
+        .chain(std::iter::repeat_n(Kind::NotOptedIn, *STACKS - opted_in));
     let teams = ["payments", "search", "checkout", "identity", "data", "platform", "mobile"];
     let mut owned = 0;
     let mut next_owner = || {
@@ -110,7 +121,7 @@ fn inventory(t0: Timestamp) -> Vec<Spec> {
     };
     let mut exported_in_use = 0;
     let mut imported = 0;
-    let mut specs = Vec::with_capacity(STACKS);
+    let mut specs = Vec::with_capacity(*STACKS);
     for (i, kind) in kinds.enumerate() {
         let team = teams[i % teams.len()];
         let mut tags: Vec<(&str, String)> = Vec::new();
@@ -438,8 +449,9 @@ async fn main() {
         specs.iter().filter(|s| !s.exports.is_empty()).map(|s| s.name.as_str()).collect();
     let deletable = count(&specs, &DELETABLE);
     println!(
-        "reaper against the local AWS: {STACKS} stacks in {REGION} ({} opted in, {deletable} expired with an \
+        "reaper against the local AWS: {} stacks in {REGION} ({} opted in, {deletable} expired with an \
          owner over {OWNERS} owners, {} exporting; seeding {SEED_IN_FLIGHT} at a time) ...",
+        *STACKS,
         count(&specs, &MIX.iter().map(|(k, _)| *k).filter(|k| *k != Kind::Importer).collect::<Vec<_>>()),
         exporters.len(),
     );
@@ -448,7 +460,7 @@ async fn main() {
     println!(
         "seeded in {:.1} s ({seed_calls} requests: CreateStack and a DescribeStacks check each, {:.1} ms per stack)",
         seeding.as_secs_f64(),
-        seeding.as_secs_f64() * 1e3 / STACKS as f64
+        seeding.as_secs_f64() * 1e3 / *STACKS as f64
     );
 
     let table = aws.create_marks_table("bench-reaper-marks").await;
@@ -524,11 +536,11 @@ async fn main() {
         );
         rows.push(Row { label: step.label, at: at_label, wall, calls, floor, report });
     }
-    print_tables(&rows, STACKS);
+    print_tables(&rows, *STACKS);
     let deleted: usize = rows.iter().map(|r| r.report.counts.deletions_requested).sum();
     let left = aws.stack_names().await.len();
-    if left != STACKS - deleted {
-        problems.push(format!("{left} stacks left after {deleted} deletions of {STACKS}"));
+    if left != *STACKS - deleted {
+        problems.push(format!("{left} stacks left after {deleted} deletions of {}", *STACKS));
     }
 
     // Forget the stacks: a local AWS shared with other work should not keep 2,000 of them.
