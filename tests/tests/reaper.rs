@@ -186,7 +186,7 @@ async fn a_mixed_inventory_over_replayed_runs_loses_exactly_the_expired_owned_st
     assert_decision(&report, "app-snoozed", "keep", "not-expired");
     let marked: BTreeSet<String> =
         reaper.marks.as_ref().unwrap().load().await.unwrap().into_iter().map(|m| m.stack_id).collect();
-    assert_eq!(marked.len(), 2, "the snoozed stack's mark is gone: {marked:?} in {table}");
+    assert_eq!(marked.len(), 3, "the snoozed stack's mark stays, dormant: {marked:?} in {table}");
 
     // Day 5 + 1h: the grace period is over. app-stuck's deletion ends DELETE_FAILED.
     aws.script_delete_failure("app-stuck", "Resource handler returned message: access denied");
@@ -216,6 +216,12 @@ async fn a_mixed_inventory_over_replayed_runs_loses_exactly_the_expired_owned_st
     let report = run(&reaper, after(t0, 40 * DAY)).await;
     assert_eq!(report.counts.deletions_requested, 0, "{report:#?}");
     assert_decision(&report, "app-snoozed", "warn", "expired-first-notice");
+    let snoozed = report.stacks.iter().find(|s| s.name == "app-snoozed").unwrap();
+    assert_eq!(snoozed.mark.as_ref().and_then(|m| m.times_snoozed), Some(1), "the snooze is remembered");
+    let digest = notices(&aws, &queue).into_iter().filter(|(o, _)| o == "*digest*").map(|(_, m)| m).last();
+    let digest = digest.expect("a digest");
+    let row = digest.lines().find(|l| l.starts_with("app-snoozed |")).unwrap_or_else(|| panic!("{digest}"));
+    assert!(row.contains("| 1 |"), "times snoozed in the digest: {row}");
     assert_eq!(aws.stack_names().await, expected);
     let marked: Vec<String> =
         reaper.marks.as_ref().unwrap().load().await.unwrap().into_iter().map(|m| m.stack_id).collect();

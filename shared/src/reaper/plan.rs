@@ -29,9 +29,12 @@
 //!    `deletion-cap-reached`; the oldest `delete_after` goes first, retries of a `DELETE_FAILED`
 //!    deletion last).
 //!
-//! Marks live in the reaper's table. A new mark is planned on the first notice, updated on the
-//! final notice, and cleared when the stack is snoozed, unexpired, out of scope (deleted, opted
-//! out, nested, protected) or no longer listed. Blocked stacks keep their mark untouched. Report
+//! Marks live in the reaper's table. A new mark is planned on the first notice and updated on the
+//! final notice. A snooze, an expiry that is no longer past, or a life beyond the maximum ends the
+//! notice cycle: the mark stays, dormant (`notices` 0), keeping `times_snoozed` for the digest,
+//! and a later expiry starts a new cycle from it. Marks are cleared when the stack is out of
+//! scope (deleted, opted out, nested, protected) or no longer listed. Blocked stacks keep their
+//! mark untouched. Report
 //! mode writes marks and sends notices like enforce mode, but its marks do not count in enforce
 //! mode: switching to enforce never deletes at once a stack whose owner was told nothing would
 //! be deleted.
@@ -87,7 +90,8 @@ pub struct Mark {
     pub delete_after: Timestamp,
     /// The stack's expiry when it was marked; a later one means the owner snoozed.
     pub expiry_seen: Timestamp,
-    /// Notices sent in this mark's life.
+    /// Notices sent in the current notice cycle; 0 when the mark is dormant (the cycle ended with
+    /// a snooze: the mark only keeps the stack's history).
     pub notices: u32,
     /// Times the owner moved the expiry while marked without it reaching the future.
     pub times_snoozed: u32,
@@ -142,7 +146,8 @@ pub enum ReasonCode {
     MalformedTag,
     /// The stack has not expired.
     NotExpired,
-    /// The owner moved the expiry to the future after the stack was marked.
+    /// The owner moved the expiry to the future after the stack was marked; the notice cycle
+    /// ends and the snooze is counted.
     Snoozed,
     /// The tags ask for a life beyond the configured maximum, which has passed.
     BeyondMaxLifetime,
@@ -292,6 +297,13 @@ impl Decision {
     fn write_mark(mut self, mark: Mark) -> Self {
         self.delete_after = Some(mark.delete_after);
         self.mark = MarkChange::Write(mark);
+        self
+    }
+
+    /// Writes the mark made dormant: no deletion date any more.
+    fn end_cycle(mut self, dormant: Mark) -> Self {
+        self.delete_after = None;
+        self.mark = MarkChange::Write(dormant);
         self
     }
 }
@@ -458,19 +470,32 @@ fn decide(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig, now: Ti
     let Expiry { at: expires, cap, .. } = expiry(&tags, stack.created, config);
     let mut base = decision(Keep, R::NotExpired);
     base.expiry = Some(expires);
-    base.delete_after = mark.map(|m| m.delete_after);
+    // A dormant mark (no notice in its cycle) only keeps the stack's history.
+    let active = mark.filter(|m| m.notices > 0);
+    base.delete_after = active.map(|m| m.delete_after);
     let with = move |action, reason| Decision { action, reason, ..base };
 
     if now < expires {
+        // Ends a notice cycle, keeping the mark's history; `snoozed` counts one more snooze.
+        let dormant = |m: &Mark, snoozed: bool| Mark {
+            notices: 0,
+            expiry_seen: expires,
+            times_snoozed: m.times_snoozed.saturating_add(u32::from(snoozed)),
+            ..m.clone()
+        };
         if now >= cap {
             let limit = format_duration(config.max_lifetime);
-            return with(Warn, R::BeyondMaxLifetime)
-                .detail(format!("tags ask to live until {expires}, past {cap} ({MAX_LIFETIME_VAR}={limit})"))
-                .clear_mark(mark);
+            let decision = with(Warn, R::BeyondMaxLifetime)
+                .detail(format!("tags ask to live until {expires}, past {cap} ({MAX_LIFETIME_VAR}={limit})"));
+            return match active {
+                Some(m) => decision.end_cycle(dormant(m, expires > m.expiry_seen)),
+                None => decision,
+            };
         }
-        return match mark {
-            Some(m) if expires > m.expiry_seen => with(Keep, R::Snoozed).clear_mark(mark),
-            _ => with(Keep, R::NotExpired).clear_mark(mark),
+        return match active {
+            Some(m) if expires > m.expiry_seen => with(Keep, R::Snoozed).end_cycle(dormant(m, true)),
+            Some(m) => with(Keep, R::NotExpired).end_cycle(dormant(m, false)),
+            None => with(Keep, R::NotExpired),
         };
     }
 
@@ -496,14 +521,14 @@ fn decide(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig, now: Ti
     }
 
     let lead = config.final_notice_lead();
-    let Some(m) = mark else {
+    let Some(m) = active else {
         let new_mark = Mark {
             stack_id: stack.id.clone(),
             first_notice: now,
             delete_after: now.plus(config.grace),
             expiry_seen: expires,
             notices: 1,
-            times_snoozed: 0,
+            times_snoozed: mark.map_or(0, |m| m.times_snoozed),
             mode: config.mode,
         };
         return with(Warn, R::ExpiredFirstNotice).write_mark(new_mark);
@@ -826,13 +851,28 @@ mod tests {
     }
 
     #[test]
-    fn a_later_expiry_in_the_future_is_a_snooze_that_clears_the_mark() {
+    fn a_later_expiry_in_the_future_is_a_snooze_that_ends_the_cycle_and_is_counted() {
         let mut s = stack("pr-1");
         let mark = ripe_mark(&s);
-        s.tags.insert(EXPIRES_AT_TAG.into(), NOW.plus(Duration::from_secs(DAY as u64)).to_string());
-        let plan_ = plan(std::slice::from_ref(&s), &[mark], &enforce(), NOW);
-        assert_decision(&plan_.decisions[0], Action::Keep, ReasonCode::Snoozed);
-        assert_eq!(plan_.marks_to_clear, [s.id.clone()]);
+        let snoozed_to = NOW.plus(Duration::from_secs(DAY as u64));
+        s.tags.insert(EXPIRES_AT_TAG.into(), snoozed_to.to_string());
+        let plan_ = plan(std::slice::from_ref(&s), std::slice::from_ref(&mark), &enforce(), NOW);
+        let d = &plan_.decisions[0];
+        assert_decision(d, Action::Keep, ReasonCode::Snoozed);
+        assert_eq!(d.delete_after, None);
+        let dormant = Mark { notices: 0, times_snoozed: 1, expiry_seen: snoozed_to, ..mark };
+        assert_eq!(plan_.marks_to_write, [dormant.clone()]);
+        assert!(plan_.marks_to_clear.is_empty());
+
+        // Dormant: kept with no change until the new expiry; then a new cycle, the snooze counted.
+        let d = decide_one(&s, Some(&dormant), &enforce());
+        assert_decision(&d, Action::Keep, ReasonCode::NotExpired);
+        assert_eq!((d.mark.clone(), d.delete_after), (MarkChange::Unchanged, None));
+        s.tags.insert(EXPIRES_AT_TAG.into(), ago(HOUR).to_string());
+        let d = decide_one(&s, Some(&dormant), &enforce());
+        assert_decision(&d, Action::Warn, ReasonCode::ExpiredFirstNotice);
+        let MarkChange::Write(again) = d.mark else { panic!("{d:?}") };
+        assert_eq!((again.notices, again.times_snoozed, again.first_notice), (1, 1, NOW));
     }
 
     #[test]
@@ -855,7 +895,8 @@ mod tests {
         let d = decide_one(&s, Some(&ripe_mark(&s)), &enforce());
         assert_decision(&d, Action::Warn, ReasonCode::BeyondMaxLifetime);
         assert!(d.detail.as_deref().unwrap().contains("REAPER_MAX_LIFETIME=60d"), "{d:?}");
-        assert_eq!(d.mark, MarkChange::Clear);
+        let MarkChange::Write(dormant) = d.mark else { panic!("{d:?}") };
+        assert_eq!((dormant.notices, dormant.times_snoozed), (0, 1), "the cycle ends, the snooze counts");
 
         s.created = ago(59 * DAY);
         assert_decision(&decide_one(&s, None, &enforce()), Action::Keep, ReasonCode::NotExpired);

@@ -279,19 +279,34 @@ fn check_case(case: usize, stacks: &[StackInfo], marks: &[Mark], config: &Reaper
         {
             assert_ne!(decision.action, Action::Delete, "{}: snooze ignored", context());
             if decision.reason == ReasonCode::Snoozed {
-                assert_eq!(decision.mark, MarkChange::Clear);
-                assert!(plan.marks_to_clear.contains(&stack.id));
+                let dormant = Mark {
+                    notices: 0,
+                    expiry_seen: expiry,
+                    times_snoozed: mark.times_snoozed + 1,
+                    ..mark.clone()
+                };
+                assert_eq!(decision.mark, MarkChange::Write(dormant.clone()), "{}", context());
+                assert!(plan.marks_to_write.contains(&dormant));
             }
         }
         if decision.reason == ReasonCode::Snoozed {
             let expiry = expected_expiry(stack, config).unwrap();
-            assert!(expiry > now && mark.is_some_and(|m| expiry > m.expiry_seen), "{}", context());
+            let active = mark.filter(|m| m.notices > 0);
+            assert!(expiry > now && active.is_some_and(|m| expiry > m.expiry_seen), "{}", context());
         }
         if let MarkChange::Write(written) = &decision.mark {
             assert_eq!(written.stack_id, stack.id);
-            assert!(written.notices >= 1);
+            if written.notices == 0 {
+                // A cycle ended: only while the stack is not expired, and the count never drops.
+                assert!(matches!(
+                    decision.reason,
+                    ReasonCode::Snoozed | ReasonCode::NotExpired | ReasonCode::BeyondMaxLifetime
+                ));
+                assert!(written.times_snoozed >= mark.map_or(0, |m| m.times_snoozed), "{}", context());
+            }
             if written.notices == 1 {
                 assert_eq!((written.first_notice, written.delete_after), (now, now.plus(config.grace)));
+                assert!(written.times_snoozed >= mark.map_or(0, |m| m.times_snoozed), "{}", context());
             }
         }
         if matches!(decision.action, Action::Warn | Action::Delete) {
@@ -313,7 +328,7 @@ fn check_case(case: usize, stacks: &[StackInfo], marks: &[Mark], config: &Reaper
     assert_eq!(plan.deletion_cap_reached, capped, "{}", context());
     assert_eq!(capped, eligible > config.max_deletions as usize, "{}", context());
     if config.mode == Mode::Report {
-        let counted = plan.marks_to_write.iter().find(|m| m.mode != Mode::Report);
+        let counted = plan.marks_to_write.iter().find(|m| m.notices > 0 && m.mode != Mode::Report);
         assert!(
             counted.is_none(),
             "{}: a report-mode notice would count in enforce mode: {counted:?}",

@@ -11,8 +11,9 @@
 //!    deletion is aborted if anything that mattered changed since the listing. A failed
 //!    `DeleteStack` (throttling included, after the SDK's retries) is reported; the mark stays,
 //!    so the next run tries again.
-//! 5. One notice per owner. A mark is written only once its owner's notice went out: a stack
-//!    counts as warned only when its owner was told.
+//! 5. One notice per owner. A mark that starts or advances a notice cycle is written only once
+//!    SNS accepted its owner's notice: a stack counts as warned only when its notice went out.
+//!    A dormant mark (a snooze ended the cycle) is written without a notice.
 //! 6. Marks cleared; in enforce mode (unless `REAPER_TAG_STACKS=false`), the
 //!    `lifeguard:delete-after` tag as a courtesy where the stack's status allows an update (a
 //!    failure there changes nothing else).
@@ -388,7 +389,8 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
             .await
     }
 
-    /// Writes the planned marks of stacks whose owner was told.
+    /// Writes the planned marks: a mark that starts or advances a notice cycle only once its
+    /// owner's notice went out; a dormant one (a cycle ended) always.
     async fn write_marks(&self, plan: &Plan, notified: &HashSet<&str>, run: &mut Progress) {
         let planned: Vec<(usize, &Mark)> = plan
             .decisions
@@ -408,7 +410,8 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
         };
         let mut writable = Vec::new();
         for (i, mark) in planned {
-            if plan.decisions[i].owner.as_deref().is_some_and(|owner| notified.contains(owner)) {
+            let told = plan.decisions[i].owner.as_deref().is_some_and(|owner| notified.contains(owner));
+            if mark.notices == 0 || told {
                 writable.push((i, mark));
             } else {
                 run.stacks[i].set_mark_change(MarkResult::NotWritten);
@@ -466,7 +469,8 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
             .enumerate()
             .filter_map(|(i, d)| match &d.mark {
                 MarkChange::Write(mark)
-                    if run.stacks[i].mark.as_ref().is_some_and(|m| m.change == MarkResult::Written)
+                    if mark.notices > 0
+                        && run.stacks[i].mark.as_ref().is_some_and(|m| m.change == MarkResult::Written)
                         && previous.get(mark.stack_id.as_str()) != Some(&mark.delete_after)
                         && SETTLED_STATUSES.contains(&stacks[i].status.as_str()) =>
                 {
@@ -1076,6 +1080,28 @@ mod tests {
         let tag = format!("tag pr-expired {}", NOW.plus(Duration::from_secs(3 * DAY)));
         assert!(fake.calls().contains(&tag), "courtesy tag in enforce mode: {:?}", fake.calls());
         assert!(report.digest_sent);
+    }
+
+    #[tokio::test]
+    async fn a_snooze_keeps_the_mark_dormant_without_a_notice() {
+        let mut snoozed = stack("pr-snoozed", 20);
+        let mark = Mark { notices: 1, ..ripe_mark(&snoozed) };
+        snoozed.tags.insert("lifeguard:expires-at".into(), NOW.plus(Duration::from_secs(DAY)).to_string());
+        let fake = fake(vec![snoozed], vec![mark]);
+        let report = reaper(&fake, Mode::Enforce).run(NOW).await.unwrap();
+        let e = entry(&report, "pr-snoozed");
+        assert_eq!(e.reason, ReasonCode::Snoozed);
+        let shown = e.mark.as_ref().unwrap();
+        assert_eq!(
+            (shown.change, shown.notices, shown.times_snoozed),
+            (MarkResult::Written, Some(0), Some(1))
+        );
+        assert!(
+            !fake.calls().iter().any(|c| c.starts_with("notify") || c.starts_with("tag")),
+            "{:?}",
+            fake.calls()
+        );
+        assert_eq!(fake.marks.lock().unwrap()[0].times_snoozed, 1);
     }
 
     #[tokio::test]
