@@ -218,7 +218,8 @@ async fn a_mixed_inventory_over_replayed_runs_loses_exactly_the_expired_owned_st
     assert_decision(&report, "app-snoozed", "warn", "expired-first-notice");
     let snoozed = report.stacks.iter().find(|s| s.name == "app-snoozed").unwrap();
     assert_eq!(snoozed.mark.as_ref().and_then(|m| m.times_snoozed), Some(1), "the snooze is remembered");
-    let digest = notices(&aws, &queue).into_iter().filter(|(o, _)| o == "*digest*").map(|(_, m)| m).last();
+    let digest =
+        notices(&aws, &queue).into_iter().filter(|(o, _)| o == "*digest*").map(|(_, m)| m).next_back();
     let digest = digest.expect("a digest");
     let row = digest.lines().find(|l| l.starts_with("app-snoozed |")).unwrap_or_else(|| panic!("{digest}"));
     assert!(row.contains("| 1 |"), "times snoozed in the digest: {row}");

@@ -861,7 +861,7 @@ mod tests {
         assert_decision(d, Action::Keep, ReasonCode::Snoozed);
         assert_eq!(d.delete_after, None);
         let dormant = Mark { notices: 0, times_snoozed: 1, expiry_seen: snoozed_to, ..mark };
-        assert_eq!(plan_.marks_to_write, [dormant.clone()]);
+        assert_eq!(plan_.marks_to_write, std::slice::from_ref(&dormant));
         assert!(plan_.marks_to_clear.is_empty());
 
         // Dormant: kept with no change until the new expiry; then a new cycle, the snooze counted.
