@@ -8,7 +8,7 @@
 //! | `firstNotice` | S | RFC 3339 UTC instant, e.g. `2026-03-01T12:00:00Z` |
 //! | `deleteAfter` | S | RFC 3339 UTC instant |
 //! | `expirySeen` | S | RFC 3339 UTC instant |
-//! | `notices` | N | whole number; 0 for a dormant mark (its notice cycle ended with a snooze) |
+//! | `notices` | N | whole number; 0 for a dormant mark (its notice cycle ended) |
 //! | `timesSnoozed` | N | whole number |
 //! | `mode` | S | `report` or `enforce`: the mode that started the notice cycle; read as `report` when absent |
 //!

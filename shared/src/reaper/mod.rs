@@ -3,9 +3,9 @@
 //! ([`mod@plan`]) that decides, per stack, to keep, warn, delete or skip, with a stable reason code.
 //!
 //! Nothing here calls AWS: the caller reads [`ReaperConfig::from_env`] (stopping on error before
-//! any AWS call), lists stacks and marks, calls [`plan()`], and carries out the plan: write and
-//! clear marks (tagging `lifeguard:delete-after` on each written mark), send the notices, then
-//! delete. The rules and the choices where the tag schema is silent are listed on [`mod@plan`].
+//! any AWS call), lists stacks and marks, calls [`plan()`], and carries it out ([`run`]):
+//! delete, write and clear marks, send the notices, tag `lifeguard:delete-after` on new deletion
+//! dates, send the digest. The rules and the choices where the tag schema is silent are listed on [`mod@plan`].
 
 pub mod config;
 pub mod glob;

@@ -9,7 +9,7 @@
 //!    progress (`*_IN_PROGRESS` or an unknown status). Otherwise: `Skip`.
 //! 2. Its lifecycle tags parse. Otherwise: `Warn` (`malformed-tag`) on every run.
 //! 3. It has expired. Otherwise: `Keep` (`not-expired`, or `snoozed` when the owner moved the
-//!    expiry past the one the mark saw, which clears the mark); or `Warn`
+//!    expiry past the one the mark saw, which ends the notice cycle); or `Warn`
 //!    (`beyond-max-lifetime`) once the maximum lifetime has passed while the tags ask for more.
 //!    Such a stack is reported on every run and never deleted.
 //! 4. Its status is settled: `CREATE_COMPLETE`, `UPDATE_COMPLETE` or `IMPORT_COMPLETE`. Failed
@@ -90,10 +90,10 @@ pub struct Mark {
     pub delete_after: Timestamp,
     /// The stack's expiry when it was marked; a later one means the owner snoozed.
     pub expiry_seen: Timestamp,
-    /// Notices sent in the current notice cycle; 0 when the mark is dormant (the cycle ended with
-    /// a snooze: the mark only keeps the stack's history).
+    /// Notices sent in the current notice cycle; 0 when the mark is dormant (the cycle ended: a
+    /// snooze, an expiry no longer past, a life beyond the maximum; the mark keeps the history).
     pub notices: u32,
-    /// Times the owner moved the expiry while marked without it reaching the future.
+    /// Times the owner moved the expiry later after the first notice (snoozes).
     pub times_snoozed: u32,
     /// The mode of the run that started this notice cycle. In enforce mode a mark made in report
     /// mode does not count: the owners were told nothing would be deleted.
@@ -495,7 +495,11 @@ fn decide(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig, now: Ti
         return match active {
             Some(m) if expires > m.expiry_seen => with(Keep, R::Snoozed).end_cycle(dormant(m, true)),
             Some(m) => with(Keep, R::NotExpired).end_cycle(dormant(m, false)),
-            None => with(Keep, R::NotExpired),
+            // A dormant mark: moving the expiry later again is one more snooze.
+            None => match mark {
+                Some(m) if expires > m.expiry_seen => with(Keep, R::Snoozed).end_cycle(dormant(m, true)),
+                _ => with(Keep, R::NotExpired),
+            },
         };
     }
 
@@ -528,7 +532,9 @@ fn decide(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig, now: Ti
             delete_after: now.plus(config.grace),
             expiry_seen: expires,
             notices: 1,
-            times_snoozed: mark.map_or(0, |m| m.times_snoozed),
+            // From a dormant mark: its count, plus one if the expiry moved since.
+            times_snoozed: mark
+                .map_or(0, |m| m.times_snoozed.saturating_add(u32::from(expires > m.expiry_seen))),
             mode: config.mode,
         };
         return with(Warn, R::ExpiredFirstNotice).write_mark(new_mark);

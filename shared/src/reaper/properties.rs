@@ -291,8 +291,7 @@ fn check_case(case: usize, stacks: &[StackInfo], marks: &[Mark], config: &Reaper
         }
         if decision.reason == ReasonCode::Snoozed {
             let expiry = expected_expiry(stack, config).unwrap();
-            let active = mark.filter(|m| m.notices > 0);
-            assert!(expiry > now && active.is_some_and(|m| expiry > m.expiry_seen), "{}", context());
+            assert!(expiry > now && mark.is_some_and(|m| expiry > m.expiry_seen), "{}", context());
         }
         if let MarkChange::Write(written) = &decision.mark {
             assert_eq!(written.stack_id, stack.id);
@@ -371,4 +370,134 @@ fn the_planner_never_breaks_a_safety_rule() {
     }
     let rare: Vec<_> = ReasonCode::ALL.iter().filter(|r| reasons.get(r).copied().unwrap_or(0) < 20).collect();
     assert!(rare.is_empty(), "the generator seldom produced {rare:?}: {reasons:?}");
+}
+
+/// What one run planned for one stack, as the sequence check remembers it.
+#[derive(Debug, Clone)]
+struct Seen {
+    at: Timestamp,
+    mode: Mode,
+    reason: ReasonCode,
+    expiry: Option<Timestamp>,
+    /// Whether the run's mark for the stack reached the table.
+    mark_kept: bool,
+    /// Whether the run planned a mark write for the stack.
+    mark_planned: bool,
+}
+
+impl Seen {
+    /// Whether the owner was told something that contradicts a coming deletion. The run writes a
+    /// mark that cannot count (report mode's, a dormant one) before the notices and sends no
+    /// notice about a stack whose such write failed.
+    fn contradicts_deletion(&self) -> bool {
+        let told = !self.mark_planned || self.mark_kept;
+        match self.reason {
+            ReasonCode::ModeReport | ReasonCode::Snoozed | ReasonCode::NotExpired => told,
+            ReasonCode::FinalNotice | ReasonCode::ExpiredFirstNotice => self.mode == Mode::Report && told,
+            _ => false,
+        }
+    }
+}
+
+/// Sequences of runs: times advance, the mode flips, owners snooze, and some mark writes fail
+/// (as when a notice does not go out). A deletion must always follow, in enforce mode and with
+/// the expiry unchanged, a first notice at least one grace period earlier and a final notice
+/// after it, with nothing between them that told the owner otherwise (a report-mode notice, a
+/// snooze, an expiry no longer past).
+#[test]
+fn over_sequences_of_runs_a_deletion_always_follows_both_enforce_notices() {
+    let mut rng = Rng(0x0dd5_eed5_2026_1126);
+    let mut deletions = 0;
+    for case in 0..300 {
+        let mut config = ReaperConfig {
+            max_deletions: 1 + rng.below(3) as u32,
+            grace: Duration::from_secs((12 + rng.below(4 * 24)) * HOUR),
+            ..ReaperConfig::default()
+        };
+        let mut now = Timestamp::from_unix_seconds(1_750_000_000);
+        let mut stacks: Vec<StackInfo> = (0..1 + rng.below(6) as usize)
+            .map(|i| {
+                let mut stack = any_stack(&mut rng, i, now);
+                stack.name = format!("pr-{i}");
+                stack.status = "UPDATE_COMPLETE".into();
+                stack.parent_id = None;
+                stack.termination_protection = Some(false);
+                stack.exports_in_use = false;
+                stack.created = now.minus(Duration::from_secs(rng.below(20 * DAY)));
+                for (key, value) in [(TEMPORARY_TAG, "true"), (OWNER_TAG, "dev@example.com")] {
+                    stack.tags.insert(key.into(), value.into());
+                }
+                stack.tags.insert(TTL_TAG.into(), format!("{}h", 1 + rng.below(10 * 24)));
+                stack.tags.remove(EXPIRES_AT_TAG);
+                stack
+            })
+            .collect();
+        let mut marks: Vec<Mark> = Vec::new();
+        let mut history: HashMap<String, Vec<Seen>> = HashMap::new();
+        for _run in 0..16 {
+            now = now.plus(Duration::from_secs(HOUR + rng.below(3 * DAY)));
+            if rng.chance(15) {
+                config.mode = if config.mode == Mode::Report { Mode::Enforce } else { Mode::Report };
+            }
+            for stack in &mut stacks {
+                if rng.chance(8) {
+                    let later =
+                        now.plus(Duration::from_secs(rng.below(6 * DAY))).minus(Duration::from_secs(DAY));
+                    stack.tags.insert(EXPIRES_AT_TAG.into(), later.to_string());
+                }
+            }
+            let plan = plan(&stacks, &marks, &config, now);
+            for (stack, decision) in stacks.iter().zip(&plan.decisions) {
+                let seen = history.entry(stack.id.clone()).or_default();
+                if decision.action == Action::Delete {
+                    deletions += 1;
+                    let context = || format!("case {case}, {} at {now}: {seen:#?}", stack.name);
+                    let first = seen
+                        .iter()
+                        .rposition(|s| s.reason == ReasonCode::ExpiredFirstNotice && s.mark_kept)
+                        .unwrap_or_else(|| panic!("deleted without a first notice: {}", context()));
+                    let cycle = &seen[first..];
+                    assert_eq!(cycle[0].mode, Mode::Enforce, "{}", context());
+                    assert!(cycle[0].at.plus(config.grace) <= now, "grace cut short: {}", context());
+                    assert!(
+                        cycle.iter().any(|s| s.reason == ReasonCode::FinalNotice
+                            && s.mode == Mode::Enforce
+                            && s.mark_kept),
+                        "no final notice: {}",
+                        context()
+                    );
+                    let contrary = cycle.iter().find(|s| s.contradicts_deletion());
+                    assert!(
+                        contrary.is_none(),
+                        "told otherwise during the cycle: {contrary:?}, {}",
+                        context()
+                    );
+                    assert!(cycle.iter().all(|s| s.expiry == decision.expiry), "expiry moved: {}", context());
+                }
+                // Some writes fail, as when the owner's notice did not go out.
+                let planned = matches!(decision.mark, MarkChange::Write(_));
+                let kept = planned && !rng.chance(10);
+                seen.push(Seen {
+                    at: now,
+                    mode: config.mode,
+                    reason: decision.reason,
+                    expiry: decision.expiry,
+                    mark_kept: kept,
+                    mark_planned: planned,
+                });
+                match &decision.mark {
+                    MarkChange::Write(mark) if kept => {
+                        marks.retain(|m| m.stack_id != mark.stack_id);
+                        marks.push(mark.clone());
+                    }
+                    MarkChange::Clear => marks.retain(|m| m.stack_id != stack.id),
+                    _ => {}
+                }
+            }
+            let deleted: HashSet<String> = plan.deletions().map(|d| d.stack_id.clone()).collect();
+            stacks.retain(|s| !deleted.contains(&s.id));
+            marks.retain(|m| !deleted.contains(&m.stack_id));
+        }
+    }
+    assert!(deletions > 50, "the sequences seldom reached a deletion ({deletions})");
 }

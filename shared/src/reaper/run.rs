@@ -11,13 +11,16 @@
 //!    deletion is aborted if anything that mattered changed since the listing. A failed
 //!    `DeleteStack` (throttling included, after the SDK's retries) is reported; the mark stays,
 //!    so the next run tries again.
-//! 5. One notice per owner. A mark that starts or advances a notice cycle is written only once
-//!    SNS accepted its owner's notice: a stack counts as warned only when its notice went out.
-//!    A dormant mark (a snooze ended the cycle) is written without a notice.
-//! 6. Marks cleared; in enforce mode (unless `REAPER_TAG_STACKS=false`), the
+//! 5. Marks that can never count toward a deletion (dormant ones, whose cycle ended, and report
+//!    mode's) are written first; a stack whose such mark cannot be written is left out of the
+//!    notices, so nobody is told "nothing will be deleted" while an enforce-mode mark stands.
+//! 6. One notice per owner. A mark that counts (enforce mode, a first or final notice) is then
+//!    written only once SNS accepted its owner's notice: a stack counts as warned only when its
+//!    notice went out.
+//! 7. Marks cleared; in enforce mode (unless `REAPER_TAG_STACKS=false`), the
 //!    `lifeguard:delete-after` tag as a courtesy where the stack's status allows an update (a
 //!    failure there changes nothing else).
-//! 7. The digest for the operators.
+//! 8. The digest for the operators.
 
 use super::config::{ALLOW_REPLAY_VAR, ConfigError, Mode, ReaperConfig};
 use super::plan::{Action, Decision, Mark, MarkChange, Plan, ReasonCode, SETTLED_STATUSES, StackInfo, plan};
@@ -89,7 +92,7 @@ pub enum DeletionOutcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum MarkResult {
-    /// Written (first or final notice).
+    /// Written (a first or final notice, or a cycle ended).
     Written,
     /// Planned but not written: the owner's notice did not go out, or the write failed.
     NotWritten,
@@ -107,11 +110,11 @@ pub enum MarkResult {
 pub struct MarkReport {
     /// What happened to it this run.
     pub change: MarkResult,
-    /// First notice of the current cycle.
+    /// First notice of the current cycle (none when the mark is dormant).
     pub first_notice: Option<Timestamp>,
-    /// Earliest deletion.
+    /// Earliest deletion (none when the mark is dormant).
     pub delete_after: Option<Timestamp>,
-    /// Notices sent in this cycle.
+    /// Notices sent in this cycle (0: dormant).
     pub notices: Option<u32>,
     /// Times the owner moved the expiry while marked.
     pub times_snoozed: Option<u32>,
@@ -237,7 +240,8 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
         let mut run = Progress::new(&stacks, &marks, &plan);
 
         self.delete(&stacks, &plan, &mut run).await;
-        let notified = self.notify_owners(&plan, &run, now).await;
+        let unrecorded = self.write_marks(&plan, WritePhase::BeforeNotices, &HashSet::new(), &mut run).await;
+        let notified = self.notify_owners(&plan, &run, now, &unrecorded).await;
         for (owner, result) in &notified {
             if let Err(problem) = result {
                 run.problem_for_owner(&plan, owner, problem);
@@ -245,7 +249,7 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
         }
         let sent: HashSet<&str> =
             notified.iter().filter(|(_, r)| r.is_ok()).map(|(owner, _)| owner.as_str()).collect();
-        self.write_marks(&plan, &sent, &mut run).await;
+        self.write_marks(&plan, WritePhase::AfterNotices, &sent, &mut run).await;
         self.clear_marks(&plan, &mut run).await;
         if config.mode == Mode::Enforce && config.tag_stacks {
             self.tag_marked(&stacks, &plan, &marks, &mut run).await;
@@ -357,6 +361,7 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
         plan: &Plan,
         run: &Progress,
         now: Timestamp,
+        unrecorded: &HashSet<usize>,
     ) -> Vec<(String, Result<(), String>)> {
         let by_name: HashMap<&str, usize> =
             plan.decisions.iter().enumerate().map(|(i, d)| (d.stack_name.as_str(), i)).collect();
@@ -367,11 +372,14 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
                 let entries: Vec<(&Decision, Option<&DeletionOutcome>)> = names
                     .iter()
                     .filter_map(|name| by_name.get(name.as_str()))
+                    .filter(|&&i| !unrecorded.contains(&i))
                     .map(|&i| (&plan.decisions[i], run.stacks[i].deletion.as_ref()))
                     .collect();
                 let (subject, message) = owner_notice(plan.mode, now, &entries);
-                (owner.clone(), subject, message)
+                (owner.clone(), !entries.is_empty(), subject, message)
             })
+            .filter(|(_, any, ..)| *any)
+            .map(|(owner, _, subject, message)| (owner, subject, message))
             .collect();
         let Some(notifier) = &self.notifier else {
             return notices
@@ -389,15 +397,25 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
             .await
     }
 
-    /// Writes the planned marks: a mark that starts or advances a notice cycle only once its
-    /// owner's notice went out; a dormant one (a cycle ended) always.
-    async fn write_marks(&self, plan: &Plan, notified: &HashSet<&str>, run: &mut Progress) {
+    /// Writes the planned marks of one phase (see the module docs). Returns the stacks whose mark
+    /// could not be written.
+    async fn write_marks(
+        &self,
+        plan: &Plan,
+        phase: WritePhase,
+        notified: &HashSet<&str>,
+        run: &mut Progress,
+    ) -> HashSet<usize> {
         let planned: Vec<(usize, &Mark)> = plan
             .decisions
             .iter()
             .enumerate()
             .filter_map(|(i, d)| match &d.mark {
-                MarkChange::Write(mark) => Some((i, mark)),
+                MarkChange::Write(mark)
+                    if counts_toward_deletion(mark) == (phase == WritePhase::AfterNotices) =>
+                {
+                    Some((i, mark))
+                }
                 _ => None,
             })
             .collect();
@@ -406,12 +424,12 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
                 run.stacks[i].set_mark_change(MarkResult::NotWritten);
                 run.stacks[i].problems.push("mark not written: REAPER_MARKS_TABLE is not set".into());
             }
-            return;
+            return HashSet::new();
         };
         let mut writable = Vec::new();
         for (i, mark) in planned {
             let told = plan.decisions[i].owner.as_deref().is_some_and(|owner| notified.contains(owner));
-            if mark.notices == 0 || told {
+            if phase == WritePhase::BeforeNotices || told {
                 writable.push((i, mark));
             } else {
                 run.stacks[i].set_mark_change(MarkResult::NotWritten);
@@ -423,15 +441,20 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
             .buffer_unordered(IN_FLIGHT)
             .collect()
             .await;
+        let mut failed = HashSet::new();
         for (i, result) in written {
             match result {
                 Ok(()) => run.stacks[i].set_mark_change(MarkResult::Written),
                 Err(error) => {
                     run.stacks[i].set_mark_change(MarkResult::NotWritten);
-                    run.stacks[i].problems.push(format!("mark not written: {error}"));
+                    let unsent =
+                        if phase == WritePhase::BeforeNotices { "; no notice sent about it" } else { "" };
+                    run.stacks[i].problems.push(format!("mark not written: {error}{unsent}"));
+                    failed.insert(i);
                 }
             }
         }
+        failed
     }
 
     /// Removes the marks the plan clears, including those of stacks no longer listed.
@@ -499,6 +522,20 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
     }
 }
 
+/// When a mark is written relative to the owners' notices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WritePhase {
+    /// Marks that can never count toward a deletion.
+    BeforeNotices,
+    /// Marks that count, each once its owner's notice went out.
+    AfterNotices,
+}
+
+/// Whether a mark can lead to a deletion: an enforce-mode notice cycle with a notice sent.
+fn counts_toward_deletion(mark: &Mark) -> bool {
+    mark.notices > 0 && mark.mode == Mode::Enforce
+}
+
 /// What changed between the listing and the fresh look, among what the rules read.
 fn changes(listed: &StackInfo, current: &StackInfo) -> Vec<&'static str> {
     [
@@ -545,8 +582,8 @@ impl Progress {
                     expiry: decision.expiry,
                     mark: mark.map(|m| MarkReport {
                         change: MarkResult::Kept,
-                        first_notice: Some(m.first_notice),
-                        delete_after: Some(m.delete_after),
+                        first_notice: (m.notices > 0).then_some(m.first_notice),
+                        delete_after: (m.notices > 0).then_some(m.delete_after),
                         notices: Some(m.notices),
                         times_snoozed: Some(m.times_snoozed),
                     }),
@@ -1102,6 +1139,27 @@ mod tests {
             fake.calls()
         );
         assert_eq!(fake.marks.lock().unwrap()[0].times_snoozed, 1);
+    }
+
+    #[tokio::test]
+    async fn nobody_is_told_nothing_will_be_deleted_unless_the_mark_says_so_first() {
+        // Ripe in enforce mode; the mode is now report, and the marks table refuses writes.
+        let ripe = stack("pr-ripe", 20);
+        let fake = fake(vec![ripe.clone()], vec![ripe_mark(&ripe)]);
+        fake.fail.lock().unwrap().insert("PutItem");
+        let report = reaper(&fake, Mode::Report).run(NOW).await.unwrap();
+        let e = entry(&report, "pr-ripe");
+        assert_eq!(e.reason, ReasonCode::ModeReport);
+        assert!(e.problems.iter().any(|p| p.contains("no notice sent")), "{e:#?}");
+        assert!(!fake.calls().iter().any(|c| c.starts_with("notify")), "{:?}", fake.calls());
+
+        fake.fail.lock().unwrap().clear();
+        reaper(&fake, Mode::Report).run(NOW).await.unwrap();
+        let calls = fake.calls();
+        let written = calls.iter().rposition(|c| c.starts_with("write-mark")).expect("downgraded");
+        let told = calls.iter().rposition(|c| c.starts_with("notify")).expect("notified");
+        assert!(written < told, "the mark first, then the notice: {calls:?}");
+        assert_eq!(fake.marks.lock().unwrap()[0].mode, Mode::Report);
     }
 
     #[tokio::test]
