@@ -16,6 +16,8 @@ pub mod tags;
 pub mod time;
 
 #[cfg(test)]
+mod fixtures;
+#[cfg(test)]
 mod properties;
 
 pub use config::{ConfigError, Mode, ReaperConfig};

@@ -596,12 +596,12 @@ fn decide(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig, now: Ti
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reaper::fixtures::{NOW, ripe_mark, stack};
     use crate::reaper::tags::{EXPIRES_AT_TAG, TEMPORARY_TAG, TTL_TAG};
     use std::time::Duration;
 
     const HOUR: i64 = 3_600;
     const DAY: i64 = 24 * HOUR;
-    const NOW: Timestamp = Timestamp::from_unix_seconds(1_800_000_000);
 
     fn ago(seconds: i64) -> Timestamp {
         Timestamp::from_unix_seconds(NOW.unix_seconds() - seconds)
@@ -609,38 +609,6 @@ mod tests {
 
     fn enforce() -> ReaperConfig {
         ReaperConfig { mode: Mode::Enforce, ..ReaperConfig::default() }
-    }
-
-    /// An opted-in, owned, deletable stack created 20 days ago (default ttl 14d: expired).
-    fn stack(name: &str) -> StackInfo {
-        StackInfo {
-            name: name.to_owned(),
-            id: format!("arn:aws:cloudformation:eu-west-1:1:stack/{name}/1"),
-            status: "UPDATE_COMPLETE".into(),
-            created: ago(20 * DAY),
-            last_updated: None,
-            parent_id: None,
-            termination_protection: Some(false),
-            tags: [(TEMPORARY_TAG, "true"), (OWNER_TAG, "dev@example.com")]
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect(),
-            exports: Vec::new(),
-            exports_in_use: false,
-        }
-    }
-
-    /// A mark old enough for deletion, with both notices sent.
-    fn ripe_mark(stack: &StackInfo) -> Mark {
-        Mark {
-            stack_id: stack.id.clone(),
-            first_notice: ago(4 * DAY),
-            delete_after: ago(DAY),
-            expiry_seen: stack.created.plus(Duration::from_secs(14 * DAY as u64)),
-            notices: 2,
-            times_snoozed: 0,
-            mode: Mode::Enforce,
-        }
     }
 
     fn decide_one(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig) -> Decision {
@@ -654,7 +622,7 @@ mod tests {
 
     #[test]
     fn deletes_a_ripe_stack_in_enforce_mode() {
-        let s = stack("pr-1");
+        let s = stack("pr-1", 20);
         let d = decide_one(&s, Some(&ripe_mark(&s)), &enforce());
         assert_decision(&d, Action::Delete, ReasonCode::Delete);
         assert_eq!(d.owner.as_deref(), Some("dev@example.com"));
@@ -663,14 +631,14 @@ mod tests {
 
     #[test]
     fn report_mode_never_deletes() {
-        let s = stack("pr-1");
+        let s = stack("pr-1", 20);
         let d = decide_one(&s, Some(&ripe_mark(&s)), &ReaperConfig::default());
         assert_decision(&d, Action::Warn, ReasonCode::ModeReport);
     }
 
     #[test]
     fn kill_switch_skips_everything_and_changes_nothing() {
-        let s = stack("pr-1");
+        let s = stack("pr-1", 20);
         let config = ReaperConfig { disabled: true, ..enforce() };
         let marks = [ripe_mark(&s), Mark { stack_id: "gone".into(), ..ripe_mark(&s) }];
         let plan = plan(&[s], &marks, &config, NOW);
@@ -682,13 +650,13 @@ mod tests {
     #[test]
     fn skips_stacks_out_of_scope_and_clears_their_marks() {
         let config = enforce();
-        let mut deleted = stack("a");
+        let mut deleted = stack("a", 20);
         deleted.status = "DELETE_COMPLETE".into();
-        let mut opted_out = stack("b");
+        let mut opted_out = stack("b", 20);
         opted_out.tags.insert(TEMPORARY_TAG.into(), "false".into());
-        let mut nested = stack("c");
+        let mut nested = stack("c", 20);
         nested.parent_id = Some("arn:parent".into());
-        let protected = stack("lifeguard");
+        let protected = stack("lifeguard", 20);
         for (s, reason) in [
             (deleted, ReasonCode::AlreadyDeleted),
             (opted_out, ReasonCode::NotOptedIn),
@@ -705,7 +673,7 @@ mod tests {
     fn protects_own_and_configured_patterns() {
         let config = ReaperConfig { protected_stacks: vec!["shared-*".into()], ..enforce() };
         for name in ["lifeguard-reaper", "lifeguard", "shared-vpc"] {
-            let s = stack(name);
+            let s = stack(name, 20);
             assert_decision(
                 &decide_one(&s, Some(&ripe_mark(&s)), &config),
                 Action::Skip,
@@ -717,7 +685,7 @@ mod tests {
     #[test]
     fn skips_stacks_in_progress_keeping_the_mark() {
         for status in ["UPDATE_IN_PROGRESS", "DELETE_IN_PROGRESS", "REVIEW_IN_PROGRESS", "SOMETHING_NEW"] {
-            let mut s = stack("pr-1");
+            let mut s = stack("pr-1", 20);
             s.status = status.into();
             let d = decide_one(&s, Some(&ripe_mark(&s)), &enforce());
             assert_decision(&d, Action::Skip, ReasonCode::UnsettledStatus);
@@ -730,7 +698,7 @@ mod tests {
         for status in
             ["ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "DELETE_FAILED", "UPDATE_ROLLBACK_FAILED"]
         {
-            let mut s = stack("pr-1");
+            let mut s = stack("pr-1", 20);
             s.status = status.into();
             let half_notified = Mark { notices: 1, ..ripe_mark(&s) };
             for mark in [None, Some(&half_notified)] {
@@ -747,7 +715,7 @@ mod tests {
 
     #[test]
     fn retries_a_failed_deletion_of_a_stack_that_had_its_final_notice() {
-        let mut s = stack("pr-1");
+        let mut s = stack("pr-1", 20);
         s.status = "DELETE_FAILED".into();
         let d = decide_one(&s, Some(&ripe_mark(&s)), &enforce());
         assert_decision(&d, Action::Delete, ReasonCode::Delete);
@@ -759,7 +727,7 @@ mod tests {
 
     #[test]
     fn marks_made_in_report_mode_do_not_count_in_enforce_mode() {
-        let s = stack("pr-1");
+        let s = stack("pr-1", 20);
         let reported = Mark { mode: Mode::Report, times_snoozed: 1, ..ripe_mark(&s) };
         let d = decide_one(&s, Some(&reported), &ReaperConfig::default());
         assert_decision(&d, Action::Warn, ReasonCode::ModeReport);
@@ -779,7 +747,7 @@ mod tests {
 
     #[test]
     fn a_report_mode_notice_about_an_enforce_mark_makes_it_count_no_more() {
-        let s = stack("pr-1");
+        let s = stack("pr-1", 20);
         // Ripe in enforce mode, then the mode went back to report.
         let d = decide_one(&s, Some(&ripe_mark(&s)), &ReaperConfig::default());
         assert_decision(&d, Action::Warn, ReasonCode::ModeReport);
@@ -799,9 +767,9 @@ mod tests {
 
     #[test]
     fn retries_of_failed_deletions_take_the_last_slots_of_the_cap() {
-        let mut stuck = stack("a-stuck");
+        let mut stuck = stack("a-stuck", 20);
         stuck.status = "DELETE_FAILED".into();
-        let fresh = stack("b-fresh");
+        let fresh = stack("b-fresh", 20);
         let old_mark = Mark { delete_after: ago(30 * DAY), ..ripe_mark(&stuck) };
         let config = ReaperConfig { max_deletions: 1, ..enforce() };
         let plan_ = plan(&[stuck.clone(), fresh.clone()], &[old_mark, ripe_mark(&fresh)], &config, NOW);
@@ -811,7 +779,7 @@ mod tests {
 
     #[test]
     fn reports_malformed_tags_to_the_owner_or_the_operators() {
-        let mut s = stack("pr-1");
+        let mut s = stack("pr-1", 20);
         s.tags.insert(TTL_TAG.into(), "3 days".into());
         let plan_ = plan(std::slice::from_ref(&s), &[ripe_mark(&s)], &enforce(), NOW);
         assert_decision(&plan_.decisions[0], Action::Warn, ReasonCode::MalformedTag);
@@ -827,13 +795,13 @@ mod tests {
     #[test]
     fn blocks_deletion_of_expired_stacks() {
         let config = enforce();
-        let mut protected = stack("a");
+        let mut protected = stack("a", 20);
         protected.termination_protection = Some(true);
-        let mut unknown = stack("b");
+        let mut unknown = stack("b", 20);
         unknown.termination_protection = None;
-        let mut exporting = stack("c");
+        let mut exporting = stack("c", 20);
         exporting.exports_in_use = true;
-        let mut ownerless = stack("d");
+        let mut ownerless = stack("d", 20);
         ownerless.tags.remove(OWNER_TAG);
         for (s, reason) in [
             (protected, ReasonCode::TerminationProtected),
@@ -849,7 +817,7 @@ mod tests {
 
     #[test]
     fn keeps_unexpired_stacks() {
-        let mut s = stack("pr-1");
+        let mut s = stack("pr-1", 20);
         s.created = ago(DAY);
         let d = decide_one(&s, None, &enforce());
         assert_decision(&d, Action::Keep, ReasonCode::NotExpired);
@@ -858,7 +826,7 @@ mod tests {
 
     #[test]
     fn a_later_expiry_in_the_future_is_a_snooze_that_ends_the_cycle_and_is_counted() {
-        let mut s = stack("pr-1");
+        let mut s = stack("pr-1", 20);
         let mark = ripe_mark(&s);
         let snoozed_to = NOW.plus(Duration::from_secs(DAY as u64));
         s.tags.insert(EXPIRES_AT_TAG.into(), snoozed_to.to_string());
@@ -883,7 +851,7 @@ mod tests {
 
     #[test]
     fn a_later_expiry_already_past_restarts_the_notices() {
-        let mut s = stack("pr-1");
+        let mut s = stack("pr-1", 20);
         let mark = ripe_mark(&s);
         s.tags.insert(EXPIRES_AT_TAG.into(), ago(HOUR).to_string());
         let d = decide_one(&s, Some(&mark), &enforce());
@@ -895,7 +863,7 @@ mod tests {
 
     #[test]
     fn reports_lives_beyond_the_cap() {
-        let mut s = stack("pr-1");
+        let mut s = stack("pr-1", 20);
         s.created = ago(61 * DAY);
         s.tags.insert(EXPIRES_AT_TAG.into(), NOW.plus(Duration::from_secs(DAY as u64)).to_string());
         let d = decide_one(&s, Some(&ripe_mark(&s)), &enforce());
@@ -910,7 +878,7 @@ mod tests {
 
     #[test]
     fn first_notice_writes_a_mark_one_grace_period_out() {
-        let s = stack("pr-1");
+        let s = stack("pr-1", 20);
         let plan_ = plan(std::slice::from_ref(&s), &[], &enforce(), NOW);
         assert_decision(&plan_.decisions[0], Action::Warn, ReasonCode::ExpiredFirstNotice);
         let expected = Mark {
@@ -929,7 +897,7 @@ mod tests {
 
     #[test]
     fn waits_out_the_grace_then_sends_the_final_notice() {
-        let s = stack("pr-1");
+        let s = stack("pr-1", 20);
         let mut mark = ripe_mark(&s);
         mark.first_notice = ago(DAY);
         mark.delete_after = NOW.plus(Duration::from_secs(2 * DAY as u64));
@@ -947,7 +915,7 @@ mod tests {
 
     #[test]
     fn a_late_final_notice_postpones_the_deletion() {
-        let s = stack("pr-1");
+        let s = stack("pr-1", 20);
         let mark = Mark { notices: 1, ..ripe_mark(&s) };
         let d = decide_one(&s, Some(&mark), &enforce());
         assert_decision(&d, Action::Warn, ReasonCode::FinalNotice);
@@ -957,14 +925,14 @@ mod tests {
 
     #[test]
     fn a_mark_younger_than_the_grace_never_deletes() {
-        let s = stack("pr-1");
+        let s = stack("pr-1", 20);
         let mark = Mark { first_notice: ago(DAY), ..ripe_mark(&s) };
         assert_decision(&decide_one(&s, Some(&mark), &enforce()), Action::Keep, ReasonCode::GraceRunning);
     }
 
     #[test]
     fn the_cap_stops_deletions_loudly_oldest_first() {
-        let stacks: Vec<StackInfo> = (0..4).map(|i| stack(&format!("pr-{i}"))).collect();
+        let stacks: Vec<StackInfo> = (0..4).map(|i| stack(&format!("pr-{i}"), 20)).collect();
         let marks: Vec<Mark> = stacks
             .iter()
             .enumerate()
@@ -982,7 +950,7 @@ mod tests {
 
     #[test]
     fn clears_marks_of_stacks_no_longer_listed() {
-        let s = stack("pr-1");
+        let s = stack("pr-1", 20);
         let orphan = Mark { stack_id: "arn:gone".into(), ..ripe_mark(&s) };
         let plan_ = plan(&[], &[orphan], &enforce(), NOW);
         assert_eq!(plan_.marks_to_clear, ["arn:gone"]);
@@ -1001,7 +969,7 @@ mod tests {
 
     #[test]
     fn plans_ten_thousand_stacks() {
-        let stacks: Vec<StackInfo> = (0..10_000).map(|i| stack(&format!("pr-{i}"))).collect();
+        let stacks: Vec<StackInfo> = (0..10_000).map(|i| stack(&format!("pr-{i}"), 20)).collect();
         let marks: Vec<Mark> = stacks.iter().step_by(2).map(ripe_mark).collect();
         let plan_ = plan(&stacks, &marks, &enforce(), NOW);
         assert_eq!(plan_.decisions.len(), 10_000);

@@ -888,12 +888,12 @@ pub fn run_time(event: &serde_json::Value, clock: Timestamp) -> Result<Timestamp
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reaper::tags::{OWNER_TAG, TEMPORARY_TAG};
+    use crate::reaper::fixtures::{NOW, ripe_mark, stack};
+
     use std::sync::Mutex;
     use std::time::Duration;
 
     const DAY: u64 = 86_400;
-    const NOW: Timestamp = Timestamp::from_unix_seconds(1_800_000_000);
 
     /// An in-memory account: stacks, marks and a topic, with a log of every change and scripted
     /// failures.
@@ -981,36 +981,6 @@ mod tests {
         async fn digest(&self, _subject: &str, message: &str) -> Result<(), AwsError> {
             self.log(format!("digest: {message}"));
             self.failing("Publish")
-        }
-    }
-
-    fn stack(name: &str, age_days: u64) -> StackInfo {
-        StackInfo {
-            name: name.to_owned(),
-            id: format!("arn:stack/{name}/1"),
-            status: "CREATE_COMPLETE".into(),
-            created: NOW.minus(Duration::from_secs(age_days * DAY)),
-            last_updated: None,
-            parent_id: None,
-            termination_protection: Some(false),
-            tags: [(TEMPORARY_TAG, "true"), (OWNER_TAG, "dev@example.com")]
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect(),
-            exports: Vec::new(),
-            exports_in_use: false,
-        }
-    }
-
-    fn ripe_mark(stack: &StackInfo) -> Mark {
-        Mark {
-            stack_id: stack.id.clone(),
-            first_notice: NOW.minus(Duration::from_secs(4 * DAY)),
-            delete_after: NOW.minus(Duration::from_secs(DAY)),
-            expiry_seen: stack.created.plus(Duration::from_secs(14 * DAY)),
-            notices: 2,
-            times_snoozed: 0,
-            mode: Mode::Enforce,
         }
     }
 
