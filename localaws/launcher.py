@@ -103,6 +103,9 @@ INVOCATIONS: list[dict] = []  # every Invoke, in order
 FAULTS: list[dict] = []  # pending injected faults
 HOOK_REPORTS: list[dict] = []  # every PutLifecycleEventHookExecutionStatus call, in order
 DELETE_FAILURES: list[dict] = []  # scripted CloudFormation DeleteStack failures, one-shot
+# Control paths whose GET shows what is pending and DELETE drops it.
+SCRIPTED_LISTS = {"/_lifeguard/faults": FAULTS,
+                  "/_lifeguard/cloudformation/delete-failures": DELETE_FAILURES}
 REQUEST_COUNTS: dict[str, int] = {}  # "<service>.<Operation>" -> requests handled
 _thread = threading.local()  # .delay_ms: set by a scripted invoke, slept outside LOCK
 
@@ -1072,11 +1075,6 @@ def control(method, path, args, data):
                  "message": data.get("message") or "Injected fault"}
         FAULTS.append(fault)
         return 200, fault
-    if path == "/_lifeguard/faults" and method == "GET":
-        return 200, FAULTS
-    if path == "/_lifeguard/faults" and method == "DELETE":
-        FAULTS.clear()
-        return 200, {}
     # POST cloudformation/delete-failures {"stackName", "reason"}: the next DeleteStack of that
     # stack (by name or stack id) answers 200 as on AWS but leaves it DELETE_FAILED with
     # StackStatusReason `reason`; a later DeleteStack without one deletes it.
@@ -1087,10 +1085,12 @@ def control(method, path, args, data):
             "The following resource(s) failed to delete: [Resource]. ")}
         DELETE_FAILURES.append(failure)
         return 200, failure
-    if path == "/_lifeguard/cloudformation/delete-failures" and method == "GET":
-        return 200, DELETE_FAILURES
-    if path == "/_lifeguard/cloudformation/delete-failures" and method == "DELETE":
-        DELETE_FAILURES.clear()
+    # GET lists what is still pending on a scripted list (faults, delete-failures); DELETE drops it.
+    pending = SCRIPTED_LISTS.get(path)
+    if pending is not None and method == "GET":
+        return 200, pending
+    if pending is not None and method == "DELETE":
+        pending.clear()
         return 200, {}
     # POST cloudformation/stack-state {"stackName", "status"?, "parentId"?, "rootId"?}: sets a
     # live stack's (by name or id) StackStatus (any but DELETE_COMPLETE; StackStatusReason

@@ -532,6 +532,10 @@ def test_cloudformation():
     check("UpdateStack refused in DELETE_FAILED", e[:2] == ("ValidationError", 400)
           and "is in DELETE_FAILED state and can not be updated" in e[3]["Error"]["Message"], e[:2])
     check("scripted failure used up", ctl("GET", "cloudformation/delete-failures")[1] == [])
+    ctl("POST", "cloudformation/delete-failures", json={"stackName": "cf-never", "reason": "x"})
+    st, _ = ctl("DELETE", "cloudformation/delete-failures")
+    check("DELETE delete-failures drops what is pending",
+          st == 200 and ctl("GET", "cloudformation/delete-failures")[1] == [])
     plain_id = stack["StackId"]
     cfn.delete_stack(StackName="cf-plain")
     e = error_of(cfn.describe_stacks, StackName="cf-plain")
