@@ -123,6 +123,12 @@ def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _every_backend(backends):
+    """Each region's backend of a moto service, across all accounts."""
+    for regions in backends.values():
+        yield from regions.values()
+
+
 def _json_or_text(raw):
     if isinstance(raw, bytes):
         raw = raw.decode("utf-8", "replace")
@@ -353,10 +359,9 @@ R.stop_deployment = _stop_deployment_response
 
 def find_deployment(deployment_id):
     """A deployment in any account/region (for read-back), or None."""
-    for regions in cd_models.codedeploy_backends.values():
-        for backend in regions.values():
-            if deployment_id in backend.deployments:
-                return backend.deployments[deployment_id]
+    for backend in _every_backend(cd_models.codedeploy_backends):
+        if deployment_id in backend.deployments:
+            return backend.deployments[deployment_id]
     return None
 
 
@@ -890,11 +895,10 @@ CFR.list_imports = _list_imports_response
 
 def _find_live_stack(name_or_id):
     """(backend, stack) of a live stack in any account/region, by name or id; or (None, None)."""
-    for regions in cfn_models.cloudformation_backends.values():
-        for backend in regions.values():
-            stack = _live_stack(backend, name_or_id)
-            if stack is not None:
-                return backend, stack
+    for backend in _every_backend(cfn_models.cloudformation_backends):
+        stack = _live_stack(backend, name_or_id)
+        if stack is not None:
+            return backend, stack
     return None, None
 
 
