@@ -191,7 +191,7 @@ class Function:
             "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_ENDPOINT_URL": AWS_URL,
-            "LIFEGUARD_CHECKS_FILE": os.path.join(ROOT, "checks", "checks.yaml"),
+            "LIFEGUARD_CHECKS_FILE": os.path.join(ROOT, "examples", "loyalty", "checks", "checks.yaml"),
         } | env
         self.process = None
 

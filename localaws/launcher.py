@@ -31,6 +31,13 @@ What is added to moto (each faithful to AWS's documented behaviour):
     at; scripted DELETE_FAILED (control endpoint cloudformation/delete-failures); a scripted
     StackStatus, ParentId and RootId (cloudformation/stack-state: moto creates stacks at once
     and never nests them), which DescribeStacks and ListStacks show;
+  * IAM enforcement for principals bound to policy documents (control endpoints iam/...,
+    e.g. a role's policies from a SAM template, localaws/roles.py): their requests are
+    authorized before faults and moto with IAM's evaluation logic (localaws/iam_policy.py)
+    on the actions, resource ARNs and condition keys AWS uses, aws:ResourceTag from moto's
+    state included (localaws/authorization.py); refusals get AWS's AccessDenied message in
+    the service's own error shape; an operation not mapped there is refused; GetFunction
+    without lambda:ListTags answers a TagsError instead of Tags. Other keys are unrestricted;
   * fault injection for any service, and read-back of what the code under test did.
     A fault's `target` is the request's X-Amz-Target (awsJson), its query `Action` (form body
     or query string), a "METHOD /path" prefix (REST), or for rpcv2Cbor `Service.Operation` from
@@ -87,6 +94,7 @@ from moto.cloudwatch.metric_data_expression_parser import parse_expression as cw
 from moto.codedeploy import models as cd_models
 from moto.codedeploy import responses as cd_responses
 from moto.codedeploy.exceptions import CodeDeployException
+from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.exceptions import JsonRESTError
 from moto.core.responses import ActionResult, EmptyResult
 from moto.core.utils import utcnow
@@ -95,6 +103,9 @@ from moto.moto_server.werkzeug_app import (
     MotoRequestHandler,
     create_backend_app,
 )
+
+import authorization
+import iam_policy
 
 # Everything below (moto and our own state) is only touched while holding LOCK.
 LOCK = threading.RLock()
@@ -107,6 +118,8 @@ DELETE_FAILURES: list[dict] = []  # scripted CloudFormation DeleteStack failures
 SCRIPTED_LISTS = {"/_lifeguard/faults": FAULTS,
                   "/_lifeguard/cloudformation/delete-failures": DELETE_FAILURES}
 REQUEST_COUNTS: dict[str, int] = {}  # "<service>.<Operation>" -> requests handled
+PRINCIPALS: dict[str, dict] = {}  # access key id -> {"name", "arn", "policies"} (see authorize)
+DENIALS: list[dict] = []  # every request refused by IAM enforcement, in order
 _thread = threading.local()  # .delay_ms: set by a scripted invoke, slept outside LOCK
 
 
@@ -117,6 +130,8 @@ def clear_state() -> None:
     HOOK_REPORTS.clear()
     DELETE_FAILURES.clear()
     REQUEST_COUNTS.clear()
+    PRINCIPALS.clear()
+    DENIALS.clear()
 
 
 def _sha256(text: str) -> str:
@@ -893,9 +908,12 @@ CFR.delete_stack = _delete_stack_response
 CFR.list_imports = _list_imports_response
 
 
-def _find_live_stack(name_or_id):
-    """(backend, stack) of a live stack in any account/region, by name or id; or (None, None)."""
+def _find_live_stack(name_or_id, region=None):
+    """(backend, stack) of a live stack in any account and `region` (default: any), by name or
+    id; or (None, None)."""
     for backend in _every_backend(cfn_models.cloudformation_backends):
+        if region and backend.region_name != region:
+            continue
         stack = _live_stack(backend, name_or_id)
         if stack is not None:
             return backend, stack
@@ -910,7 +928,7 @@ def set_stack_state(data):
     if status is not None and (status not in STACK_STATUSES or status == "DELETE_COMPLETE"):
         return 400, {"message": f"status {status!r} is not a StackStatus this can set "
                                 "(DELETE_COMPLETE: use DeleteStack)"}
-    backend, stack = _find_live_stack(name)
+    backend, stack = _find_live_stack(name, data.get("region"))
     if stack is None:
         return 404, {"message": f"no stack {name}"}
     ids = {}
@@ -965,18 +983,24 @@ def _request_target(environ, body: bytes):
     return target, action, rpc
 
 
-CREDENTIAL_SCOPE = re.compile(r"Credential=([^/,\s]*)/\d{8}/[^/,\s]+/([^/,\s]+)/aws4_request")
+CREDENTIAL_SCOPE = re.compile(r"Credential=([^/,\s]*)/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")
 
 
-def _count_request(environ, called) -> None:
-    """Counts a request as "<service>.<Operation>" under its access key id: both from its SigV4 credential
-    scope (Authorization header, or X-Amz-Credential of a presigned URL; "unknown" if unsigned),
-    the operation from `_request_target`, or "METHOD /path" (no query string) for REST."""
-    target, action, _ = called
+def _credential_scope(environ):
+    """(access key id, region, service) of a request's SigV4 credential scope (Authorization
+    header, or X-Amz-Credential of a presigned URL); ("", "", "unknown") if unsigned."""
     presigned = parse_qs(environ.get("QUERY_STRING", "")).get("X-Amz-Credential", [""])[0]
     scope = (CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
              or CREDENTIAL_SCOPE.search(f"Credential={presigned}"))
-    access_key, service = (scope[1], scope[2]) if scope else ("", "unknown")
+    return (scope[1], scope[2], scope[3]) if scope else ("", "", "unknown")
+
+
+def _count_request(environ, called) -> None:
+    """Counts a request as "<service>.<Operation>" under its access key id: both from its
+    `_credential_scope` ("unknown" service if unsigned), the operation from `_request_target`,
+    or "METHOD /path" (no query string) for REST."""
+    target, action, _ = called
+    access_key, _, service = _credential_scope(environ)
     operation = (target.rsplit(".", 1)[-1] if target else action
                  or f"{environ['REQUEST_METHOD']} {environ.get('PATH_INFO', '')}")
     key = (access_key, f"{service}.{operation}")
@@ -1024,15 +1048,15 @@ def _fault_response(fault, target, action, cbor):
     return status, headers, body
 
 
-def _record_injected_hook_report(fault, body: bytes):
-    """A hook report refused by an injected fault is still a call the hook made."""
+def _record_refused_hook_report(body: bytes, error: str, refused_by: str):
+    """A hook report refused before moto is still a call the hook made; `refused_by` is
+    "injected" (a fault) or "denied" (IAM enforcement), set true in the record."""
     sent = _json_or_text(body) if body else {}
     sent = sent if isinstance(sent, dict) else {}
     HOOK_REPORTS.append({
         "deploymentId": sent.get("deploymentId"),
         "lifecycleEventHookExecutionId": sent.get("lifecycleEventHookExecutionId"),
-        "status": sent.get("status"), "accepted": False, "error": fault["code"],
-        "injected": True})
+        "status": sent.get("status"), "accepted": False, "error": error, refused_by: True})
 
 
 def _normalize_behaviour(b):
@@ -1041,6 +1065,131 @@ def _normalize_behaviour(b):
     if "whenPayload" in b:  # only for requests with this payload (compared as JSON)
         behaviour["whenPayload"] = b["whenPayload"]
     return behaviour
+
+
+# ------------------------------------------------------------------------ IAM enforcement
+
+# AccessDenied per credential-scope service: (HTTP status, error code), shaped by the
+# service's protocol (`_denial_response`), as each service answers it.
+ACCESS_DENIED = {
+    "lambda": (403, "AccessDeniedException"),  # REST-JSON
+    "codedeploy": (400, "AccessDeniedException"),  # awsJson1.1
+    "dynamodb": (400, "com.amazonaws.dynamodb.v20120810#AccessDeniedException"),  # awsJson1.0
+    "cloudformation": (403, "AccessDenied"),  # query
+    "sns": (403, "AuthorizationError"),  # query: AuthorizationErrorException in SNS's model
+    "monitoring": (403, "AccessDenied"),  # rpcv2Cbor / awsJson / query, awsQueryCompatible
+}
+
+
+def register_principal(data):
+    """Control endpoint iam/principals -> (HTTP status, body): see `control`."""
+    name, policies = data.get("name"), data.get("policies")
+    if not isinstance(name, str) or not re.fullmatch(r"[\w+=,.@-]{1,64}", name):
+        return 400, {"message": "need 'name', a role name ([\\w+=,.@-], at most 64)"}
+    if not isinstance(policies, list):
+        return 400, {"message": "need 'policies', a list of policy documents"}
+    for i, policy in enumerate(policies):
+        try:
+            iam_policy.validate(policy)
+        except iam_policy.PolicyError as err:
+            return 400, {"message": f"policies[{i}]: {err}"}
+    while (access_key := "LGIAM" + secrets.token_hex(8).upper()[:15]) in PRINCIPALS:
+        pass  # 20 characters, as AWS's access key ids; unique
+    arn = f"arn:aws:sts::{DEFAULT_ACCOUNT_ID}:assumed-role/{name}/{name}"
+    PRINCIPALS[access_key] = {"name": name, "arn": arn, "policies": copy.deepcopy(policies)}
+    return 200, {"accessKeyId": access_key, "principalArn": arn}
+
+
+def resolve_role_policies(data):
+    """Control endpoint iam/role-policies -> (HTTP status, body): see `control`."""
+    import roles  # noqa: PLC0415 (SAM CLI takes seconds to import: only this endpoint needs it)
+
+    if not data.get("template") or not (data.get("function") or data.get("role")):
+        return 400, {"message": "need 'template' and 'function' or 'role'"}
+    template = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                            data["template"])  # relative to the repository root
+    region = data.get("region") or "us-east-1"
+    account = data.get("account") or DEFAULT_ACCOUNT_ID
+    stack_id = data.get("stackId")
+    if not stack_id and data.get("stackName"):  # AWS::StackId of that stack, if it exists here
+        backend = cfn_models.cloudformation_backends[account][region]
+        stack = _live_stack(backend, data["stackName"])
+        stack_id = stack.stack_id if stack else None
+    try:
+        role, policies = roles.role_policies(
+            template, function=data.get("function"), role=data.get("role"),
+            parameters=data.get("parameters"), resources=data.get("resources"),
+            attributes=data.get("attributes"), stack_name=data.get("stackName"),
+            stack_id=stack_id, region=region, account=account)
+    except roles.RoleError as err:
+        return 400, {"message": str(err)}
+    return 200, {"role": role,
+                 "policies": [{"name": p["name"], "document": p["document"]} for p in policies]}
+
+
+def _denial_response(service, called, message):
+    """AccessDenied as `service` answers it, in the request's protocol."""
+    status, code = ACCESS_DENIED.get(service, (403, "AccessDenied"))
+    target, action, rpc = called
+    if not (target or action):  # REST-JSON (Lambda): IAM's refusal is {"Message": ...} only
+        return status, {"x-amzn-ErrorType": code, "Content-Type": "application/json",
+                        "x-amzn-RequestId": str(uuid.uuid4())}, json.dumps({"Message": message})
+    status, headers, body = _fault_response(
+        {"status": status, "code": code, "message": message}, target, action, bool(rpc))
+    if service == "monitoring" and target and not rpc:  # awsJson of an awsQueryCompatible API
+        headers["x-amzn-query-error"] = f"{code};Sender"
+    return status, headers, body
+
+
+def authorize(environ, body, called):
+    """(denial response or None, GetFunction TagsError message or None) of a request: requests
+    signed with a bound principal's access key id need every check of their
+    `authorization.plan` allowed by its policies; any other request goes through."""
+    access_key, region, service = scope = _credential_scope(environ)
+    principal = PRINCIPALS.get(access_key)
+    if principal is None:
+        return None, None
+    cbor_params = None
+    if environ.get("PATH_INFO", "").startswith(CW_PATH):  # CloudWatch's rpcv2Cbor
+        try:
+            cbor_params = cbor_input(environ, body)[1]
+        except RequestRejected:  # refused as such by cloudwatch_cbor, before moto
+            return None, None
+    call = authorization.call_of(environ, body, scope, called, cbor_params)
+    denial = {"time": utcnow().isoformat() + "Z", "accessKey": access_key,
+              "operation": f"{service}.{call.operation}"}
+    try:
+        plan = authorization.plan(call, principal["name"])
+    except authorization.Unmapped as err:
+        message = (f"The local AWS cannot authorize {err} for {principal['arn']}: the operation "
+                   "is not mapped to IAM actions (localaws/authorization.py), so it is denied.")
+        DENIALS.append({**denial, "action": None, "resource": None, "reason": message})
+        return _denial_response(service, called, message), None
+    for check in plan.checks + ([plan.tags_check] if plan.tags_check else []):
+        decision = iam_policy.evaluate(principal["policies"], check.action, check.resource,
+                                       check.context)
+        if decision.allowed:
+            continue
+        message = decision.message(principal["arn"], check.action, check.resource)
+        if check is plan.tags_check:  # GetFunction still answers, without the tags
+            return None, message
+        DENIALS.append({**denial, "action": check.action, "resource": check.resource,
+                        "reason": decision.reason})
+        return _denial_response(service, called, message), None
+    return None, None
+
+
+def _without_tags(response, message):
+    """GetFunction's answer to a caller not allowed lambda:ListTags: no Tags, a TagsError."""
+    status, headers, chunks = response
+    if not status.startswith("200"):
+        return response
+    answer = json.loads(b"".join(chunks))
+    answer.pop("Tags", None)
+    answer["TagsError"] = {"ErrorCode": "AccessDeniedException", "Message": message}
+    data = json.dumps(answer).encode()
+    headers = [(k, str(len(data)) if k.lower() == "content-length" else v) for k, v in headers]
+    return status, headers, [data]
 
 
 def control(method, path, args, data):
@@ -1096,7 +1245,7 @@ def control(method, path, args, data):
     if pending is not None and method == "DELETE":
         pending.clear()
         return 200, {}
-    # POST cloudformation/stack-state {"stackName", "status"?, "parentId"?, "rootId"?}: sets a
+    # POST cloudformation/stack-state {"stackName", "region"?, "status"?, "parentId"?, "rootId"?}: sets a
     # live stack's (by name or id) StackStatus (any but DELETE_COMPLETE; StackStatusReason
     # cleared, a stack event added) and ParentId / RootId (a stack's name or id in the same
     # region; stored as its id; RootId defaults to the parent's RootId, else the parent; null
@@ -1128,6 +1277,30 @@ def control(method, path, args, data):
     if path == "/_lifeguard/requests" and method == "DELETE":
         REQUEST_COUNTS.clear()
         return 200, {"counts": {}, "total": 0}
+    # POST iam/principals {"name": role name, "policies": [policy document, ...]} ->
+    # {"accessKeyId": "LGIAM...", "principalArn": "arn:aws:sts::123456789012:assumed-role/
+    # <name>/<name>"}: a session of that role bound to exactly those identity-based policies
+    # (400 for a policy iam_policy.validate refuses). Requests signed with its access key id
+    # are authorized before faults and moto (see `authorize`); other keys are unrestricted.
+    if path == "/_lifeguard/iam/principals" and method == "POST":
+        return register_principal(data)
+    # POST iam/role-policies {"template" (path from the repo root, or absolute), "function" or
+    # "role" (logical id), "parameters"?, "resources"? {LogicalId: physical id}, "attributes"?
+    # {"LogicalId.Attr": value}, "stackName"?, "stackId"? (default: that stack's here),
+    # "region"?, "account"?} -> {"role": logical id, "policies": [{"name", "document"}, ...]}: the role's
+    # policies as the SAM template deploys them, resolved (localaws/roles.py); 400 naming
+    # what does not resolve.
+    if path == "/_lifeguard/iam/role-policies" and method == "POST":
+        return resolve_role_policies(data)
+    # GET iam/denials[?accessKey=ID]: requests refused by IAM enforcement, in order:
+    # [{"time", "accessKey", "operation" ("<service>.<Operation>"), "action", "resource",
+    # "reason"}] (action and resource null for an operation the local AWS cannot authorize);
+    # DELETE forgets them.
+    if path == "/_lifeguard/iam/denials" and method == "GET":
+        return 200, [d for d in DENIALS if args.get("accessKey") in (None, d["accessKey"])]
+    if path == "/_lifeguard/iam/denials" and method == "DELETE":
+        DENIALS.clear()
+        return 200, []
     if path == "/_lifeguard/codedeploy/lifecycle-events" and method == "GET":
         deployment = find_deployment(args.get("deploymentId"))
         if deployment is None:
@@ -1183,16 +1356,25 @@ class Lifeguard:
         return payload
 
     def _serve(self, environ, body):
-        """An AWS request: counted, then answered by an injected fault, or by moto."""
+        """An AWS request: counted, authorized (bound principals only), then answered by an
+        injected fault, or by moto."""
         called = _request_target(environ, body)
         _count_request(environ, called)
+        hook_report = called[0] == "CodeDeploy_20141006.PutLifecycleEventHookExecutionStatus"
+        denial, tags_error = authorize(environ, body, called)
+        if denial:
+            if hook_report:
+                _record_refused_hook_report(body, "AccessDeniedException", "denied")
+            return denial
         if fault := _take_fault(environ, body, called):
-            if fault[1] == "CodeDeploy_20141006.PutLifecycleEventHookExecutionStatus":
-                _record_injected_hook_report(fault[0], body)
+            if hook_report:
+                _record_refused_hook_report(body, fault[0]["code"], "injected")
             return _fault_response(*fault)
         if environ["REQUEST_METHOD"] == "POST" and environ.get("PATH_INFO", "").startswith(CW_PATH):
             return cloudwatch_cbor(self._call_moto, environ, body)
-        return self._call_moto(environ)
+        response = self._call_moto(environ)
+        # lambda:GetFunction by a caller not allowed lambda:ListTags
+        return _without_tags(response, tags_error) if tags_error else response
 
     def _call_moto(self, environ):
         """Run moto's app to completion (status line, headers, body chunks)."""

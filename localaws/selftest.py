@@ -369,7 +369,7 @@ def test_lambda(fn_arn):
 MODELS = tempfile.TemporaryDirectory(prefix="selftest-models-")  # removed at exit
 
 
-def cloudwatch_client(protocol, retries=1):
+def cloudwatch_client(protocol, retries=1, access_key="testing"):
     """A CloudWatch client speaking `protocol` (botocore picks JSON; the Rust SDK rpcv2Cbor),
     from botocore's own model restricted to that protocol, in a data path of its own."""
     session = botocore.session.get_session()
@@ -382,7 +382,8 @@ def cloudwatch_client(protocol, retries=1):
         json.dump(model, f)
     loader.search_paths.insert(0, path)
     config = Config(retries={"mode": "standard", "total_max_attempts": retries})
-    return boto3.Session(botocore_session=session).client("cloudwatch", **{**KW, "config": config})
+    return boto3.Session(botocore_session=session).client(
+        "cloudwatch", **{**KW, "config": config, "aws_access_key_id": access_key})
 
 
 def test_cloudwatch():
@@ -748,6 +749,300 @@ def test_concurrent_writes():
         n.startswith("par-") for n in names) == 12, errors)
 
 
+# ---------------------------------------------------------------------------- IAM
+
+ACCOUNT, REGION = "123456789012", "us-east-1"
+
+
+def principal(name, *statements):
+    """(access key id, principal ARN) of a principal bound to one policy of `statements`."""
+    st, answer = ctl("POST", "iam/principals", json={"name": name, "policies": [
+        {"Version": "2012-10-17", "Statement": list(statements)}]})
+    assert st == 200, answer
+    return answer["accessKeyId"], answer["principalArn"]
+
+
+def signed_by(service, access_key):
+    return boto3.client(service, **{**KW, "aws_access_key_id": access_key})
+
+
+def refusal(principal_arn, action, resource, explicit=False):
+    """AWS's AccessDenied message."""
+    why = ("with an explicit deny in an identity-based policy" if explicit
+           else f"because no identity-based policy allows the {action} action")
+    return (f"User: {principal_arn} is not authorized to perform: {action} on resource: "
+            f"{resource} {why}")
+
+
+def message_of(e):
+    return e[3]["Error"]["Message"] if e[3] else None
+
+
+def test_iam():
+    st, answer = ctl("POST", "iam/principals", json={"name": "x", "policies": [
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*",
+                                                 "Resource": "*", "Principal": "*"}]}]})
+    check("IAM: a policy the local AWS cannot evaluate faithfully is refused (400)",
+          st == 400 and "Principal" in answer.get("message", ""), (st, answer))
+    test_iam_lambda()
+    test_iam_codedeploy()
+    test_iam_cloudformation()
+    test_iam_data_services()
+    test_iam_role_policies()
+
+
+def test_iam_lambda():
+    role = iam.create_role(RoleName="iam-fn-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    for name, tags in (("iam-tagged", {"guarded-by": "lifeguard"}), ("iam-plain", {})):
+        lam.create_function(FunctionName=name, Runtime="provided.al2023", Role=role,
+                            Handler="bootstrap", Code={"ZipFile": zip_bytes()}, Tags=tags)
+        lam.publish_version(FunctionName=name)
+    fn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function"
+    key, arn = principal(
+        "iam-hook",
+        {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": f"{fn}:iam-*:*",
+         "Condition": {"StringEquals": {"aws:ResourceTag/guarded-by": "lifeguard"}}},
+        {"Effect": "Allow", "Action": "lambda:GetFunction", "Resource": f"{fn}:iam-*"})
+    check("IAM: principals get an LGIAM access key id and an assumed-role ARN",
+          re.fullmatch(r"LGIAM[0-9A-F]{15}", key)
+          and arn == f"arn:aws:sts::{ACCOUNT}:assumed-role/iam-hook/iam-hook", (key, arn))
+    hook = signed_by("lambda", key)
+    r = hook.invoke(FunctionName="iam-tagged", Qualifier="1", Payload=b"{}")
+    check("IAM: invoke version 1 of a function carrying the tag the condition wants",
+          r["StatusCode"] == 200 and r["ExecutedVersion"] == "1", r["StatusCode"])
+    e = error_of(hook.invoke, FunctionName="iam-plain", Qualifier="1", Payload=b"{}")
+    want = refusal(arn, "lambda:InvokeFunction", f"{fn}:iam-plain:1")
+    check("IAM: ... an untagged one -> 403 AccessDeniedException, AWS's message",
+          e[:3] == ("AccessDeniedException", 403, "AccessDeniedException")
+          and message_of(e) == want, (e[:3], message_of(e)))
+    e = error_of(hook.invoke, FunctionName=f"{fn}:iam-tagged", Payload=b"{}")
+    check("IAM: function:<name>:* does not cover the unqualified function (ARN given)",
+          message_of(e) == refusal(arn, "lambda:InvokeFunction", f"{fn}:iam-tagged"), e[:2])
+
+    got = hook.get_function(FunctionName="iam-tagged")
+    error = got.get("TagsError") or {}
+    check("IAM: GetFunction without lambda:ListTags: no Tags, a TagsError",
+          "Tags" not in got and error.get("ErrorCode") == "AccessDeniedException"
+          and error.get("Message") == refusal(arn, "lambda:ListTags", f"{fn}:iam-tagged"), got)
+    reader, _ = principal("iam-reader", {"Effect": "Allow", "Resource": f"{fn}:iam-*",
+                                         "Action": ["lambda:GetFunction", "lambda:ListTags"]})
+    got = signed_by("lambda", reader).get_function(FunctionName="iam-tagged")
+    check("IAM: ... with lambda:ListTags: the Tags",
+          got.get("Tags") == {"guarded-by": "lifeguard"} and "TagsError" not in got, got)
+
+    e = error_of(hook.list_functions)
+    check("IAM: an operation the local AWS does not map is denied, saying so",
+          e[:2] == ("AccessDeniedException", 403)
+          and "cannot authorize lambda.ListFunctions" in (message_of(e) or ""), e[:2])
+    for other in ("testing", "AKIDUNBOUND"):
+        r = signed_by("lambda", other).invoke(FunctionName="iam-plain", Payload=b"{}")
+        check(f"IAM: an unbound access key ({other}) is unrestricted", r["StatusCode"] == 200)
+
+    _, denials = ctl("GET", f"iam/denials?accessKey={key}")
+    check("IAM: denials lists the refusals of that key, in order",
+          [(d["operation"], d["action"], d["resource"]) for d in denials] == [
+              ("lambda.Invoke", "lambda:InvokeFunction", f"{fn}:iam-plain:1"),
+              ("lambda.Invoke", "lambda:InvokeFunction", f"{fn}:iam-tagged"),
+              ("lambda.ListFunctions", None, None)]
+          and denials[0]["reason"] == "no identity-based policy allows it", denials)
+
+
+def test_iam_codedeploy():
+    cd.create_application(applicationName="iam-app", computePlatform="Lambda")
+    ids = {}
+    for group in ("iam-dg", "iam-other"):
+        cd.create_deployment_group(
+            applicationName="iam-app", deploymentGroupName=group,
+            serviceRoleArn=f"arn:aws:iam::{ACCOUNT}:role/codedeploy",
+            deploymentConfigName="CodeDeployDefault.LambdaAllAtOnce",
+            deploymentStyle={"deploymentType": "BLUE_GREEN",
+                             "deploymentOption": "WITH_TRAFFIC_CONTROL"})
+        ids[group] = cd.create_deployment(
+            applicationName="iam-app", deploymentGroupName=group, revision={
+                "revisionType": "AppSpecContent",
+                "appSpecContent": {"content": APPSPEC_YAML}})["deploymentId"]
+    groups = f"arn:aws:codedeploy:{REGION}:{ACCOUNT}:deploymentgroup"
+    key, arn = principal("iam-cd", {"Effect": "Allow", "Action": "codedeploy:GetDeployment",
+                                    "Resource": f"{groups}:iam-app/iam-dg"})
+    client = signed_by("codedeploy", key)
+    info = client.get_deployment(deploymentId=ids["iam-dg"])["deploymentInfo"]
+    check("IAM: GetDeployment of a deployment of the allowed group",
+          info["deploymentGroupName"] == "iam-dg", info)
+    e = error_of(client.get_deployment, deploymentId=ids["iam-other"])
+    check("IAM: ... of another group -> 400 AccessDeniedException naming that group",
+          e[:3] == ("AccessDeniedException", 400, "AccessDeniedException")
+          and message_of(e) == refusal(arn, "codedeploy:GetDeployment",
+                                       f"{groups}:iam-app/iam-other"), (e[:3], message_of(e)))
+    e = error_of(client.get_deployment, deploymentId="d-NOTTHERE0")
+    check("IAM: ... of an unknown deployment -> AccessDenied on deploymentgroup:*, not its "
+          "existence", message_of(e) == refusal(arn, "codedeploy:GetDeployment", f"{groups}:*"),
+          message_of(e))
+    _, events = ctl("GET", "codedeploy/lifecycle-events", params={"deploymentId": ids["iam-dg"]})
+    execution = events[0]["lifecycleEventHookExecutionId"]
+    e = error_of(client.put_lifecycle_event_hook_execution_status, deploymentId=ids["iam-dg"],
+                 lifecycleEventHookExecutionId=execution, status="Succeeded")
+    _, reports = ctl("GET", "codedeploy/hook-reports", params={"deploymentId": ids["iam-dg"]})
+    check("IAM: a refused hook report is recorded as such, the execution stays Pending",
+          e[0] == "AccessDeniedException" and [(r["status"], r["accepted"], r["error"],
+                                                r.get("denied")) for r in reports]
+          == [("Succeeded", False, "AccessDeniedException", True)]
+          and ctl("GET", "codedeploy/lifecycle-events", params={"deploymentId": ids["iam-dg"]})
+          [1][0]["status"] == "Pending", reports)
+
+
+def test_iam_cloudformation():
+    temporary = [{"Key": "lifeguard:temporary", "Value": "true"}]
+    ids = {name: cfn.create_stack(StackName=name, TemplateBody=cfn_template(queue=name),
+                                  **({"Tags": temporary} if name != "iam-prod" else {}))["StackId"]
+           for name in ("iam-temp", "iam-own", "iam-prod")}
+    stacks = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack"
+    is_temporary = {"StringEquals": {"aws:ResourceTag/lifeguard:temporary": "true"}}
+    key, arn = principal(
+        "iam-reaper",
+        {"Effect": "Allow", "Action": "cloudformation:DescribeStacks", "Resource": "*"},
+        {"Effect": "Allow", "Action": ["cloudformation:DeleteStack", "cloudformation:UpdateStack"],
+         "Resource": f"{stacks}/*/*", "Condition": is_temporary},
+        {"Sid": "NeverOwnStack", "Effect": "Deny", "Action": "cloudformation:DeleteStack",
+         "Resource": ids["iam-own"]})
+    reaper = signed_by("cloudformation", key)
+    e = error_of(reaper.delete_stack, StackName="iam-prod")
+    check("IAM: DeleteStack of a stack without the tag -> 403 AccessDenied on its StackId",
+          e[:2] == ("AccessDenied", 403) and message_of(e) == refusal(
+              arn, "cloudformation:DeleteStack", ids["iam-prod"]), (e[:2], message_of(e)))
+    e = error_of(reaper.delete_stack, StackName="iam-own")
+    check("IAM: an explicit Deny beats the Allow",
+          e[:2] == ("AccessDenied", 403) and message_of(e) == refusal(
+              arn, "cloudformation:DeleteStack", ids["iam-own"], explicit=True), message_of(e))
+    reaper.delete_stack(StackName="iam-temp")
+    check("IAM: DeleteStack of a tagged stack goes through",
+          describe(ids["iam-temp"])["StackStatus"] == "DELETE_COMPLETE")
+    e = error_of(reaper.delete_stack, StackName="iam-gone")
+    check("IAM: a stack that does not exist is named stack/<name>/*",
+          message_of(e) == refusal(arn, "cloudformation:DeleteStack", f"{stacks}/iam-gone/*"),
+          message_of(e))
+
+    tags = temporary + [{"Key": "lifeguard:delete-after", "Value": "2026-01-01"}]
+    e = error_of(reaper.update_stack, StackName="iam-own", UsePreviousTemplate=True, Tags=tags)
+    check("IAM: UpdateStack with Tags is also cloudformation:TagResource",
+          message_of(e) == refusal(arn, "cloudformation:TagResource", ids["iam-own"]),
+          message_of(e))
+    tagger, _ = principal(
+        "iam-tagger",
+        {"Effect": "Allow", "Action": "cloudformation:UpdateStack", "Resource": f"{stacks}/*/*",
+         "Condition": {"StringEquals": {"aws:ResourceTag/lifeguard:temporary": "true",
+                                        "aws:RequestTag/lifeguard:temporary": "true"},
+                       "ForAllValues:StringLike": {"aws:TagKeys": "lifeguard:*"}}},
+        {"Effect": "Allow", "Action": "cloudformation:TagResource", "Resource": f"{stacks}/*/*",
+         "Condition": {"StringEquals": {"cloudformation:CreateAction": "UpdateStack"}}})
+    signed_by("cloudformation", tagger).update_stack(
+        StackName="iam-own", UsePreviousTemplate=True, Tags=tags)
+    check("IAM: ... allowed with aws:RequestTag, aws:TagKeys and cloudformation:CreateAction",
+          {t["Key"] for t in describe("iam-own")["Tags"]} == {t["Key"] for t in tags})
+    e = error_of(signed_by("cloudformation", tagger).update_stack, StackName="iam-own",
+                 UsePreviousTemplate=True, Tags=[{"Key": "lifeguard:temporary", "Value": "false"}])
+    check("IAM: ... and refused when the request tags do not match the condition",
+          e[:2] == ("AccessDenied", 403), e[:2])
+
+
+def test_iam_data_services():
+    ddb, sns = (boto3.client(s, **KW) for s in ("dynamodb", "sns"))
+    for table in ("iam-marks", "iam-other"):
+        ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                         KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}])
+    topics = [sns.create_topic(Name=name)["TopicArn"] for name in ("iam-notices", "iam-other")]
+    cw = cloudwatch_client("smithy-rpc-v2-cbor")
+    for alarm in ("iam-alarm", "iam-other"):
+        cw.put_metric_alarm(AlarmName=alarm, Namespace="AWS/Lambda", MetricName="Errors",
+                            Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=0.0,
+                            ComparisonOperator="GreaterThanThreshold")
+    alarms = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm"
+    key, arn = principal(
+        "iam-data",
+        {"Effect": "Allow", "Action": ["dynamodb:Scan", "dynamodb:PutItem"],
+         "Resource": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/iam-marks"},
+        {"Effect": "Allow", "Action": "sns:Publish", "Resource": topics[0]},
+        {"Effect": "Allow", "Action": "cloudwatch:DescribeAlarms",
+         "Resource": f"{alarms}:iam-alarm"})
+
+    table = signed_by("dynamodb", key)
+    table.put_item(TableName="iam-marks", Item={"k": {"S": "x"}})
+    check("IAM: DynamoDB Scan of the allowed table",
+          table.scan(TableName="iam-marks")["Count"] == 1)
+    e = error_of(table.scan, TableName="iam-other")
+    raw = requests.post(URL + "/", timeout=10, data=json.dumps({"TableName": "iam-other"}),
+                        headers={"X-Amz-Target": "DynamoDB_20120810.Scan",
+                                 "Content-Type": "application/x-amz-json-1.0",
+                                 "Authorization": f"AWS4-HMAC-SHA256 Credential={key}/20260101/"
+                                 f"{REGION}/dynamodb/aws4_request, SignedHeaders=host, "
+                                 "Signature=x"}).json()
+    check("IAM: DynamoDB -> 400 com.amazonaws.dynamodb.v20120810#AccessDeniedException",
+          e[:2] == ("AccessDeniedException", 400)
+          and raw.get("__type") == "com.amazonaws.dynamodb.v20120810#AccessDeniedException"
+          and message_of(e) == refusal(arn, "dynamodb:Scan", f"arn:aws:dynamodb:{REGION}:"
+                                       f"{ACCOUNT}:table/iam-other"), (e[:2], raw))
+
+    notices = signed_by("sns", key)
+    notices.publish(TopicArn=topics[0], Message="hi")
+    e = error_of(notices.publish, TopicArn=topics[1], Message="hi")
+    check("IAM: SNS Publish to another topic -> 403 AuthorizationError",
+          e[:2] == ("AuthorizationError", 403)
+          and message_of(e) == refusal(arn, "sns:Publish", topics[1]), (e[:2], message_of(e)))
+
+    watcher = cloudwatch_client("smithy-rpc-v2-cbor", access_key=key)
+    got = watcher.describe_alarms(AlarmNames=["iam-alarm"])["MetricAlarms"]
+    check("IAM: CBOR DescribeAlarms of the allowed alarm", [a["AlarmName"] for a in got]
+          == ["iam-alarm"], got)
+    e = error_of(watcher.describe_alarms, AlarmNames=["iam-alarm", "iam-other"])
+    headers = e[3]["ResponseMetadata"]["HTTPHeaders"] if e[3] else {}
+    check("IAM: ... naming another alarm too -> CBOR 403 AccessDenied, x-amzn-query-error",
+          e[:2] == ("AccessDenied", 403) and headers.get("x-amzn-query-error")
+          == "AccessDenied;Sender" and headers.get("smithy-protocol") == "rpc-v2-cbor"
+          and message_of(e) == refusal(arn, "cloudwatch:DescribeAlarms", f"{alarms}:iam-other"),
+          (e[:2], headers, message_of(e)))
+    e = error_of(watcher.describe_alarms)
+    check("IAM: ... naming none authorizes on alarm:*",
+          message_of(e) == refusal(arn, "cloudwatch:DescribeAlarms", f"{alarms}:*"), message_of(e))
+    e = error_of(cloudwatch_client("json", access_key=key).describe_alarms,
+                 AlarmNames=["iam-other"])
+    check("IAM: ... JSON CloudWatch too (403 AccessDenied)", e[:2] == ("AccessDenied", 403), e[:2])
+
+
+def test_iam_role_policies():
+    template = os.path.join(MODELS.name, "iam-role.yaml")
+    with open(template, "w") as f:
+        f.write("Resources:\n"
+                "  Table: {Type: AWS::DynamoDB::Table}\n"
+                "  Role:\n"
+                "    Type: AWS::IAM::Role\n"
+                "    Properties:\n"
+                "      Policies:\n"
+                "        - PolicyName: p\n"
+                "          PolicyDocument:\n"
+                "            Version: '2012-10-17'\n"
+                "            Statement:\n"
+                "              - {Effect: Allow, Action: 'dynamodb:Scan',\n"
+                "                 Resource: !GetAtt Table.Arn}\n"
+                "              - {Effect: Deny, Action: '*', Resource: !Ref AWS::StackId}\n")
+    table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/iam-marks"
+    st, answer = ctl("POST", "iam/role-policies", json={
+        "template": template, "role": "Role", "attributes": {"Table.Arn": table},
+        "stackName": "iam-own"})
+    policy = answer.get("policies", [{}])[0]
+    statements = policy.get("document", {}).get("Statement", [])
+    check("IAM: role-policies resolves a role's policies (AWS::StackId from the stack here)",
+          st == 200 and answer["role"] == "Role" and policy.get("name") == "p"
+          and [s["Resource"] for s in statements] == [table, describe("iam-own")["StackId"]],
+          (st, answer))
+    key, _ = principal("iam-role", *statements)
+    check("IAM: ... which bind a principal",
+          signed_by("dynamodb", key).scan(TableName="iam-marks")["Count"] == 1)
+    st, answer = ctl("POST", "iam/role-policies", json={"template": template, "role": "Role",
+                                                         "stackName": "iam-own"})
+    check("IAM: role-policies -> 400 naming what does not resolve",
+          st == 400 and "Table.Arn" in answer.get("message", ""), (st, answer))
+
+
 def test_health():
     r = requests.get(URL + "/_lifeguard/health", timeout=10)
     check("health endpoint answers", r.status_code == 200 and r.json() == {"status": "ok"}, r.text)
@@ -757,11 +1052,16 @@ def test_reset():
     ctl("POST", "faults", json={"target": "X", "count": 1})
     ctl("POST", "cloudformation/delete-failures", json={"stackName": "X"})
     cd.list_applications()
+    key, _ = principal("reset", {"Effect": "Deny", "Action": "*", "Resource": "*"})
+    error_of(signed_by("codedeploy", key).list_applications)  # a denial
     requests.post(URL + "/moto-api/reset", timeout=10)
     state = [ctl("GET", p)[1] for p in ("faults", "lambda/invocations", "codedeploy/hook-reports",
-                                         "cloudformation/delete-failures", "requests")]
-    check("moto-api reset clears our state", state == [[], [], [], [], {"counts": {}, "total": 0}],
-          state)
+                                         "cloudformation/delete-failures", "requests",
+                                         "iam/denials")]
+    check("moto-api reset clears our state", state == [[], [], [], [], {"counts": {}, "total": 0},
+                                                       []], state)
+    check("... principals too: their keys are unrestricted again",
+          "applications" in signed_by("codedeploy", key).list_applications())
     requests.post(URL + "/moto-api/config", json={"lambda": {"use_docker": False}}, timeout=10)
     setup_lambda()
     _, body = invoke("fn-sut", "1")
@@ -787,6 +1087,7 @@ def main():
     run(test_request_counts)
     run(test_clear_region)
     run(test_concurrent_writes)
+    run(test_iam)
     run(test_health)
     run(test_reset)
     print(f"{results['passed']} passed, {results['failed']} failed")

@@ -268,8 +268,14 @@ pub fn assess(
         let message = body.get("errorMessage").and_then(Value::as_str).unwrap_or("no message");
         problems.push(format!("function error ({kind}): {message}"));
     }
-    if let Some(executed) = answer.executed_version.as_deref().filter(|v| *v != target_version) {
-        problems.push(format!("answered by version {executed}, not the target version {target_version}"));
+    match answer.executed_version.as_deref() {
+        Some(executed) if executed == target_version => {}
+        Some(executed) => {
+            problems.push(format!("answered by version {executed}, not the target version {target_version}"));
+        }
+        None => problems.push(format!(
+            "answer without X-Amz-Executed-Version: cannot tell that the target version {target_version} answered"
+        )),
     }
     if let Some(expected) = check.expect.status_code {
         match body.get("statusCode") {
@@ -454,6 +460,19 @@ functions:
     }
 
     #[test]
+    fn an_answer_that_does_not_say_which_version_ran_fails() {
+        let file = parsed();
+        let check = &file.functions["LoyaltyFunction"][0];
+        let mut unnamed = answer(gold("Gold", "2"));
+        unnamed.executed_version = None;
+        let problems = assess(check, &file.settings, "2", &unnamed, Duration::from_millis(40));
+        assert_eq!(
+            problems,
+            ["answer without X-Amz-Executed-Version: cannot tell that the target version 2 answered"]
+        );
+    }
+
+    #[test]
     fn every_assertion_can_fail() {
         let file = parsed();
         let check = &file.functions["LoyaltyFunction"][0];
@@ -496,7 +515,11 @@ functions:
 
     #[test]
     fn the_shipped_check_file_is_valid() {
-        let file = CheckFile::parse(include_str!("../../checks/checks.yaml"), "checks/checks.yaml").unwrap();
+        let file = CheckFile::parse(
+            include_str!("../../examples/loyalty/checks/checks.yaml"),
+            "examples/loyalty/checks/checks.yaml",
+        )
+        .unwrap();
         assert!(!file.functions["LoyaltyFunction"].is_empty());
     }
 

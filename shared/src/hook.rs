@@ -186,10 +186,32 @@ impl From<HookError> for Diagnostic {
     }
 }
 
-/// Runs one hook invocation end to end; see the module docs.
+/// Why the deployment is not this hook's to judge, or `None` when the AppSpec names `hook_name`
+/// for the lifecycle event it `serves`. A hook never judges an event its AppSpec gives to
+/// another hook, or one whose AppSpec does not name it at all.
+pub fn refusal(target: &Target, hook_name: &str, serves: LifecycleEvent) -> Option<String> {
+    match target.event_served_by(hook_name) {
+        Some(event) if event == serves => None,
+        Some(other) => Some(format!(
+            "this hook serves {serves}, but the deployment's AppSpec names {hook_name} for {other}"
+        )),
+        None => {
+            let named: Vec<String> =
+                target.hooks.iter().map(|(event, name)| format!("{event}: {name}")).collect();
+            let named = if named.is_empty() { "no hooks".to_owned() } else { named.join(", ") };
+            Some(format!(
+                "the deployment's AppSpec does not name {hook_name} for {serves} (it names {named})"
+            ))
+        }
+    }
+}
+
+/// Runs one hook invocation end to end for a hook that `serves` one lifecycle event; see the
+/// module docs.
 pub async fn run_hook<C, T, F, Fut>(
     codedeploy: &C,
     hook_name: &str,
+    serves: LifecycleEvent,
     event: HookEvent,
     deadlines: Deadlines,
     work: F,
@@ -203,8 +225,13 @@ where
     let started = Instant::now();
     let mut target = None;
     let attempt = AssertUnwindSafe(async {
-        let discovered = discover(codedeploy, &event.deployment_id).await?;
+        let discovered = discover(codedeploy, &event.deployment_id)
+            .await
+            .map_err(|discovery| format!("target discovery failed: {discovery}"))?;
         target = Some(discovered.target.clone());
+        if let Some(refused) = refusal(&discovered.target, hook_name, serves) {
+            return Err(refused);
+        }
         Ok::<_, String>(work(discovered).await)
     })
     .catch_unwind();
@@ -213,7 +240,7 @@ where
     let backstop = deadlines.work_until + (deadlines.report_until - deadlines.work_until) / 3;
     let (verdict, reason, details) = match tokio::time::timeout_at(backstop, attempt).await {
         Ok(Ok(Ok(judgement))) => (judgement.verdict, judgement.reason, Some(judgement.details)),
-        Ok(Ok(Err(discovery))) => (Verdict::Failed, format!("target discovery failed: {discovery}"), None),
+        Ok(Ok(Err(unjudged))) => (Verdict::Failed, unjudged, None),
         Ok(Err(panic)) => (Verdict::Failed, format!("hook panicked: {}", panic_message(&*panic)), None),
         Err(_) => (Verdict::Failed, "hook work unfinished at its deadline".to_owned(), None),
     };
@@ -360,7 +387,16 @@ mod tests {
     #[tokio::test]
     async fn sha256_revisions_are_fetched_and_the_work_verdict_reported() {
         let codedeploy = FakeCodeDeploy::new(Revision::Sha256("abc".into()));
-        let report = run_hook(&codedeploy, "hook", event("d-1"), deadlines(30), pass).await.unwrap();
+        let report = run_hook(
+            &codedeploy,
+            "hook",
+            LifecycleEvent::BeforeAllowTraffic,
+            event("d-1"),
+            deadlines(30),
+            pass,
+        )
+        .await
+        .unwrap();
         assert_eq!(
             (report.verdict, report.reported, &report.details),
             (Verdict::Succeeded, Reported::Accepted, &Some(Seen { n: 7 }))
@@ -375,11 +411,23 @@ mod tests {
     #[tokio::test]
     async fn discovery_failures_are_reported_as_failed() {
         let codedeploy = FakeCodeDeploy::new(Revision::Content(APPSPEC.into()));
-        let report = run_hook(&codedeploy, "hook", event("d-404"), deadlines(30), pass).await.unwrap();
+        let report = run_hook(
+            &codedeploy,
+            "hook",
+            LifecycleEvent::BeforeAllowTraffic,
+            event("d-404"),
+            deadlines(30),
+            pass,
+        )
+        .await
+        .unwrap();
         assert_eq!(report.verdict, Verdict::Failed);
         assert!(report.reason.contains("DeploymentDoesNotExistException"), "{}", report.reason);
         let broken = FakeCodeDeploy::new(Revision::Content(APPSPEC.replace(r#","TargetVersion":"2""#, "")));
-        let report = run_hook(&broken, "hook", event("d-1"), deadlines(30), pass).await.unwrap();
+        let report =
+            run_hook(&broken, "hook", LifecycleEvent::BeforeAllowTraffic, event("d-1"), deadlines(30), pass)
+                .await
+                .unwrap();
         assert!(
             report.reason.ends_with("Resources[0].Fn.Properties.TargetVersion is missing"),
             "{}",
@@ -389,14 +437,62 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_hook_refuses_an_event_its_appspec_gives_to_another_hook_or_not_to_it() {
+        let codedeploy = FakeCodeDeploy::new(Revision::Content(APPSPEC.into()));
+        let report = run_hook(
+            &codedeploy,
+            "hook",
+            LifecycleEvent::AfterAllowTraffic,
+            event("d-1"),
+            deadlines(30),
+            pass,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            (report.verdict, report.reason.as_str(), &report.details),
+            (
+                Verdict::Failed,
+                "this hook serves AfterAllowTraffic, but the deployment's AppSpec names hook for BeforeAllowTraffic",
+                &None
+            )
+        );
+        let report = run_hook(
+            &codedeploy,
+            "other",
+            LifecycleEvent::BeforeAllowTraffic,
+            event("d-1"),
+            deadlines(30),
+            pass,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            (report.verdict, report.reason.as_str()),
+            (
+                Verdict::Failed,
+                "the deployment's AppSpec does not name other for BeforeAllowTraffic (it names BeforeAllowTraffic: hook)"
+            )
+        );
+        assert_eq!(*codedeploy.reports.lock().unwrap(), vec![Verdict::Failed, Verdict::Failed]);
+    }
+
+    #[tokio::test]
     async fn a_panicking_work_is_reported_as_failed() {
         let codedeploy = FakeCodeDeploy::new(Revision::Content(APPSPEC.into()));
-        let report = run_hook(&codedeploy, "hook", event("d-1"), deadlines(30), |_| async {
-            if true {
-                panic!("probe exploded");
-            }
-            Judgement { verdict: Verdict::Succeeded, reason: String::new(), details: Seen { n: 0 } }
-        })
+        let report = run_hook(
+            &codedeploy,
+            "hook",
+            LifecycleEvent::BeforeAllowTraffic,
+            event("d-1"),
+            deadlines(30),
+            |_| async {
+                if true {
+                    panic!("probe exploded");
+                }
+                Judgement { verdict: Verdict::Succeeded, reason: String::new(), details: Seen { n: 0 } }
+            },
+        )
         .await
         .unwrap();
         assert_eq!(
@@ -410,10 +506,17 @@ mod tests {
     async fn work_that_ignores_its_deadline_is_cut_off_and_reported_in_time() {
         let codedeploy = FakeCodeDeploy::new(Revision::Content(APPSPEC.into()));
         let deadlines = deadlines(10);
-        let report = run_hook(&codedeploy, "hook", event("d-1"), deadlines, |_| async {
-            tokio::time::sleep(Duration::from_secs(3600)).await;
-            Judgement { verdict: Verdict::Succeeded, reason: String::new(), details: Seen { n: 0 } }
-        })
+        let report = run_hook(
+            &codedeploy,
+            "hook",
+            LifecycleEvent::BeforeAllowTraffic,
+            event("d-1"),
+            deadlines,
+            |_| async {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                Judgement { verdict: Verdict::Succeeded, reason: String::new(), details: Seen { n: 0 } }
+            },
+        )
         .await
         .unwrap();
         assert_eq!(
@@ -426,8 +529,19 @@ mod tests {
     #[tokio::test]
     async fn duplicate_invocations_end_as_already_completed() {
         let codedeploy = FakeCodeDeploy::new(Revision::Content(APPSPEC.into()));
-        run_hook(&codedeploy, "hook", event("d-1"), deadlines(30), pass).await.unwrap();
-        let second = run_hook(&codedeploy, "hook", event("d-1"), deadlines(30), pass).await.unwrap();
+        run_hook(&codedeploy, "hook", LifecycleEvent::BeforeAllowTraffic, event("d-1"), deadlines(30), pass)
+            .await
+            .unwrap();
+        let second = run_hook(
+            &codedeploy,
+            "hook",
+            LifecycleEvent::BeforeAllowTraffic,
+            event("d-1"),
+            deadlines(30),
+            pass,
+        )
+        .await
+        .unwrap();
         assert_eq!(second.reported, Reported::AlreadyCompleted);
     }
 
@@ -435,7 +549,16 @@ mod tests {
     async fn an_undeliverable_verdict_is_an_error_naming_it() {
         let codedeploy = FakeCodeDeploy::new(Revision::Content(APPSPEC.into()));
         *codedeploy.report_failures.lock().unwrap() = 1;
-        let error = run_hook(&codedeploy, "hook", event("d-1"), deadlines(30), pass).await.unwrap_err();
+        let error = run_hook(
+            &codedeploy,
+            "hook",
+            LifecycleEvent::BeforeAllowTraffic,
+            event("d-1"),
+            deadlines(30),
+            pass,
+        )
+        .await
+        .unwrap_err();
         assert_eq!(
             error.to_string(),
             "verdict Succeeded for deployment d-1 could not be reported: Put failed: InternalFailure: down"

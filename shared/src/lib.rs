@@ -9,6 +9,7 @@ pub mod aws;
 pub mod checks;
 pub mod deadline;
 pub mod deployment;
+pub mod guarded;
 pub mod hook;
 pub mod metrics;
 pub mod post_traffic;

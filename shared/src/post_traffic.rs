@@ -3,6 +3,7 @@
 
 use crate::analysis::{Outcome, RuleResult};
 use crate::deadline::Deadlines;
+use crate::deployment::LifecycleEvent;
 use crate::hook::{
     CodeDeploy, DeploymentAlarms, Discovered, HookError, HookEvent, HookReport, Judgement, Verdict, run_hook,
 };
@@ -64,20 +65,28 @@ pub struct PostTrafficHook<C, F, M> {
 }
 
 impl<C: CodeDeploy + DeploymentAlarms, F: Functions, M: Metrics> PostTrafficHook<C, F, M> {
-    /// Handles one lifecycle event; `remaining` is the time left before Lambda's deadline and
-    /// `now` the current time in seconds since the epoch (the end of the analysis window).
+    /// Handles one lifecycle event; `remaining` is the time left before Lambda's deadline,
+    /// `now` the current time in seconds since the epoch (the end of the analysis window) and
+    /// `invoked_arn` the ARN Lambda invoked this hook by (see [`HookSettings::own_arn`]).
     pub async fn handle(
         &self,
         payload: Value,
         remaining: Duration,
         now: f64,
+        invoked_arn: &str,
     ) -> Result<HookReport<PostTrafficFindings>, HookError> {
         let event = HookEvent::parse(payload)?;
+        let own_arn = self.settings.own_arn(invoked_arn);
         let deadlines = Deadlines::split(Instant::now(), remaining, self.settings.report_margin);
         // Boxed: the nested futures of the SDK and the hook are otherwise too deep a type.
-        Box::pin(run_hook(&self.codedeploy, &self.hook_name, event, deadlines, |discovered| {
-            self.judge(discovered, now, deadlines.work_until)
-        }))
+        Box::pin(run_hook(
+            &self.codedeploy,
+            &self.hook_name,
+            LifecycleEvent::AfterAllowTraffic,
+            event,
+            deadlines,
+            |discovered| self.judge(discovered, now, own_arn, deadlines.work_until),
+        ))
         .await
     }
 
@@ -85,6 +94,7 @@ impl<C: CodeDeploy + DeploymentAlarms, F: Functions, M: Metrics> PostTrafficHook
         &self,
         discovered: Discovered,
         now: f64,
+        own_arn: &str,
         deadline: Instant,
     ) -> Judgement<PostTrafficFindings> {
         let empty = |reason: String| Judgement {
@@ -101,7 +111,7 @@ impl<C: CodeDeploy + DeploymentAlarms, F: Functions, M: Metrics> PostTrafficHook
             Err(problem) => return empty(format!("hook misconfigured: {problem}")),
         };
         let target = &discovered.target;
-        let logical_id = match logical_id(&self.functions, &target.function_name, deadline).await {
+        let logical_id = match logical_id(&self.functions, &target.function_name, own_arn, deadline).await {
             Ok(id) => id,
             Err(reason) => return empty(reason),
         };

@@ -31,8 +31,10 @@ pub trait Functions: Sync {
         payload: &[u8],
     ) -> impl Future<Output = Result<Answer, InvokeError>> + Send;
 
-    /// The function's CloudFormation logical id, from its tags, when it has one.
-    fn logical_id(&self, function: &str) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
+    /// The CloudFormation logical id among the tags of the function with this (unqualified)
+    /// ARN, when it has one. Tags that cannot be read are an error, never "no tags".
+    fn logical_id(&self, function_arn: &str)
+    -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
 }
 
 /// Which function and versions the checks are about.
@@ -90,16 +92,42 @@ pub struct ProbeFindings {
     pub checks: Vec<CheckOutcome>,
 }
 
-/// The function's CloudFormation logical id (read once per invocation, before `deadline`).
+/// The unqualified ARN of `function` (a name or an ARN, as the AppSpec gives it). A name is
+/// placed in the partition, region and account of `own_arn`, the hook's own function ARN:
+/// CodeDeploy deploys Lambda functions of its own account and region only.
+pub fn function_arn(function: &str, own_arn: &str) -> Result<String, String> {
+    let (source, name) = if function.starts_with("arn:") {
+        (function, function.split(':').nth(6).unwrap_or_default())
+    } else {
+        (own_arn, function)
+    };
+    let parts: Vec<&str> = source.split(':').collect();
+    match parts.as_slice() {
+        ["arn", partition, "lambda", region, account, "function", _, ..]
+            if !name.is_empty() && !region.is_empty() && !account.is_empty() =>
+        {
+            Ok(format!("arn:{partition}:lambda:{region}:{account}:function:{name}"))
+        }
+        _ if source == function => Err(format!("{function:?} is not a Lambda function ARN")),
+        _ => Err(format!(
+            "cannot place function {function:?} in an account: the hook's own ARN {own_arn:?} is not a Lambda function ARN"
+        )),
+    }
+}
+
+/// The function's CloudFormation logical id, read once per invocation before `deadline` from the
+/// tags of the function's ARN (see [`function_arn`]).
 pub async fn logical_id<F: Functions>(
     functions: &F,
     function: &str,
+    own_arn: &str,
     deadline: Instant,
 ) -> Result<Option<String>, String> {
-    match tokio::time::timeout_at(deadline, functions.logical_id(function)).await {
+    let arn = function_arn(function, own_arn)?;
+    match tokio::time::timeout_at(deadline, functions.logical_id(&arn)).await {
         Ok(Ok(id)) => Ok(id),
-        Ok(Err(error)) => Err(format!("cannot read the function's tags: {error}")),
-        Err(_) => Err("no time left to read the function's tags".into()),
+        Ok(Err(error)) => Err(format!("cannot read the tags of {arn}: {error}")),
+        Err(_) => Err(format!("no time left to read the tags of {arn}")),
     }
 }
 
@@ -317,7 +345,7 @@ mod tests {
     }
 
     impl Functions for ScriptedInvoker {
-        async fn logical_id(&self, _function: &str) -> Result<Option<String>, AwsError> {
+        async fn logical_id(&self, _function_arn: &str) -> Result<Option<String>, AwsError> {
             Ok(None)
         }
 
@@ -354,6 +382,28 @@ mod tests {
 
     const TARGET: ProbeTarget<'static> =
         ProbeTarget { function: "f", qualifier: "2", baseline: Some("1"), expected_version: None };
+
+    #[test]
+    fn tags_are_read_by_the_unqualified_arn_in_the_hooks_account() {
+        let own = "arn:aws:lambda:eu-west-1:111122223333:function:hooks-PreTrafficHook-X1:live";
+        assert_eq!(
+            function_arn("orders-GetOrder-Y2", own).unwrap(),
+            "arn:aws:lambda:eu-west-1:111122223333:function:orders-GetOrder-Y2"
+        );
+        let named = "arn:aws-cn:lambda:cn-north-1:444455556666:function:orders:7";
+        assert_eq!(
+            function_arn(named, own).unwrap(),
+            "arn:aws-cn:lambda:cn-north-1:444455556666:function:orders"
+        );
+        assert_eq!(
+            function_arn("orders", "pre-traffic").unwrap_err(),
+            "cannot place function \"orders\" in an account: the hook's own ARN \"pre-traffic\" is not a Lambda function ARN"
+        );
+        assert_eq!(
+            function_arn("arn:aws:s3:::bucket", own).unwrap_err(),
+            "\"arn:aws:s3:::bucket\" is not a Lambda function ARN"
+        );
+    }
 
     fn far_deadline() -> Instant {
         Instant::now() + Duration::from_secs(60)

@@ -1,4 +1,5 @@
-//! Settings both hooks read once at cold start: the check file and the report margin.
+//! Settings both hooks read once at cold start: the check file, the report margin and, for local
+//! runtimes, the hook's own ARN.
 
 use crate::checks::CheckFile;
 use crate::deadline::DEFAULT_REPORT_MARGIN;
@@ -10,6 +11,9 @@ pub const CHECKS_FILE_VAR: &str = "LIFEGUARD_CHECKS_FILE";
 pub const DEFAULT_CHECKS_FILE: &str = "/opt/checks.yaml";
 /// Environment variable overriding the time kept back for reporting, in milliseconds.
 pub const REPORT_MARGIN_VAR: &str = "LIFEGUARD_REPORT_MARGIN_MS";
+/// Environment variable giving the hook's own function ARN to local runtimes that pass none
+/// (`cargo lambda watch` passes `function-arn`); in Lambda the invocation's ARN is used.
+pub const FUNCTION_ARN_VAR: &str = "LIFEGUARD_FUNCTION_ARN";
 
 /// Settings read once at cold start. A problem with them does not stop the function: every
 /// invocation then reports `Failed` naming it, so a deployment never waits on a silent hook.
@@ -19,6 +23,8 @@ pub struct HookSettings {
     pub checks: Result<CheckFile, String>,
     /// Time kept back for reporting the verdict.
     pub report_margin: Duration,
+    /// The hook's own ARN when [`FUNCTION_ARN_VAR`] sets it.
+    pub function_arn: Option<String>,
 }
 
 impl HookSettings {
@@ -45,7 +51,13 @@ impl HookSettings {
             Some(problem) => Err(problem),
             None => checks,
         };
-        Self { checks, report_margin }
+        let function_arn = lookup(FUNCTION_ARN_VAR).filter(|arn| !arn.trim().is_empty());
+        Self { checks, report_margin, function_arn }
+    }
+
+    /// The hook's own ARN: [`FUNCTION_ARN_VAR`] when set, else the one Lambda invoked it by.
+    pub fn own_arn<'a>(&'a self, invoked_arn: &'a str) -> &'a str {
+        self.function_arn.as_deref().unwrap_or(invoked_arn)
     }
 
     /// Reads the settings from the process environment.

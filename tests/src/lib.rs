@@ -7,6 +7,7 @@
 //! Tests share ONE server and run in parallel: every resource gets a [`unique`] name, faults are
 //! matched on a deployment id or function name, and nothing here ever resets the server.
 
+pub mod iam;
 pub mod watch;
 
 use aws_sdk_cloudwatch::primitives::DateTime;
@@ -19,6 +20,7 @@ use aws_sdk_codedeploy::types::{
 };
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{FunctionCode, Runtime};
+use iam::{GUARDED_STACK, Principal, RoleBinding, STACK_NAME_TAG};
 use lifeguard_shared::aws::{CloudWatchClient, CodeDeployClient, LambdaClient, load_config};
 use lifeguard_shared::checks::CheckFile;
 use lifeguard_shared::deadline::DEFAULT_REPORT_MARGIN;
@@ -38,6 +40,9 @@ pub type Hook = PreTrafficHook<CodeDeployClient, LambdaClient>;
 
 /// The post-traffic hook wired to the real SDK adapters.
 pub type PostHook = PostTrafficHook<CodeDeployClient, LambdaClient, CloudWatchClient>;
+
+/// The local AWS's account (moto's default).
+pub const ACCOUNT: &str = "123456789012";
 
 /// Tag CloudFormation puts on every resource it creates.
 pub const LOGICAL_ID_TAG: &str = "aws:cloudformation:logical-id";
@@ -291,6 +296,9 @@ impl LocalAws {
         if let Some(logical_id) = spec.logical_id {
             create = create.tags(LOGICAL_ID_TAG, logical_id);
         }
+        if let Some(stack) = spec.stack {
+            create = create.tags(STACK_NAME_TAG, stack);
+        }
         let created = create.send().await.unwrap_or_else(|e| panic!("CreateFunction {}: {e:?}", spec.name));
         let mut versions = Vec::new();
         for n in 1..=spec.versions {
@@ -334,35 +342,26 @@ impl LocalAws {
     /// configuration when `spec.group_alarms` names any) and deployment of `spec`'s AppSpec, and
     /// reads back the hook execution ids from the launcher and the creation time from CodeDeploy.
     pub async fn seed_deployment(&self, spec: &DeploymentSpec) -> SeededDeployment {
-        let application = unique("app");
+        let application = spec.application.clone();
         let group = "dg".to_owned();
-        self.codedeploy
+        // A second deployment of the same application reuses its application and group.
+        let created = self
+            .codedeploy
             .create_application()
             .application_name(&application)
             .compute_platform(ComputePlatform::Lambda)
             .send()
-            .await
-            .unwrap_or_else(|e| panic!("CreateApplication {application}: {e:?}"));
-        let alarms = (!spec.group_alarms.is_empty()).then(|| {
-            let alarms = spec.group_alarms.iter().map(|name| Alarm::builder().name(name).build());
-            AlarmConfiguration::builder().enabled(true).set_alarms(Some(alarms.collect())).build()
-        });
-        self.codedeploy
-            .create_deployment_group()
-            .application_name(&application)
-            .deployment_group_name(&group)
-            .service_role_arn("arn:aws:iam::123456789012:role/codedeploy")
-            .deployment_config_name("CodeDeployDefault.LambdaAllAtOnce")
-            .deployment_style(
-                DeploymentStyle::builder()
-                    .deployment_type(DeploymentType::BlueGreen)
-                    .deployment_option(DeploymentOption::WithTrafficControl)
-                    .build(),
-            )
-            .set_alarm_configuration(alarms)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("CreateDeploymentGroup {application}: {e:?}"));
+            .await;
+        let reused = match created {
+            Ok(_) => false,
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_application_already_exists_exception()) => {
+                true
+            }
+            Err(e) => panic!("CreateApplication {application}: {e:?}"),
+        };
+        if !reused {
+            self.create_deployment_group(&application, &group, spec).await;
+        }
         let appspec = spec.appspec();
         let created = self
             .codedeploy
@@ -401,6 +400,30 @@ impl LocalAws {
             .unwrap_or_else(|| panic!("GetDeployment {deployment_id} gave no createTime"))
             .as_secs_f64();
         SeededDeployment { application, group, deployment_id, execution_id, executions, appspec, create_time }
+    }
+
+    /// Creates deployment group `group` of `application` with the alarms of `spec`.
+    async fn create_deployment_group(&self, application: &str, group: &str, spec: &DeploymentSpec) {
+        let alarms = (!spec.group_alarms.is_empty()).then(|| {
+            let alarms = spec.group_alarms.iter().map(|name| Alarm::builder().name(name).build());
+            AlarmConfiguration::builder().enabled(true).set_alarms(Some(alarms.collect())).build()
+        });
+        self.codedeploy
+            .create_deployment_group()
+            .application_name(application)
+            .deployment_group_name(group)
+            .service_role_arn(format!("arn:aws:iam::{ACCOUNT}:role/codedeploy"))
+            .deployment_config_name("CodeDeployDefault.LambdaAllAtOnce")
+            .deployment_style(
+                DeploymentStyle::builder()
+                    .deployment_type(DeploymentType::BlueGreen)
+                    .deployment_option(DeploymentOption::WithTrafficControl)
+                    .build(),
+            )
+            .set_alarm_configuration(alarms)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("CreateDeploymentGroup {application}: {e:?}"));
     }
 
     /// The deployment group's alarm names as GetDeploymentGroup returns them (the hook reads
@@ -495,28 +518,48 @@ impl LocalAws {
         self.control("POST", "/_lifeguard/faults", Some(&body));
     }
 
-    /// The hook with real SDK clients and the given settings.
-    pub fn hook(&self, settings: HookSettings, hook_name: &str) -> Hook {
+    /// The ARN of function `name` in this local AWS's account and region, e.g. a hook's own ARN
+    /// as Lambda passes it in the invocation's context.
+    pub fn function_arn(&self, name: &str) -> String {
+        format!("arn:aws:lambda:{}:{ACCOUNT}:function:{name}", self.region())
+    }
+
+    /// The pre-traffic hook with real SDK clients signing as `principal` (see
+    /// [`iam::RoleBinding::pre_traffic_hook`]) and the given settings.
+    pub fn hook(&self, principal: &Principal, settings: HookSettings, hook_name: &str) -> Hook {
         PreTrafficHook {
-            codedeploy: CodeDeployClient::new(&self.sdk),
-            functions: LambdaClient::new(&self.sdk),
+            codedeploy: CodeDeployClient::new(&principal.sdk),
+            functions: LambdaClient::new(&principal.sdk),
             settings,
             hook_name: hook_name.to_owned(),
         }
     }
 
-    /// The hook with real SDK clients and a check file given as YAML text.
-    pub fn hook_with_checks(&self, checks_yaml: &str, hook_name: &str) -> Hook {
-        self.hook(settings_with_checks(checks_yaml), hook_name)
+    /// The pre-traffic hook deployed for CodeDeploy application `application`, under exactly its
+    /// role's policies, with a check file given as YAML text.
+    pub fn hook_with_checks(&self, checks_yaml: &str, hook_name: &str, application: &str) -> Hook {
+        let principal = self.as_role(&RoleBinding::pre_traffic_hook(application, &self.region()));
+        self.hook(&principal, settings_with_checks(checks_yaml), hook_name)
     }
 
-    /// The post-traffic hook with real SDK clients (CodeDeploy, Lambda, CloudWatch) and a check
-    /// file given as YAML text.
-    pub fn post_traffic_hook(&self, checks_yaml: &str, hook_name: &str) -> PostHook {
+    /// The post-traffic hook deployed for CodeDeploy application `application`, under exactly
+    /// its role's policies (CodeDeploy, Lambda, CloudWatch), with a check file given as YAML text.
+    pub fn post_traffic_hook(&self, checks_yaml: &str, hook_name: &str, application: &str) -> PostHook {
+        let principal = self.as_role(&RoleBinding::post_traffic_hook(application, &self.region()));
+        self.post_traffic_hook_as(&principal, checks_yaml, hook_name)
+    }
+
+    /// The post-traffic hook signing as `principal`, with a check file given as YAML text.
+    pub fn post_traffic_hook_as(
+        &self,
+        principal: &Principal,
+        checks_yaml: &str,
+        hook_name: &str,
+    ) -> PostHook {
         PostTrafficHook {
-            codedeploy: CodeDeployClient::new(&self.sdk),
-            functions: LambdaClient::new(&self.sdk),
-            metrics: CloudWatchClient::new(&self.sdk),
+            codedeploy: CodeDeployClient::new(&principal.sdk),
+            functions: LambdaClient::new(&principal.sdk),
+            metrics: CloudWatchClient::new(&principal.sdk),
             settings: settings_with_checks(checks_yaml),
             hook_name: hook_name.to_owned(),
         }
@@ -605,9 +648,9 @@ impl LocalAws {
 }
 
 /// Hook settings with a check file given as YAML text and the default report margin.
-fn settings_with_checks(checks_yaml: &str) -> HookSettings {
+pub fn settings_with_checks(checks_yaml: &str) -> HookSettings {
     let checks = CheckFile::parse(checks_yaml, "test checks").expect("the test's check file is valid");
-    HookSettings { checks: Ok(checks), report_margin: DEFAULT_REPORT_MARGIN }
+    HookSettings { checks: Ok(checks), report_margin: DEFAULT_REPORT_MARGIN, function_arn: None }
 }
 
 /// The dimensions Lambda publishes for invocations of `version` through `alias` (weighted
@@ -704,7 +747,7 @@ impl LocalAws {
     /// stored as its id; `RootId` follows: the parent's root, else the parent), as DescribeStacks
     /// then shows them; `None` leaves that one unchanged. Panics if there is no such stack.
     pub fn set_stack_state(&self, stack: &str, status: Option<&str>, parent_id: Option<&str>) {
-        let mut body = json!({"stackName": stack});
+        let mut body = json!({"stackName": stack, "region": self.region()});
         if let Some(status) = status {
             body["status"] = json!(status);
         }
@@ -717,8 +760,11 @@ impl LocalAws {
     /// Requests signed with this connection's access key that the local AWS handled, by
     /// `"<service>.<Operation>"` (e.g. `"cloudformation.DescribeStacks"`, `"sns.Publish"`).
     pub fn request_counts(&self) -> std::collections::BTreeMap<String, u64> {
-        let answer =
-            self.control("GET", &format!("/_lifeguard/requests?accessKey={}", self.access_key), None);
+        self.request_counts_for(&self.access_key)
+    }
+
+    fn request_counts_for(&self, access_key: &str) -> std::collections::BTreeMap<String, u64> {
+        let answer = self.control("GET", &format!("/_lifeguard/requests?accessKey={access_key}"), None);
         serde_json::from_value(answer["counts"].clone())
             .unwrap_or_else(|e| panic!("request counts ({e}): {answer}"))
     }
@@ -797,6 +843,22 @@ impl LocalAws {
             .await
             .unwrap_or_else(|e| panic!("CreateTable {name}: {e:?}"));
         name
+    }
+
+    /// Deletes every mark in `table`.
+    pub async fn clear_marks(&self, table: &str) {
+        let scanned = self.dynamodb.scan().table_name(table).send().await;
+        let scanned = scanned.unwrap_or_else(|e| panic!("Scan {table}: {e:?}"));
+        for item in scanned.items() {
+            let key = item.get("stackId").unwrap_or_else(|| panic!("a mark without stackId: {item:?}"));
+            self.dynamodb
+                .delete_item()
+                .table_name(table)
+                .key("stackId", key.clone())
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("DeleteItem {table}: {e:?}"));
+        }
     }
 
     /// Creates a unique topic with an SQS queue subscribed to it (the SNS envelope, not raw
@@ -1030,12 +1092,22 @@ pub struct FunctionSpec<'a> {
     pub alias: &'a str,
     /// Version the alias points at (default "1").
     pub alias_version: Option<&'a str>,
+    /// The stack CloudFormation created it in (its `aws:cloudformation:stack-name` tag).
+    pub stack: Option<&'a str>,
 }
 
 impl<'a> FunctionSpec<'a> {
-    /// `versions` versions, alias `live` on version 1, tagged with `logical_id`.
+    /// `versions` versions, alias `live` on version 1, tagged with `logical_id`, in the stack the
+    /// tests' hooks guard ([`GUARDED_STACK`]).
     pub fn new(name: &'a str, versions: u32, logical_id: &'a str) -> Self {
-        Self { name, versions, logical_id: Some(logical_id), alias: "live", alias_version: None }
+        Self {
+            name,
+            versions,
+            logical_id: Some(logical_id),
+            alias: "live",
+            alias_version: None,
+            stack: Some(GUARDED_STACK),
+        }
     }
 }
 
@@ -1088,6 +1160,9 @@ impl RevisionForm {
 /// The deployment to seed: what its AppSpec says.
 #[derive(Debug, Clone)]
 pub struct DeploymentSpec {
+    /// The CodeDeploy application to create the deployment in (unique per spec), known before
+    /// seeding so that the hooks' roles can be bound to it.
+    pub application: String,
     /// Resource key in the AppSpec (SAM uses the logical id).
     pub resource: String,
     /// `Properties.Name`.
@@ -1114,6 +1189,7 @@ impl DeploymentSpec {
     /// hook `hook`: JSON AppSpec, `AppSpecContent` revision, alias `live`, no group alarms.
     pub fn new(function: &str, current: Option<&str>, target: &str, hook: &str) -> Self {
         Self {
+            application: unique("app"),
             resource: "LoyaltyFunction".into(),
             function: function.into(),
             alias: "live".into(),

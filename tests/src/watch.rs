@@ -6,7 +6,9 @@
 //! deployment whose hooks are the real binaries names [`PRE_TRAFFIC_HOOK`] (BeforeAllowTraffic)
 //! and [`POST_TRAFFIC_HOOK`] (AfterAllowTraffic) in its AppSpec.
 
-use crate::{TempFile, repo_root, unique};
+use crate::iam::Principal;
+use crate::{ACCOUNT, TempFile, repo_root, unique};
+use lifeguard_shared::settings::FUNCTION_ARN_VAR;
 use serde_json::{Value, json};
 use std::fs::File;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -121,7 +123,16 @@ impl Watch {
             .filter(|k| !env.iter().any(|(given, _)| given == *k))
             .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)));
         let given = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
-        for (key, value) in inherited.chain(given) {
+        // cargo lambda passes the invoked ARN `function-arn`: give the hooks a real one, in the
+        // local AWS's account, as Lambda would.
+        let own_arn = (!env.iter().any(|(given, _)| *given == FUNCTION_ARN_VAR)).then(|| {
+            let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
+            (
+                FUNCTION_ARN_VAR.to_owned(),
+                format!("arn:aws:lambda:{region}:{ACCOUNT}:function:lifeguard-hook"),
+            )
+        });
+        for (key, value) in inherited.chain(given).chain(own_arn) {
             assert!(!value.contains(','), "--env-var values cannot hold commas: {key}={value}");
             command.arg("--env-var").arg(format!("{key}={value}"));
         }
@@ -151,10 +162,21 @@ impl Watch {
         }
     }
 
-    /// Starts the watch the way the hook is deployed: the repository's `checks/checks.yaml`.
-    pub fn start_with_repo_checks() -> Self {
-        let checks = repo_root().join("checks/checks.yaml");
-        Self::start(&[("LIFEGUARD_CHECKS_FILE", checks.to_str().expect("a UTF-8 path"))])
+    /// Starts the watch the way the hooks are deployed for the loyalty example: its check file,
+    /// and the functions signing as `principal` (the hook's role).
+    pub fn start_with_repo_checks(principal: &Principal) -> Self {
+        Self::start_for_example(principal, LOYALTY_CHECKS)
+    }
+
+    /// Starts the watch the way the hooks are deployed for an example app: its check file
+    /// (`checks`, from the repository root) as the checks layer would place it, and the functions
+    /// signing as `principal` (the hook's role).
+    pub fn start_for_example(principal: &Principal, checks: &str) -> Self {
+        let checks = repo_root().join(checks);
+        Self::start(&[
+            ("LIFEGUARD_CHECKS_FILE", checks.to_str().expect("a UTF-8 path")),
+            ("AWS_ACCESS_KEY_ID", &principal.access_key),
+        ])
     }
 
     /// The port it serves invocations on.
@@ -253,24 +275,58 @@ pub fn loyalty_behaviours(
     check_file: &lifeguard_shared::checks::CheckFile,
     version: &str,
 ) -> Vec<Value> {
-    let checks = check_file.functions.get("LoyaltyFunction").expect("checks for LoyaltyFunction");
-    let mut payloads: Vec<&Value> = Vec::new();
-    for check in checks {
-        if !payloads.contains(&&check.payload) {
-            payloads.push(&check.payload);
-        }
-    }
-    payloads
+    check_payloads(check_file, "LoyaltyFunction")
         .into_iter()
         .map(|payload| {
-            let mut answer = watch.invoke_json("loyalty", payload).json();
+            let mut answer = watch.invoke_json("loyalty", &payload).json();
             let body = answer["body"].as_str().and_then(|b| serde_json::from_str::<Value>(b).ok());
             if let Some(mut body) = body.filter(|b| b.get("version").is_some()) {
                 body["version"] = json!(version);
                 answer["body"] = json!(body.to_string());
             }
-            crate::behaviour::when(payload.clone(), crate::behaviour::answer(answer))
+            crate::behaviour::when(payload, crate::behaviour::answer(answer))
         })
+        .collect()
+}
+
+/// Every distinct payload the check file sends to `function` (a check-file key), in file order.
+pub fn check_payloads(check_file: &lifeguard_shared::checks::CheckFile, function: &str) -> Vec<Value> {
+    let checks = check_file.functions.get(function).unwrap_or_else(|| panic!("no checks for {function}"));
+    let mut payloads: Vec<Value> = Vec::new();
+    for check in checks {
+        if !payloads.contains(&check.payload) {
+            payloads.push(check.payload.clone());
+        }
+    }
+    payloads
+}
+
+/// Runs a Python handler (`module.function` in `code_dir`, as a SAM `Handler` names it) for real
+/// with the machine's `python3`, once per payload, as Lambda would run version `version`
+/// (`AWS_LAMBDA_FUNCTION_VERSION`); its answers as scripted behaviours of that version.
+pub fn python_behaviours(code_dir: &Path, handler: &str, payloads: &[Value], version: &str) -> Vec<Value> {
+    let (module, function) =
+        handler.rsplit_once('.').unwrap_or_else(|| panic!("handler {handler} is not module.function"));
+    let script = format!(
+        "import json, sys\nfrom {module} import {function} as handler\n\
+         print(json.dumps([handler(event, None) for event in json.load(sys.stdin)]))"
+    );
+    let input = TempFile::new(".json", &Value::from(payloads.to_vec()).to_string());
+    let mut command = Command::new("python3");
+    command
+        .current_dir(code_dir)
+        .env("AWS_LAMBDA_FUNCTION_VERSION", version)
+        .args(["-c", &script])
+        .stdin(File::open(input.path()).expect("the payloads file"));
+    let output = command.output().unwrap_or_else(|e| panic!("cannot run python3 for {handler}: {e}"));
+    assert!(output.status.success(), "{handler} failed: {}", String::from_utf8_lossy(&output.stderr));
+    let answers: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!("{handler} printed no JSON list ({e}): {}", String::from_utf8_lossy(&output.stdout))
+    });
+    payloads
+        .iter()
+        .zip(answers)
+        .map(|(payload, answer)| crate::behaviour::when(payload.clone(), crate::behaviour::answer(answer)))
         .collect()
 }
 
@@ -308,9 +364,21 @@ pub fn says_silver_for_alice(mut behaviours: Vec<Value>) -> Vec<Value> {
     behaviours
 }
 
-/// The repository's `checks/checks.yaml`, the check file the sample app ships with.
+/// The loyalty example's check file, from the repository root.
+pub const LOYALTY_CHECKS: &str = "examples/loyalty/checks/checks.yaml";
+/// The python-orders example's check file, from the repository root.
+pub const ORDERS_CHECKS: &str = "examples/python-orders/checks/checks.yaml";
+/// The python-orders example's handlers (its `CodeUri`), from the repository root.
+pub const ORDERS_CODE: &str = "examples/python-orders/orders";
+
+/// The loyalty example's check file ([`LOYALTY_CHECKS`]).
 pub fn repo_check_file() -> lifeguard_shared::checks::CheckFile {
-    let path = repo_root().join("checks/checks.yaml");
+    example_check_file(LOYALTY_CHECKS)
+}
+
+/// An example's check file, by its path from the repository root.
+pub fn example_check_file(checks: &str) -> lifeguard_shared::checks::CheckFile {
+    let path = repo_root().join(checks);
     lifeguard_shared::checks::CheckFile::load(path.to_str().expect("a UTF-8 path"))
         .unwrap_or_else(|e| panic!("{e}"))
 }

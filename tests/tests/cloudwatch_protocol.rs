@@ -1,6 +1,11 @@
 //! CloudWatch through the real SDK, which speaks Smithy rpcv2Cbor, against the local AWS (moto
 //! only reads the query protocol: `localaws/launcher.py` translates). Seeds `AWS/Lambda`-style
 //! per-minute datapoints under a unique function name and reads them back as the hook will.
+//!
+//! What the post-traffic hook calls (GetMetricData, DescribeAlarms) is signed as its role, as the
+//! hooks application deploys it (see `lifeguard_tests::iam`). What stands in for Lambda and
+//! CloudWatch themselves (PutMetricData, PutMetricAlarm, SetAlarmState) stays on the unrestricted
+//! clients: no role of ours may call them, and they are seeding, not the hook's calls.
 
 use aws_sdk_cloudwatch::Client;
 use aws_sdk_cloudwatch::config::retry::RetryConfig;
@@ -13,6 +18,7 @@ use aws_sdk_cloudwatch::types::{
     Dimension, Metric, MetricDataQuery, MetricDataResult, MetricDatum, MetricStat, ScanBy, StandardUnit,
     StateValue, StatusCode,
 };
+use lifeguard_tests::iam::RoleBinding;
 use lifeguard_tests::{LocalAws, lambda_dimensions, unique};
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -21,12 +27,24 @@ use std::time::{SystemTime, UNIX_EPOCH};
 const GET_METRIC_DATA: &str = "GraniteServiceVersion20100801.GetMetricData";
 const MINUTES: i64 = 6;
 
+/// The unrestricted client, for seeding.
 fn client(aws: &LocalAws) -> Client {
     Client::new(&aws.sdk)
 }
 
-fn client_without_retries(aws: &LocalAws) -> Client {
-    let config = aws_sdk_cloudwatch::config::Builder::from(&aws.sdk)
+/// The post-traffic hook's SDK configuration: its role, deployed for an application of its own
+/// (its CloudWatch statements name no application).
+fn hook_sdk(aws: &LocalAws) -> aws_config::SdkConfig {
+    aws.as_role(&RoleBinding::post_traffic_hook(&unique("app"), &aws.region())).sdk
+}
+
+/// A client signing as the post-traffic hook's role, for what the hook calls.
+fn hook_client(aws: &LocalAws) -> Client {
+    Client::new(&hook_sdk(aws))
+}
+
+fn without_retries(sdk: &aws_config::SdkConfig) -> Client {
+    let config = aws_sdk_cloudwatch::config::Builder::from(sdk)
         .retry_config(RetryConfig::standard().with_max_attempts(1))
         .build();
     Client::from_conf(config)
@@ -131,10 +149,10 @@ fn per_minute(base: i64, value: impl Fn(i64) -> f64) -> (Vec<i64>, Vec<f64>) {
 #[tokio::test]
 async fn get_metric_data_returns_both_versions_in_one_call() {
     let aws = LocalAws::connect().await;
-    let cw = client(&aws);
+    let cw = hook_client(&aws);
     let function = unique("cw-series");
     let base = base_minute();
-    seed(&cw, &function, base).await;
+    seed(&client(&aws), &function, base).await;
 
     let answer = cw
         .get_metric_data()
@@ -196,7 +214,7 @@ async fn metrics_are_told_apart_by_namespace_and_by_the_whole_dimension_set() {
         .expect("PutMetricData");
 
     let fewer = dimensions(&function, "1").into_iter().take(2).collect::<Vec<_>>();
-    let answer = cw
+    let answer = hook_client(&aws)
         .get_metric_data()
         .metric_data_queries(query("inv1", "Invocations", dimensions(&function, "1"), "Sum"))
         .metric_data_queries(query("subset", "Invocations", fewer, "Sum"))
@@ -213,10 +231,10 @@ async fn metrics_are_told_apart_by_namespace_and_by_the_whole_dimension_set() {
 #[tokio::test]
 async fn get_metric_data_pages_by_max_datapoints() {
     let aws = LocalAws::connect().await;
-    let cw = client(&aws);
+    let cw = hook_client(&aws);
     let function = unique("cw-pages");
     let base = base_minute();
-    seed(&cw, &function, base).await;
+    seed(&client(&aws), &function, base).await;
     let request = || {
         cw.get_metric_data()
             .set_metric_data_queries(Some(queries(&function)))
@@ -255,12 +273,13 @@ async fn get_metric_data_pages_by_max_datapoints() {
 #[tokio::test]
 async fn alarm_set_to_alarm_is_described_in_alarm() {
     let aws = LocalAws::connect().await;
-    let cw = client(&aws);
     let function = unique("cw-alarm");
     let alarm = format!("{function}-errors");
     aws.put_alarm(&alarm, &function, "2", StateValue::Ok).await;
     let before = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
-    cw.set_alarm_state()
+    // CloudWatch's own doing, seeded unrestricted; the hook only describes the alarm.
+    client(&aws)
+        .set_alarm_state()
         .alarm_name(&alarm)
         .state_value(StateValue::Alarm)
         .state_reason("errors on the canary")
@@ -268,6 +287,7 @@ async fn alarm_set_to_alarm_is_described_in_alarm() {
         .await
         .unwrap_or_else(|e| panic!("SetAlarmState: {e:?}"));
 
+    let cw = hook_client(&aws);
     let by_name = cw.describe_alarms().alarm_names(&alarm).send().await.expect("DescribeAlarms by name");
     let [found] = by_name.metric_alarms() else { panic!("one alarm expected: {by_name:?}") };
     assert_eq!(found.state_value(), Some(&StateValue::Alarm));
@@ -300,16 +320,17 @@ async fn injected_throttling_is_retried_by_the_sdk() {
             .send()
     };
 
+    let hook = hook_sdk(&aws);
     aws.inject_fault(GET_METRIC_DATA, &function, 1, 400, "Throttling");
-    let answer = get(client(&aws)).await.unwrap_or_else(|e| panic!("retried GetMetricData: {e:?}"));
+    let answer = get(Client::new(&hook)).await.unwrap_or_else(|e| panic!("retried GetMetricData: {e:?}"));
     assert_eq!(series(answer.metric_data_results())["inv1"], (vec![base], vec![10.0]));
     assert_eq!(aws.control("GET", "/_lifeguard/faults", None).to_string().matches(&function).count(), 0);
 
     aws.inject_fault(GET_METRIC_DATA, &function, 1, 500, "InternalFailure");
-    get(client(&aws)).await.unwrap_or_else(|e| panic!("GetMetricData after a 500: {e:?}"));
+    get(Client::new(&hook)).await.unwrap_or_else(|e| panic!("GetMetricData after a 500: {e:?}"));
 
     aws.inject_fault(GET_METRIC_DATA, &function, 1, 400, "Throttling");
-    let error = get(client_without_retries(&aws)).await.unwrap_err();
+    let error = get(without_retries(&hook)).await.unwrap_err();
     assert_eq!(error.code(), Some("Throttling"), "{error:?}");
     assert_eq!(error.raw_response().map(|r| r.status().as_u16()), Some(400));
     assert_eq!(error.message(), Some("injected by the test"));
@@ -318,7 +339,7 @@ async fn injected_throttling_is_retried_by_the_sdk() {
 #[tokio::test]
 async fn bad_input_comes_back_as_typed_errors() {
     let aws = LocalAws::connect().await;
-    let cw = client_without_retries(&aws);
+    let cw = without_retries(&aws.sdk);
     let function = unique("cw-errors");
 
     let error = cw
@@ -348,7 +369,7 @@ async fn bad_input_comes_back_as_typed_errors() {
     assert!(typed.message().unwrap_or_default().contains("same size"), "{typed:?}");
     assert_eq!(error.code(), Some("InvalidParameterValue"));
 
-    let error = cw
+    let error = without_retries(&hook_sdk(&aws))
         .get_metric_data()
         .metric_data_queries(query("p", "Duration", dimensions(&function, "1"), "Sum"))
         .start_time(DateTime::from_secs(base_minute()))
@@ -382,7 +403,7 @@ async fn large_put_metric_data_is_compressed_and_still_read() {
     }
     put.send().await.unwrap_or_else(|e| panic!("large PutMetricData: {e:?}"));
 
-    let answer = cw
+    let answer = hook_client(&aws)
         .get_metric_data()
         .metric_data_queries(query("n", "Duration", dimensions(&function, "2"), "SampleCount"))
         .metric_data_queries(query("avg", "Duration", dimensions(&function, "2"), "Average"))

@@ -131,7 +131,7 @@ impl Case {
         let canary = seed(Some(setup.target), setup.canary).await;
 
         let checks = check_file(&alarm, setup.rules, setup.expect_version);
-        let hook = aws.post_traffic_hook(&checks, HOOK);
+        let hook = aws.post_traffic_hook(&checks, HOOK, &deployment.application);
         Self { aws, function, deployment, alarm, group_alarm, baseline, canary, hook }
     }
 
@@ -145,7 +145,10 @@ impl Case {
     }
 
     async fn handle_with(&self, remaining: Duration) -> Value {
-        let report = self.hook.handle(self.deployment.event(), remaining, self.now()).await;
+        let report = self
+            .hook
+            .handle(self.deployment.event(), remaining, self.now(), &self.aws.function_arn(HOOK))
+            .await;
         let report = report.unwrap_or_else(|e| panic!("the hook returned an error: {e}"));
         let json = serde_json::to_value(&report).expect("the report serializes");
         assert_eq!(json["deploymentId"], self.deployment.deployment_id.as_str());

@@ -2,9 +2,11 @@
 //! against the local AWS: what it reports (read back from the launcher), what it invokes, and the
 //! JSON report it returns.
 
+use lifeguard_shared::deployment::LifecycleEvent;
 use lifeguard_shared::hook::HookError;
 use lifeguard_shared::settings::{CHECKS_FILE_VAR, HookSettings};
 use lifeguard_tests::behaviour::{answer, api, delayed, function_error, throttle};
+use lifeguard_tests::iam::RoleBinding;
 use lifeguard_tests::{
     AppSpecFormat, DeploymentSpec, FunctionSpec, Hook, LocalAws, REPORT_TARGET, RevisionForm,
     SeededDeployment, TempFile, unique,
@@ -63,7 +65,7 @@ impl Case {
         spec.resource = LOGICAL_ID.into();
         adjust(&mut spec);
         let deployment = aws.seed_deployment(&spec).await;
-        let hook = aws.hook_with_checks(checks, HOOK);
+        let hook = aws.hook_with_checks(checks, HOOK, &deployment.application);
         Self { aws, function, deployment, hook }
     }
 
@@ -77,7 +79,7 @@ impl Case {
     }
 
     async fn handle_with(&self, remaining: Duration) -> Value {
-        let report = self.hook.handle(self.deployment.event(), remaining).await;
+        let report = self.hook.handle(self.deployment.event(), remaining, &self.aws.function_arn(HOOK)).await;
         let report = report.unwrap_or_else(|e| panic!("the hook returned an error: {e}"));
         let json = serde_json::to_value(&report).expect("the report serializes");
         assert_eq!(json["deploymentId"], self.deployment.deployment_id.as_str());
@@ -144,6 +146,57 @@ async fn healthy_target_passes_probing_the_exact_versions() {
 }
 
 #[tokio::test]
+async fn a_function_the_hooks_do_not_guard_fails_naming_the_unreadable_tags() {
+    let aws = LocalAws::connect().await;
+    let function = unique("foreign");
+    // CloudFormation created it in another stack: the hook's role may neither read its tags
+    // nor invoke it.
+    let spec =
+        FunctionSpec { stack: Some("someone-elses-app"), ..FunctionSpec::new(&function, 2, LOGICAL_ID) };
+    aws.seed_function(spec).await;
+    aws.script(&function, "2", vec![healthy("2")]);
+    let deployment = aws
+        .seed_deployment(&DeploymentSpec {
+            resource: LOGICAL_ID.into(),
+            ..DeploymentSpec::new(&function, Some("1"), "2", HOOK)
+        })
+        .await;
+    let hook = aws.hook_with_checks(CHECKS, HOOK, &deployment.application);
+    let report = hook.handle(deployment.event(), REMAINING, &aws.function_arn(HOOK)).await.unwrap();
+    let report = serde_json::to_value(report).unwrap();
+    let arn = aws.function_arn(&function);
+    assert_report(
+        &report,
+        "Failed",
+        &format!("cannot read the tags of {arn}: ListTags failed: AccessDeniedException"),
+    );
+    assert!(report["reason"].as_str().unwrap().contains("lambda:ListTags"), "{report:#}");
+    assert_eq!(report["checks"], json!([]), "nothing ran: {report:#}");
+    aws.assert_reported_once(&deployment.deployment_id, "Failed");
+    assert_eq!(aws.invocations(&function), Vec::<Value>::new());
+}
+
+#[tokio::test]
+async fn an_event_the_appspec_gives_to_the_other_hook_is_refused() {
+    // The AppSpec names this hook for AfterAllowTraffic only.
+    let case = Case::new("other-event", 2, Some("1"), "2", CHECKS, |spec| {
+        spec.hooks = vec![(LifecycleEvent::AfterAllowTraffic, HOOK.into())];
+    })
+    .await;
+    let report = case.handle().await;
+    assert_report(
+        &report,
+        "Failed",
+        &format!(
+            "this hook serves BeforeAllowTraffic, but the deployment's AppSpec names {HOOK} for AfterAllowTraffic"
+        ),
+    );
+    assert_eq!(report["lifecycleEvent"], "AfterAllowTraffic", "{report:#}");
+    case.assert_reported_once("Failed");
+    assert_eq!(case.invocations(), Vec::<Value>::new());
+}
+
+#[tokio::test]
 async fn malformed_event_names_the_field_and_reports_nothing() {
     let case = Case::standard("malformed-event").await;
     let events = [
@@ -151,7 +204,7 @@ async fn malformed_event_names_the_field_and_reports_nothing() {
         json!({"DeploymentId": "", "LifecycleEventHookExecutionId": case.deployment.execution_id}),
     ];
     for (event, field) in events.into_iter().zip(["LifecycleEventHookExecutionId", "DeploymentId"]) {
-        match case.hook.handle(event, REMAINING).await {
+        match case.hook.handle(event, REMAINING, &case.aws.function_arn(HOOK)).await {
             Err(error @ HookError::MalformedEvent(_)) => {
                 assert!(error.to_string().contains(field), "{error} does not name {field}")
             }
@@ -167,13 +220,16 @@ async fn unknown_deployment_attempts_failed_and_surfaces_the_error() {
     let aws = LocalAws::connect().await;
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
     let unknown = format!("d-Z{:08}", nanos % 100_000_000);
-    let hook = aws.hook_with_checks(CHECKS, HOOK);
+    let hook = aws.hook_with_checks(CHECKS, HOOK, &unique("no-such-app"));
     let event = json!({"DeploymentId": unknown, "LifecycleEventHookExecutionId": "eyJub25lIjoxfQ=="});
-    match hook.handle(event, REMAINING).await {
+    match hook.handle(event, REMAINING, &aws.function_arn(HOOK)).await {
         Err(error @ HookError::Unreported { .. }) => {
             let message = error.to_string();
             assert!(message.contains("verdict Failed"), "{message}");
-            assert!(message.contains("DeploymentDoesNotExistException"), "{message}");
+            // The hook's role reads deployments of its own application only: an unknown
+            // deployment is nowhere it may look.
+            assert!(message.contains("AccessDeniedException"), "{message}");
+            assert!(message.contains("codedeploy:PutLifecycleEventHookExecutionStatus"), "{message}");
         }
         other => panic!("expected an unreported verdict, got {other:?}"),
     }
@@ -220,11 +276,12 @@ async fn function_error_in_version_2_fails_while_version_1_passes() {
 
     // The same function, first deployed at version 1: that version passes the same checks.
     let first = DeploymentSpec {
+        application: case.deployment.application.clone(),
         resource: LOGICAL_ID.into(),
         ..DeploymentSpec::new(&case.function, None, "1", HOOK)
     };
     let first = case.aws.seed_deployment(&first).await;
-    let report = case.hook.handle(first.event(), REMAINING).await.unwrap();
+    let report = case.hook.handle(first.event(), REMAINING, &case.aws.function_arn(HOOK)).await.unwrap();
     let report = serde_json::to_value(report).unwrap();
     assert_report(&report, "Succeeded", "checks passed on version 1");
     assert_eq!(case.aws.accepted_statuses(&first.deployment_id), ["Succeeded"]);
@@ -323,8 +380,9 @@ async fn malformed_check_file_fails_naming_the_problem() {
     let file = TempFile::new(".yaml", "functions:\n  SampleFunction:\n    - name: a\n      repeat: 0\n");
     let path = file.path().to_str().unwrap().to_owned();
     let settings = HookSettings::from_lookup(|name| (name == CHECKS_FILE_VAR).then(|| path.clone()));
-    let hook = case.aws.hook(settings, HOOK);
-    let report = hook.handle(case.deployment.event(), REMAINING).await.unwrap();
+    let role = RoleBinding::pre_traffic_hook(&case.deployment.application, &case.aws.region());
+    let hook = case.aws.hook(&case.aws.as_role(&role), settings, HOOK);
+    let report = hook.handle(case.deployment.event(), REMAINING, &case.aws.function_arn(HOOK)).await.unwrap();
     let report = serde_json::to_value(report).unwrap();
     assert_report(&report, "Failed", "hook misconfigured");
     let reason = report["reason"].as_str().unwrap();

@@ -9,6 +9,7 @@ use lifeguard_shared::reaper::tags::{EXPIRES_AT_TAG, OWNER_TAG, TEMPORARY_TAG, T
 use lifeguard_shared::reaper::{
     DeletionOutcome, MarkResult, MarksStore, Mode, Reaper, ReaperConfig, RunReport, Timestamp, handle,
 };
+use lifeguard_tests::iam::Principal;
 use lifeguard_tests::{LocalAws, scheduled_event, stack_template};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -21,17 +22,28 @@ const BOB: &str = "bob@example.com";
 
 type AwsReaper = Reaper<CloudFormationClient, DynamoDbMarks, SnsNotifier>;
 
-/// A reaper on the local AWS with its own table and topic; returns it with the topic's queue.
-async fn reaper(aws: &LocalAws, config: ReaperConfig) -> (AwsReaper, String, String) {
+/// A reaper on the local AWS with its own table and topic, signing as its role (as deployed for
+/// `config`); returns it with the table, the topic's queue and the principal.
+async fn reaper(aws: &LocalAws, config: ReaperConfig) -> (AwsReaper, String, String, Principal) {
     let table = aws.create_marks_table("reaper-marks").await;
     let (topic, queue) = aws.topic_with_queue("reaper-notices").await;
+    let config = ReaperConfig { topic_arn: Some(topic), marks_table: Some(table.clone()), ..config };
+    let (reaper, principal) = as_role(aws, config);
+    (reaper, table, queue, principal)
+}
+
+/// A reaper with `config` signing as the role the reaper application gives it for `config`.
+fn as_role(aws: &LocalAws, config: ReaperConfig) -> (AwsReaper, Principal) {
+    let principal = aws.reaper_principal(&config);
+    let table = config.marks_table.clone().expect("a marks table");
+    let topic = config.topic_arn.clone().expect("a topic");
     let reaper = Reaper {
-        stacks: CloudFormationClient::new(&aws.sdk),
-        marks: Some(DynamoDbMarks::new(&aws.sdk, &table)),
-        notifier: Some(SnsNotifier::new(&aws.sdk, &topic)),
-        config: ReaperConfig { topic_arn: Some(topic), marks_table: Some(table.clone()), ..config },
+        stacks: CloudFormationClient::new(&principal.sdk),
+        marks: Some(DynamoDbMarks::new(&principal.sdk, table)),
+        notifier: Some(SnsNotifier::new(&principal.sdk, topic)),
+        config,
     };
-    (reaper, table, queue)
+    (reaper, principal)
 }
 
 fn enforce() -> ReaperConfig {
@@ -122,7 +134,7 @@ async fn a_mixed_inventory_over_replayed_runs_loses_exactly_the_expired_owned_st
     aws.create_stack("app-expired", &template, &TEMP_ALICE, false).await;
     aws.create_stack("app-stuck", &template, &bob_temporary, false).await;
     let everything = aws.stack_names().await;
-    let (reaper, table, queue) = reaper(&aws, enforce()).await;
+    let (reaper, table, queue, _role) = reaper(&aws, enforce()).await;
 
     // Day 2: the expired stacks get their first notice and a mark; the blocked ones are reported.
     let day2 = after(t0, 2 * DAY);
@@ -241,7 +253,8 @@ async fn the_cap_stops_deletions_loudly_and_report_mode_marks_do_not_count() {
     for i in 0..4 {
         aws.create_stack(&format!("app-{i}"), &template, &TEMP_ALICE, false).await;
     }
-    let (report_mode, table, _queue) = reaper(&aws, ReaperConfig { mode: Mode::Report, ..enforce() }).await;
+    let (report_mode, _table, _queue, _role) =
+        reaper(&aws, ReaperConfig { mode: Mode::Report, ..enforce() }).await;
     let first = run(&report_mode, after(t0, 2 * DAY)).await;
     assert!(first.stacks.iter().all(|s| s.reason.as_str() == "expired-first-notice"), "{first:#?}");
     run(&report_mode, after(t0, 4 * DAY + 12 * HOUR)).await;
@@ -251,12 +264,9 @@ async fn the_cap_stops_deletions_loudly_and_report_mode_marks_do_not_count() {
     assert_eq!(aws.stack_tag("app-0", "lifeguard:delete-after").await, None, "report mode updates no stack");
 
     // Switching to enforce restarts the notice cycle instead of deleting at once.
-    let enforce_mode = Reaper {
-        config: ReaperConfig { mode: Mode::Enforce, max_deletions: 3, ..report_mode.config.clone() },
-        stacks: CloudFormationClient::new(&aws.sdk),
-        marks: Some(DynamoDbMarks::new(&aws.sdk, &table)),
-        notifier: report_mode.notifier.clone(),
-    };
+    // Redeployed in enforce mode: the role gains what enforcing needs.
+    let (enforce_mode, _role) =
+        as_role(&aws, ReaperConfig { mode: Mode::Enforce, max_deletions: 3, ..report_mode.config.clone() });
     let switched = run(&enforce_mode, after(t0, 6 * DAY + HOUR)).await;
     assert!(switched.stacks.iter().all(|s| s.reason.as_str() == "expired-first-notice"), "{switched:#?}");
     run(&enforce_mode, after(t0, 9 * DAY)).await;
@@ -276,17 +286,17 @@ async fn throttling_is_retried_reported_and_never_forced() {
     let template = stack_template(&[], &[]);
     let t0 = Timestamp::now();
     aws.create_stack("app-a", &template, &TEMP_ALICE, false).await;
-    let (reaper, _table, _queue) = reaper(&aws, enforce()).await;
+    let (reaper, _table, _queue, role) = reaper(&aws, enforce()).await;
     run(&reaper, after(t0, 2 * DAY)).await;
     run(&reaper, after(t0, 4 * DAY + 12 * HOUR)).await;
 
     // A few throttled listings are absorbed by the SDK's backoff.
-    aws.inject_fault("DescribeStacks", &aws.access_key, 2, 400, "Throttling");
+    aws.inject_fault("DescribeStacks", &role.access_key, 2, 400, "Throttling");
     let report = run(&reaper, after(t0, 4 * DAY + 13 * HOUR)).await;
     assert_decision(&report, "app-a", "keep", "grace-running");
 
     // Throttled beyond the retries: the run stops before any change, naming the cause.
-    aws.inject_fault("DescribeStacks", &aws.access_key, 6, 400, "Throttling");
+    aws.inject_fault("DescribeStacks", &role.access_key, 6, 400, "Throttling");
     let error =
         handle(Ok(&reaper), &scheduled_event(after(t0, 5 * DAY + HOUR)), Timestamp::now()).await.unwrap_err();
     let message = error.to_string();
@@ -294,7 +304,7 @@ async fn throttling_is_retried_reported_and_never_forced() {
     assert_eq!(aws.stack_names().await.len(), 1);
 
     // A throttled deletion is reported and retried by the next run.
-    aws.inject_fault("DeleteStack", &aws.access_key, 6, 400, "Throttling");
+    aws.inject_fault("DeleteStack", &role.access_key, 6, 400, "Throttling");
     let report = run(&reaper, after(t0, 5 * DAY + 2 * HOUR)).await;
     let entry = &report.stacks[0];
     assert!(

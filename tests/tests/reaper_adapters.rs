@@ -1,16 +1,45 @@
 //! The reaper's AWS adapters (CloudFormation, DynamoDB, SNS), through the real SDK, against the
-//! local AWS. The server is shared by tests running in parallel: every stack, table and topic
-//! has a unique name, and listings are filtered by the test's own name prefix.
+//! local AWS, signing as the reaper's role as its application deploys it (see
+//! `lifeguard_tests::iam`) for the test's table, topic, mode and tagging switch. Seeding and
+//! read-back keep the unrestricted clients. The server is shared by tests running in parallel:
+//! every stack, table and topic has a unique name, and listings are filtered by the test's own
+//! name prefix.
 
 use lifeguard_shared::aws::{
     CloudFormationClient, DIGEST_OWNER, DynamoDbMarks, OWNER_ATTRIBUTE, SnsNotifier,
 };
 use lifeguard_shared::reaper::tags::{DELETE_AFTER_TAG, OWNER_TAG, TEMPORARY_TAG};
-use lifeguard_shared::reaper::{Mark, MarksStore, Mode, Notifier, StackInfo, Stacks, Timestamp};
-use lifeguard_tests::{LocalAws, stack_template, unique};
+use lifeguard_shared::reaper::{
+    Mark, MarksStore, Mode, Notifier, ReaperConfig, StackInfo, Stacks, Timestamp,
+};
+use lifeguard_tests::iam::{Principal, principal_denied};
+use lifeguard_tests::{ACCOUNT, LocalAws, stack_template, unique};
 use std::collections::BTreeMap;
 
 const TEMPORARY: [(&str, &str); 2] = [(TEMPORARY_TAG, "true"), (OWNER_TAG, "alice@example.com")];
+
+/// The reaper's role, deployed in `mode` with the courtesy tag on or off (which decide its
+/// statements), keeping its marks in `table` and sending its notices to `topic`.
+fn reaper_role(aws: &LocalAws, mode: Mode, tag_stacks: bool, table: &str, topic: &str) -> Principal {
+    aws.reaper_principal(&ReaperConfig {
+        mode,
+        tag_stacks,
+        marks_table: Some(table.to_owned()),
+        topic_arn: Some(topic.to_owned()),
+        ..ReaperConfig::default()
+    })
+}
+
+/// The reaper's role for the CloudFormation calls, deployed in `mode` with the courtesy tag on or
+/// off; its table and topic (never created: these tests do not use them) are its own.
+fn stacks_role(aws: &LocalAws, mode: Mode, tag_stacks: bool) -> Principal {
+    reaper_role(aws, mode, tag_stacks, &unique("unused-marks"), &topic_arn(aws, &unique("unused-notices")))
+}
+
+/// The ARN of topic `name`.
+fn topic_arn(aws: &LocalAws, name: &str) -> String {
+    format!("arn:aws:sns:{}:{ACCOUNT}:{name}", aws.region())
+}
 
 fn mine<'a>(stacks: &'a [StackInfo], prefix: &str) -> Vec<&'a StackInfo> {
     stacks.iter().filter(|s| s.name.starts_with(prefix)).collect()
@@ -26,7 +55,8 @@ async fn list_follows_every_page() {
     for i in 0..count {
         ids.push(aws.create_stack(&format!("{prefix}-{i:02}"), &template, &[], false).await);
     }
-    let stacks = CloudFormationClient::new(&aws.sdk).list().await.unwrap();
+    let role = stacks_role(&aws, Mode::Report, false);
+    let stacks = CloudFormationClient::new(&role.sdk).list().await.unwrap();
     let found = mine(&stacks, &format!("{prefix}-"));
     assert_eq!(found.len(), count, "{found:?}");
     let mut found_ids: Vec<_> = found.iter().map(|s| s.id.clone()).collect();
@@ -50,7 +80,7 @@ async fn tags_times_and_termination_protection_are_mapped() {
     let open = unique("cfn-open");
     aws.create_stack(&open, &template, &[], false).await;
 
-    let cloudformation = CloudFormationClient::new(&aws.sdk);
+    let cloudformation = CloudFormationClient::new(&stacks_role(&aws, Mode::Report, false).sdk);
     let stacks = cloudformation.list().await.unwrap();
     let stack = stacks.iter().find(|s| s.name == name).expect("listed");
     assert_eq!(stack.id, id);
@@ -84,7 +114,8 @@ async fn an_imported_export_is_in_use() {
     let importer = unique("cfn-importer");
     aws.create_stack(&importer, &stack_template(&[], &[&export]), &TEMPORARY, false).await;
 
-    let cloudformation = CloudFormationClient::new(&aws.sdk);
+    let role = stacks_role(&aws, Mode::Report, false);
+    let cloudformation = CloudFormationClient::new(&role.sdk);
     let stacks = cloudformation.list().await.unwrap();
     let listed = |name: &str| stacks.iter().find(|s| s.name == name).expect("listed");
     assert_eq!(listed(&exporter).exports, std::slice::from_ref(&export));
@@ -93,7 +124,7 @@ async fn an_imported_export_is_in_use() {
     }
     assert!(!listed(&importer).exports_in_use, "imports, exports nothing");
     assert!(
-        !aws.request_counts().contains_key("cloudformation.ListImports"),
+        !aws.request_counts_of(&role).contains_key("cloudformation.ListImports"),
         "listing makes no per-stack call"
     );
 
@@ -103,7 +134,7 @@ async fn an_imported_export_is_in_use() {
     );
     assert!(!cloudformation.describe(&idle).await.unwrap().unwrap().exports_in_use);
     assert!(!cloudformation.describe(&untagged).await.unwrap().unwrap().exports_in_use);
-    assert_eq!(aws.request_counts()["cloudformation.ListImports"], 3, "one per export described");
+    assert_eq!(aws.request_counts_of(&role)["cloudformation.ListImports"], 3, "one per export described");
 }
 
 #[tokio::test]
@@ -111,7 +142,7 @@ async fn delete_removes_the_stack_and_describe_then_finds_none() {
     let aws = LocalAws::connect().await;
     let name = unique("cfn-delete");
     let id = aws.create_stack(&name, &stack_template(&[], &[]), &TEMPORARY, false).await;
-    let cloudformation = CloudFormationClient::new(&aws.sdk);
+    let cloudformation = CloudFormationClient::new(&stacks_role(&aws, Mode::Enforce, false).sdk);
 
     cloudformation.delete(&id).await.unwrap();
     assert_eq!(cloudformation.describe(&name).await.unwrap(), None);
@@ -125,7 +156,7 @@ async fn a_protected_stack_is_not_deleted() {
     let aws = LocalAws::connect().await;
     let name = unique("cfn-protected");
     let id = aws.create_stack(&name, &stack_template(&[], &[]), &TEMPORARY, true).await;
-    let cloudformation = CloudFormationClient::new(&aws.sdk);
+    let cloudformation = CloudFormationClient::new(&stacks_role(&aws, Mode::Enforce, false).sdk);
 
     let error = cloudformation.delete(&id).await.unwrap_err();
     assert_eq!((error.operation, error.code.as_str()), ("DeleteStack", "ValidationError"), "{error}");
@@ -140,7 +171,7 @@ async fn a_failed_deletion_shows_in_the_status() {
     let name = unique("cfn-delete-failed");
     let id = aws.create_stack(&name, &stack_template(&[], &[]), &TEMPORARY, false).await;
     aws.script_delete_failure(&id, "The following resource(s) failed to delete: [Handle]. ");
-    let cloudformation = CloudFormationClient::new(&aws.sdk);
+    let cloudformation = CloudFormationClient::new(&stacks_role(&aws, Mode::Enforce, false).sdk);
 
     cloudformation.delete(&id).await.unwrap();
     let stack = cloudformation.describe(&name).await.unwrap().expect("still there");
@@ -157,7 +188,8 @@ async fn delete_after_tag_is_set_keeping_the_other_tags() {
     let aws = LocalAws::connect().await;
     let name = unique("cfn-tagged");
     aws.create_stack(&name, &stack_template(&[], &[]), &TEMPORARY, false).await;
-    let cloudformation = CloudFormationClient::new(&aws.sdk);
+    // Only enforce mode with the courtesy tag on gives the role UpdateStack (and TagResource).
+    let cloudformation = CloudFormationClient::new(&stacks_role(&aws, Mode::Enforce, true).sdk);
     let at = Timestamp::parse_rfc3339("2026-04-01T09:30:00Z").unwrap();
     let listed = cloudformation.describe(&name).await.unwrap().expect("exists");
 
@@ -195,7 +227,10 @@ async fn delete_after_tag_is_set_keeping_the_other_tags() {
 #[tokio::test]
 async fn an_unknown_table_is_a_named_error() {
     let aws = LocalAws::connect().await;
-    let error = DynamoDbMarks::new(&aws.sdk, unique("no-such-table")).load().await.unwrap_err();
+    // The reaper deployed with a table that is not there (any more).
+    let table = unique("no-such-table");
+    let role = reaper_role(&aws, Mode::Report, false, &table, &topic_arn(&aws, &unique("notices")));
+    let error = DynamoDbMarks::new(&role.sdk, table).load().await.unwrap_err();
     assert_eq!((error.operation, error.code.as_str()), ("Scan", "ResourceNotFoundException"), "{error}");
 }
 
@@ -216,7 +251,8 @@ fn a_mark(stack_id: &str, n: u32) -> Mark {
 async fn marks_are_written_loaded_replaced_and_cleared() {
     let aws = LocalAws::connect().await;
     let table = aws.create_marks_table("marks").await;
-    let marks = DynamoDbMarks::new(&aws.sdk, &table);
+    let role = reaper_role(&aws, Mode::Report, false, &table, &topic_arn(&aws, &unique("notices")));
+    let marks = DynamoDbMarks::new(&role.sdk, &table);
     assert_eq!(marks.load().await.unwrap(), []);
 
     let ids: Vec<String> =
@@ -254,7 +290,8 @@ async fn marks_are_written_loaded_replaced_and_cleared() {
 async fn notices_carry_the_owner_attribute() {
     let aws = LocalAws::connect().await;
     let (topic, queue) = aws.topic_with_queue("notices").await;
-    let notifier = SnsNotifier::new(&aws.sdk, &topic);
+    let role = reaper_role(&aws, Mode::Report, false, &unique("marks"), &topic);
+    let notifier = SnsNotifier::new(&role.sdk, &topic);
 
     notifier.notify("alice@example.com", "Stack demo expires", "demo expires at noon").await.unwrap();
     notifier.digest("Reaper run", "2 warned, 1 deleted").await.unwrap();
@@ -281,7 +318,70 @@ async fn notices_carry_the_owner_attribute() {
 #[tokio::test]
 async fn publishing_to_an_unknown_topic_is_a_named_error() {
     let aws = LocalAws::connect().await;
-    let topic = format!("arn:aws:sns:us-east-1:123456789012:{}", unique("no-such-topic"));
-    let error = SnsNotifier::new(&aws.sdk, topic).digest("s", "m").await.unwrap_err();
+    // The reaper deployed with a topic that is not there (any more).
+    let topic = topic_arn(&aws, &unique("no-such-topic"));
+    let role = reaper_role(&aws, Mode::Report, false, &unique("marks"), &topic);
+    let error = SnsNotifier::new(&role.sdk, topic).digest("s", "m").await.unwrap_err();
     assert_eq!((error.operation, error.code.as_str()), ("Publish", "NotFound"), "{error}");
+}
+
+#[tokio::test]
+async fn the_role_reaches_only_its_table_its_topic_and_temporary_stacks() {
+    let aws = LocalAws::connect().await;
+    let table = aws.create_marks_table("own-marks").await;
+    let (topic, _queue) = aws.topic_with_queue("own-notices").await;
+    let other_table = aws.create_marks_table("other-marks").await;
+    let (other_topic, other_queue) = aws.topic_with_queue("other-notices").await;
+    let name = unique("cfn-permanent");
+    let id =
+        aws.create_stack(&name, &stack_template(&[], &[]), &[(OWNER_TAG, "alice@example.com")], false).await;
+    let temporary = unique("cfn-temporary");
+    aws.create_stack(&temporary, &stack_template(&[], &[]), &TEMPORARY, false).await;
+    // Enforce mode without the courtesy tag: deleting, but no UpdateStack.
+    let role = reaper_role(&aws, Mode::Enforce, false, &table, &topic);
+
+    let marks = DynamoDbMarks::new(&role.sdk, &other_table);
+    let other_table_arn = format!("arn:aws:dynamodb:{}:{ACCOUNT}:table/{other_table}", aws.region());
+    let error = marks.load().await.unwrap_err();
+    assert_eq!((error.operation, error.code.as_str()), ("Scan", "AccessDeniedException"), "{error}");
+    assert_eq!(error.message, principal_denied(&role, "dynamodb:Scan", &other_table_arn));
+    let error = marks.write(&a_mark(&id, 1)).await.unwrap_err();
+    assert_eq!((error.operation, error.code.as_str()), ("PutItem", "AccessDeniedException"), "{error}");
+    assert_eq!(error.message, principal_denied(&role, "dynamodb:PutItem", &other_table_arn));
+    let error = marks.clear(&id).await.unwrap_err();
+    assert_eq!((error.operation, error.code.as_str()), ("DeleteItem", "AccessDeniedException"), "{error}");
+    assert_eq!(error.message, principal_denied(&role, "dynamodb:DeleteItem", &other_table_arn));
+    let scanned = aws.dynamodb.scan().table_name(&other_table).send().await.unwrap();
+    assert_eq!(scanned.count(), 0, "nothing written to {other_table}");
+
+    let error = SnsNotifier::new(&role.sdk, &other_topic).digest("Reaper run", "m").await.unwrap_err();
+    assert_eq!((error.operation, error.code.as_str()), ("Publish", "AuthorizationError"), "{error}");
+    assert_eq!(error.message, principal_denied(&role, "sns:Publish", &other_topic));
+    assert_eq!(aws.received(&other_queue), Vec::<serde_json::Value>::new(), "nothing published");
+
+    let cloudformation = CloudFormationClient::new(&role.sdk);
+    let error = cloudformation.delete(&id).await.unwrap_err();
+    assert_eq!((error.operation, error.code.as_str()), ("DeleteStack", "AccessDenied"), "{error}");
+    assert_eq!(error.message, principal_denied(&role, "cloudformation:DeleteStack", &id));
+    assert_eq!(aws.stack_status(&name).await.as_deref(), Some("CREATE_COMPLETE"), "not lifeguard:temporary");
+    let listed = cloudformation.describe(&temporary).await.unwrap().expect("exists");
+    let at = Timestamp::parse_rfc3339("2026-04-01T09:30:00Z").unwrap();
+    let error = cloudformation.tag_delete_after(&listed, at).await.unwrap_err();
+    assert_eq!((error.operation, error.code.as_str()), ("UpdateStack", "AccessDenied"), "{error}");
+    assert_eq!(error.message, principal_denied(&role, "cloudformation:UpdateStack", &listed.id));
+    assert_eq!(aws.stack_tag(&temporary, DELETE_AFTER_TAG).await, None);
+
+    let refused: Vec<String> =
+        aws.denials(&role).iter().map(|d| d["action"].as_str().unwrap_or_default().to_owned()).collect();
+    assert_eq!(
+        refused,
+        [
+            "dynamodb:Scan",
+            "dynamodb:PutItem",
+            "dynamodb:DeleteItem",
+            "sns:Publish",
+            "cloudformation:DeleteStack",
+            "cloudformation:UpdateStack"
+        ]
+    );
 }

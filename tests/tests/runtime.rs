@@ -1,38 +1,48 @@
 //! The REAL binaries behind the Lambda Runtime API (`cargo lambda watch`): `pre-traffic` and
-//! `post-traffic` with the repository's `checks/checks.yaml`, judging sample-app deployments on
+//! `post-traffic` with the repository's `examples/loyalty/checks/checks.yaml`, judging sample-app deployments on
 //! the local AWS (the sample app's answers come from the real `loyalty` binary, served by the same
 //! watch), and `reaper` replaying scheduled runs over stacks of the local AWS.
 
 use aws_sdk_cloudwatch::types::StateValue;
 use lifeguard_shared::deployment::LifecycleEvent;
-use lifeguard_shared::reaper::Timestamp;
 use lifeguard_shared::reaper::tags::{OWNER_TAG, TEMPORARY_TAG, TTL_TAG};
+use lifeguard_shared::reaper::{Mode, ReaperConfig, Timestamp};
+use lifeguard_tests::behaviour::{answer, api};
+use lifeguard_tests::iam::{Principal, RoleBinding};
 use lifeguard_tests::watch::{
-    POST_TRAFFIC_HOOK, PRE_TRAFFIC_HOOK, Watch, loyalty_behaviours, post_traffic_event, pre_traffic_event,
+    ORDERS_CHECKS, ORDERS_CODE, POST_TRAFFIC_HOOK, PRE_TRAFFIC_HOOK, Watch, check_payloads,
+    example_check_file, loyalty_behaviours, post_traffic_event, pre_traffic_event, python_behaviours,
     repo_check_file, says_silver_for_alice,
 };
 use lifeguard_tests::{
     DeploymentSpec, FunctionSpec, LocalAws, Noise, SeededDeployment, Traffic, repo_root, scheduled_event,
     stack_template, summary, unique,
 };
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::time::Duration;
 
-/// Seeds LoyaltyFunction versions 1 (answering like the sample app) and 2 (answering as
-/// `target_behaviours` says, or like the sample app) and a deployment 1 → 2 whose hook is the
-/// real binary.
+/// A deployment 1 → 2 of a new LoyaltyFunction whose pre-traffic hook is the real binary, and a
+/// watch serving the binaries under the pre-traffic hook's role for that deployment's application.
+fn pre_traffic_setup(aws: &LocalAws, label: &str) -> (DeploymentSpec, Watch) {
+    let spec = DeploymentSpec::new(&unique(label), Some("1"), "2", PRE_TRAFFIC_HOOK);
+    let role = aws.as_role(&RoleBinding::pre_traffic_hook(&spec.application, &aws.region()));
+    (spec, Watch::start_with_repo_checks(&role))
+}
+
+/// Seeds the function of `spec` with versions 1 (answering like the sample app) and 2 (answering
+/// as `bad_target` says, or like the sample app) and its deployment.
 async fn seed(
     aws: &LocalAws,
     watch: &Watch,
-    label: &str,
+    spec: &DeploymentSpec,
     bad_target: Option<Vec<Value>>,
 ) -> SeededDeployment {
     let checks = repo_check_file();
-    let function = unique(label);
-    aws.seed_function(FunctionSpec::new(&function, 2, "LoyaltyFunction")).await;
-    aws.script(&function, "1", loyalty_behaviours(watch, &checks, "1"));
-    aws.script(&function, "2", bad_target.unwrap_or_else(|| loyalty_behaviours(watch, &checks, "2")));
-    aws.seed_deployment(&DeploymentSpec::new(&function, Some("1"), "2", PRE_TRAFFIC_HOOK)).await
+    let function = &spec.function;
+    aws.seed_function(FunctionSpec::new(function, 2, "LoyaltyFunction")).await;
+    aws.script(function, "1", loyalty_behaviours(watch, &checks, "1"));
+    aws.script(function, "2", bad_target.unwrap_or_else(|| loyalty_behaviours(watch, &checks, "2")));
+    aws.seed_deployment(spec).await
 }
 
 fn run_hook(watch: &Watch, deployment: &SeededDeployment) -> Value {
@@ -56,8 +66,8 @@ fn invoke_hook(watch: &Watch, hook: &str, file: &std::path::Path) -> Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn real_binary_passes_a_good_version() {
     let aws = LocalAws::connect().await;
-    let watch = Watch::start_with_repo_checks();
-    let deployment = seed(&aws, &watch, "rt-good", None).await;
+    let (spec, watch) = pre_traffic_setup(&aws, "rt-good");
+    let deployment = seed(&aws, &watch, &spec, None).await;
 
     let report = run_hook(&watch, &deployment);
     assert_eq!(report["verdict"], "Succeeded", "{report:#}");
@@ -79,10 +89,10 @@ async fn real_binary_passes_a_good_version() {
 #[tokio::test(flavor = "multi_thread")]
 async fn real_binary_fails_a_bad_version() {
     let aws = LocalAws::connect().await;
-    let watch = Watch::start_with_repo_checks();
+    let (spec, watch) = pre_traffic_setup(&aws, "rt-bad");
     // Version 2 says Silver for alice, and everything else like the sample app.
     let bad = says_silver_for_alice(loyalty_behaviours(&watch, &repo_check_file(), "2"));
-    let deployment = seed(&aws, &watch, "rt-bad", Some(bad)).await;
+    let deployment = seed(&aws, &watch, &spec, Some(bad)).await;
 
     let report = run_hook(&watch, &deployment);
     assert_eq!(report["verdict"], "Failed", "{report:#}");
@@ -95,9 +105,46 @@ async fn real_binary_fails_a_bad_version() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn real_binary_judges_a_python_function_with_its_apps_checks() {
+    let aws = LocalAws::connect().await;
+    let checks = example_check_file(ORDERS_CHECKS);
+    let code = repo_root().join(ORDERS_CODE);
+    let payloads = check_payloads(&checks, "GetOrderFunction");
+    // Versions 1 and 2 answer as the real Python handler does; version 3 says every order is lost.
+    let function = unique("rt-orders");
+    aws.seed_function(FunctionSpec::new(&function, 3, "GetOrderFunction")).await;
+    for version in ["1", "2"] {
+        aws.script(&function, version, python_behaviours(&code, "app.get_order", &payloads, version));
+    }
+    aws.script(&function, "3", vec![answer(api(404, json!({"message": "lost", "version": "3"})))]);
+    let application = unique("orders");
+    let role = aws.as_role(&RoleBinding::pre_traffic_hook(&application, &aws.region()));
+    let watch = Watch::start_for_example(&role, ORDERS_CHECKS);
+    for (current, target, verdict) in [("1", "2", "Succeeded"), ("2", "3", "Failed")] {
+        let mut spec = DeploymentSpec::new(&function, Some(current), target, PRE_TRAFFIC_HOOK);
+        spec.application = application.clone();
+        spec.resource = "GetOrderFunction".into();
+        let deployment = aws.seed_deployment(&spec).await;
+        let report = run_hook(&watch, &deployment);
+        assert_eq!(report["verdict"], verdict, "{report:#}");
+        assert_eq!(report["checkKey"], "GetOrderFunction", "{report:#}");
+        assert_eq!(aws.accepted_statuses(&deployment.deployment_id), [verdict]);
+        let reason = report["reason"].as_str().unwrap();
+        if verdict == "Succeeded" {
+            assert_eq!(reason, "3 checks passed on version 2 in 5 invocations", "{report:#}");
+        } else {
+            assert!(
+                reason.contains("known-order") && reason.contains("statusCode 404, expected 200"),
+                "{reason}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn real_binary_rejects_the_malformed_event() {
-    let _aws = LocalAws::connect().await;
-    let watch = Watch::start_with_repo_checks();
+    let aws = LocalAws::connect().await;
+    let (_spec, watch) = pre_traffic_setup(&aws, "rt-malformed");
     let invoked = watch.invoke_file(PRE_TRAFFIC_HOOK, &repo_root().join("events/pre-traffic-malformed.json"));
     assert!(!invoked.success, "a malformed event must be an error: {}", invoked.stdout);
     let output = format!("{}{}", invoked.stdout, invoked.stderr);
@@ -108,20 +155,21 @@ async fn real_binary_rejects_the_malformed_event() {
 #[tokio::test(flavor = "multi_thread")]
 async fn real_post_traffic_binary_passes_a_healthy_deployment() {
     let aws = LocalAws::connect().await;
-    let watch = Watch::start_with_repo_checks();
-    let checks = repo_check_file();
     let function = unique("rt-post");
+    // As SAM writes it: both hooks, the real binaries' names.
+    let mut spec = DeploymentSpec::post_traffic(&function, Some("1"), "2", POST_TRAFFIC_HOOK);
+    spec.hooks.insert(0, (LifecycleEvent::BeforeAllowTraffic, PRE_TRAFFIC_HOOK.into()));
+    let role = aws.as_role(&RoleBinding::post_traffic_hook(&spec.application, &aws.region()));
+    let watch = Watch::start_with_repo_checks(&role);
+    let checks = repo_check_file();
     // Traffic has moved: the alias serves version 2.
-    let spec =
+    let moved =
         FunctionSpec { alias_version: Some("2"), ..FunctionSpec::new(&function, 2, "LoyaltyFunction") };
-    aws.seed_function(spec).await;
+    aws.seed_function(moved).await;
     aws.script(&function, "1", loyalty_behaviours(&watch, &checks, "1"));
     aws.script(&function, "2", loyalty_behaviours(&watch, &checks, "2"));
     let group_alarm = format!("{function}-errors");
     aws.put_alarm(&group_alarm, &function, "2", StateValue::Ok).await;
-    // As SAM writes it: both hooks, the real binaries' names.
-    let mut spec = DeploymentSpec::post_traffic(&function, Some("1"), "2", POST_TRAFFIC_HOOK);
-    spec.hooks.insert(0, (LifecycleEvent::BeforeAllowTraffic, PRE_TRAFFIC_HOOK.into()));
     spec.group_alarms = vec![group_alarm];
     let deployment = aws.seed_deployment(&spec).await;
 
@@ -150,7 +198,11 @@ async fn real_post_traffic_binary_passes_a_healthy_deployment() {
     assert_eq!(analysis["getMetricDataCalls"], 1, "{analysis:#}");
     let rules = analysis["rules"].as_array().expect("rules");
     let names: Vec<_> = rules.iter().map(|r| r["rule"].as_str().unwrap()).collect();
-    assert_eq!(names, ["error-rate", "latency", "throttles"], "the rules of checks/checks.yaml");
+    assert_eq!(
+        names,
+        ["error-rate", "latency", "throttles"],
+        "the rules of examples/loyalty/checks/checks.yaml"
+    );
     assert!(rules.iter().all(|r| r["outcome"] == "pass"), "{analysis:#}");
     let errors = &rules[0];
     assert_eq!(errors["decision"], "pass", "{errors:#}");
@@ -171,16 +223,31 @@ async fn real_post_traffic_binary_passes_a_healthy_deployment() {
     assert!(calls.iter().all(|c| c["qualifier"] == "live" && c["executedVersion"] == "2"), "{calls:#?}");
 }
 
-/// A watch whose functions talk to `aws`'s region with its access key, with `reaper_env` added.
-fn reaper_watch(aws: &LocalAws, reaper_env: &[(&str, &str)]) -> Watch {
-    let region = aws.sdk.region().expect("a region").to_string();
+/// A marks table and topic for the reaper, and a watch whose functions talk to `aws`'s region
+/// signing as the reaper application's role deployed in `mode` for them, with `REAPER_*` settings
+/// for them and `reaper_env` added.
+async fn reaper_watch(aws: &LocalAws, mode: Mode, reaper_env: &[(&str, &str)]) -> (Watch, Principal) {
+    let table = aws.create_marks_table("rt-marks").await;
+    let (topic, _queue) = aws.topic_with_queue("rt-notices").await;
+    let config = ReaperConfig {
+        mode,
+        topic_arn: Some(topic.clone()),
+        marks_table: Some(table.clone()),
+        ..ReaperConfig::default()
+    };
+    let role = aws.reaper_principal(&config);
+    let region = aws.region();
+    let mode = if mode == Mode::Enforce { "enforce" } else { "report" };
     let mut env = vec![
         ("AWS_REGION", region.as_str()),
         ("AWS_DEFAULT_REGION", region.as_str()),
-        ("AWS_ACCESS_KEY_ID", aws.access_key.as_str()),
+        ("AWS_ACCESS_KEY_ID", role.access_key.as_str()),
+        ("REAPER_MODE", mode),
+        ("REAPER_TOPIC_ARN", topic.as_str()),
+        ("REAPER_MARKS_TABLE", table.as_str()),
     ];
     env.extend_from_slice(reaper_env);
-    Watch::start(&env)
+    (Watch::start(&env), role)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -192,17 +259,7 @@ async fn real_reaper_binary_replays_runs_and_deletes_only_the_ripe_stack() {
     aws.create_stack("app-expired", &template, &owned, false).await;
     aws.create_stack("app-protected", &template, &owned, true).await;
     aws.create_stack("lifeguard", &template, &owned, false).await;
-    let table = aws.create_marks_table("rt-marks").await;
-    let (topic, _queue) = aws.topic_with_queue("rt-notices").await;
-    let watch = reaper_watch(
-        &aws,
-        &[
-            ("REAPER_MODE", "enforce"),
-            ("REAPER_ALLOW_REPLAY", "true"),
-            ("REAPER_TOPIC_ARN", &topic),
-            ("REAPER_MARKS_TABLE", &table),
-        ],
-    );
+    let (watch, _role) = reaper_watch(&aws, Mode::Enforce, &[("REAPER_ALLOW_REPLAY", "true")]).await;
     let run = |days: u64, hours: u64| {
         let at = t0.plus(Duration::from_secs(days * 86_400 + hours * 3_600));
         let invoked = watch.invoke_json("reaper", &scheduled_event(at));
@@ -239,10 +296,11 @@ async fn real_reaper_binary_replays_runs_and_deletes_only_the_ripe_stack() {
 #[tokio::test(flavor = "multi_thread")]
 async fn real_reaper_binary_stops_on_a_bad_setting_before_any_aws_call() {
     let aws = LocalAws::connect_isolated("il-central-1").await;
-    let watch = reaper_watch(&aws, &[("REAPER_GRACE", "3 days")]);
+    let (watch, role) = reaper_watch(&aws, Mode::Report, &[("REAPER_GRACE", "3 days")]).await;
     let invoked = watch.invoke_json("reaper", &scheduled_event(Timestamp::now()));
     assert!(!invoked.success, "a bad setting must fail the run: {}", invoked.stdout);
     let output = format!("{}{}", invoked.stdout, invoked.stderr);
     assert!(output.contains("InvalidConfiguration") && output.contains("REAPER_GRACE"), "{output}");
-    assert!(aws.request_counts().is_empty(), "no AWS call: {:?}", aws.request_counts());
+    let calls = aws.request_counts_of(&role);
+    assert!(calls.is_empty(), "no AWS call: {calls:?}");
 }

@@ -27,7 +27,7 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
         let left = remaining(event.context.deadline, now.as_millis() as u64);
-        hook.handle(event.payload, left, now.as_secs_f64()).await
+        hook.handle(event.payload, left, now.as_secs_f64(), &event.context.invoked_function_arn).await
     }))
     .await
 }

@@ -25,7 +25,12 @@ async fn main() -> Result<(), Error> {
     let hook = &hook;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-        hook.handle(event.payload, remaining(event.context.deadline, now_ms)).await
+        hook.handle(
+            event.payload,
+            remaining(event.context.deadline, now_ms),
+            &event.context.invoked_function_arn,
+        )
+        .await
     }))
     .await
 }

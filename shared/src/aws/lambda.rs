@@ -1,4 +1,4 @@
-//! Lambda adapter: invoking exact versions and reading a function's logical id.
+//! Lambda adapter: invoking exact versions and reading a function's logical id from its tags.
 
 use super::aws_error;
 use crate::AwsError;
@@ -76,14 +76,17 @@ impl Functions for LambdaClient {
         }
     }
 
-    async fn logical_id(&self, function: &str) -> Result<Option<String>, AwsError> {
+    async fn logical_id(&self, function_arn: &str) -> Result<Option<String>, AwsError> {
+        // ListTags, not GetFunction: GetFunction returns tags only to callers also allowed
+        // lambda:ListTags (and answers a TagsError otherwise), and it exposes the function's
+        // code location and environment, which a hook has no business reading.
         let output = self
             .client
-            .get_function()
-            .function_name(function)
+            .list_tags()
+            .resource(function_arn)
             .send()
             .await
-            .map_err(|e| aws_error("GetFunction", e))?;
+            .map_err(|e| aws_error("ListTags", e))?;
         Ok(output.tags().and_then(|tags| tags.get(LOGICAL_ID_TAG)).cloned())
     }
 }

@@ -1,13 +1,17 @@
 //! The local rehearsal (`./dev rehearse`, which starts the local AWS and sets the environment):
-//! deploys the sample app on the local AWS and runs the REAL hook binaries through the Lambda
-//! Runtime API (`cargo lambda watch`) with `checks/checks.yaml`:
+//! deploys both example apps on the local AWS as SAM deploys them and runs the REAL hook binaries
+//! through the Lambda Runtime API (`cargo lambda watch`), each signing as its own role from the
+//! hooks application's template (the local AWS refuses anything those policies do not allow),
+//! with the example's own check file:
 //!
-//! - pre-traffic (BeforeAllowTraffic) for a good and a bad release (wrong answers);
-//! - post-traffic (AfterAllowTraffic), once traffic has moved to the new version, for a good
-//!   canary (the same error rate as the old version) and a bad one (five times the error rate),
-//!   judged on the `AWS/Lambda` metrics put for both versions.
+//! - `examples/loyalty` (Rust): answers from the real `loyalty` binary;
+//! - `examples/python-orders` (Python): answers from its real handlers, run by `python3`.
 //!
-//! It shows what each hook decided and what CodeDeploy recorded.
+//! For each: pre-traffic (BeforeAllowTraffic) for a good and a bad release (wrong answers), and
+//! post-traffic (AfterAllowTraffic), once traffic has moved to the new version, for a good canary
+//! (the same error rate as the old version) and a bad one (five times the error rate), judged on
+//! the `AWS/Lambda` metrics put for both versions. It shows what each hook decided and what
+//! CodeDeploy recorded.
 //!
 //! Then the REAL `reaper` binary, through a watch of its own in a region of its own
 //! (`eu-central-2`, cleared first) in enforce mode: a dozen stacks are seeded (protected,
@@ -20,17 +24,19 @@
 
 use lifeguard_shared::aws::{DIGEST_OWNER, OWNER_ATTRIBUTE};
 use lifeguard_shared::deployment::LifecycleEvent;
-use lifeguard_shared::reaper::Timestamp;
 use lifeguard_shared::reaper::tags::{EXPIRES_AT_TAG, OWNER_TAG, TEMPORARY_TAG, TTL_TAG};
+use lifeguard_shared::reaper::{Mode, ReaperConfig, Timestamp};
+use lifeguard_tests::iam::RoleBinding;
 use lifeguard_tests::watch::{
-    POST_TRAFFIC_HOOK, PRE_TRAFFIC_HOOK, Watch, loyalty_behaviours, post_traffic_event, pre_traffic_event,
-    repo_check_file, says_silver_for_alice,
+    LOYALTY_CHECKS, ORDERS_CHECKS, ORDERS_CODE, POST_TRAFFIC_HOOK, PRE_TRAFFIC_HOOK, Watch, check_payloads,
+    example_check_file, loyalty_behaviours, post_traffic_event, pre_traffic_event, python_behaviours,
+    says_silver_for_alice,
 };
 use lifeguard_tests::{
-    DeploymentSpec, FunctionSpec, LocalAws, Noise, SeededDeployment, Traffic, scheduled_event,
+    DeploymentSpec, FunctionSpec, LocalAws, Noise, SeededDeployment, Traffic, repo_root, scheduled_event,
     stack_template, unique,
 };
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -38,6 +44,7 @@ use std::time::Duration;
 /// One rehearsed hook run.
 struct Rehearsal {
     label: &'static str,
+    logical_id: &'static str,
     hook: &'static str,
     event: LifecycleEvent,
     current: &'static str,
@@ -55,8 +62,8 @@ impl Rehearsal {
     /// Runs the hook binary on the deployment's event for this hook.
     fn run(&mut self, watch: &Watch) {
         eprintln!(
-            "==> {}: {} -> {}, running the {} hook",
-            self.deployment.deployment_id, self.current, self.target, self.hook
+            "==> {}: {} {} -> {}, running the {} hook",
+            self.deployment.deployment_id, self.logical_id, self.current, self.target, self.hook
         );
         let execution_id = self.deployment.execution_id_for(self.event);
         let event = match self.event {
@@ -76,9 +83,45 @@ impl Rehearsal {
     }
 }
 
-/// Traffic of the sample app's versions over the minute the post-traffic hooks look at.
+/// Traffic of a version over the minute the post-traffic hooks look at.
 const HEALTHY: Traffic = Traffic { invocations: 4000, error_rate: 0.01, duration_ms: 85.0, jitter: 0.1 };
 const ERRATIC: Traffic = Traffic { error_rate: 0.05, ..HEALTHY };
+
+const PRE: LifecycleEvent = LifecycleEvent::BeforeAllowTraffic;
+const POST: LifecycleEvent = LifecycleEvent::AfterAllowTraffic;
+
+/// An example app deployed on the local AWS as SAM deploys it: one CodeDeploy application, the
+/// hooks application's two hooks, each a real binary under a watch of its own signing as its own
+/// role, reading the example's check file.
+struct Deployed {
+    name: &'static str,
+    checks: &'static str,
+    application: String,
+    pre: Watch,
+    post: Watch,
+}
+
+impl Deployed {
+    fn start(aws: &LocalAws, name: &'static str, checks: &'static str) -> Self {
+        let application = unique(name);
+        let region = aws.region();
+        eprintln!("==> {name}: starting the hooks under their roles (the first invocation compiles them)");
+        let pre = aws.as_role(&RoleBinding::pre_traffic_hook(&application, &region));
+        let post = aws.as_role(&RoleBinding::post_traffic_hook(&application, &region));
+        let pre = Watch::start_for_example(&pre, checks);
+        let post = Watch::start_for_example(&post, checks);
+        Self { name, checks, application, pre, post }
+    }
+}
+
+/// A guarded function of an example: its logical id and, per version from "1", its answers.
+struct Guarded {
+    logical_id: &'static str,
+    versions: Vec<Vec<Value>>,
+}
+
+/// One planned deployment: label, function, hook event, versions, expected verdict.
+type Planned = (&'static str, &'static str, LifecycleEvent, &'static str, &'static str, &'static str);
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -104,41 +147,117 @@ async fn main() -> ExitCode {
     }
 }
 
-/// The hooks' part: runs the four hook rehearsals, prints what they decided and what CodeDeploy
-/// recorded; returns whether every verdict and report is the expected one.
+/// The hooks' part: both examples, each with a good and a bad release and a good and a bad
+/// canary; returns whether every verdict and report is the expected one.
 async fn rehearse_hooks() -> bool {
     let aws = LocalAws::connect().await;
-    let checks = repo_check_file();
-    eprintln!("==> starting cargo lambda watch (the first invocation compiles the functions)");
-    let watch = Watch::start_with_repo_checks();
 
-    // The sample app, as SAM would deploy it: LoyaltyFunction with four published versions.
-    // Version 3 says Silver for alice; version 4 answers right but fails 5% of real traffic.
-    let function = unique("rehearsal-loyalty");
-    aws.seed_function(FunctionSpec::new(&function, 4, "LoyaltyFunction")).await;
-    eprintln!("==> scripting versions 1-4 of {function} with the answers of the real loyalty binary");
-    aws.script(&function, "1", loyalty_behaviours(&watch, &checks, "1"));
-    aws.script(&function, "2", loyalty_behaviours(&watch, &checks, "2"));
-    aws.script(&function, "3", says_silver_for_alice(loyalty_behaviours(&watch, &checks, "3")));
-    aws.script(&function, "4", loyalty_behaviours(&watch, &checks, "4"));
+    // The Rust sample: versions 1-4 of LoyaltyFunction answer like the real loyalty binary, but
+    // version 3 says Silver for alice and version 4 fails 5% of real traffic.
+    let loyalty = Deployed::start(&aws, "loyalty", LOYALTY_CHECKS);
+    let checks = example_check_file(LOYALTY_CHECKS);
+    eprintln!("==> loyalty: answers of versions 1-4 from the real loyalty binary");
+    let mut versions: Vec<Vec<Value>> =
+        (1..=4).map(|v| loyalty_behaviours(&loyalty.pre, &checks, &v.to_string())).collect();
+    versions[2] = says_silver_for_alice(versions[2].clone());
+    let loyalty_ok = rehearse_example(
+        &aws,
+        &loyalty,
+        vec![Guarded { logical_id: "LoyaltyFunction", versions }],
+        &[
+            ("good release (answers like the sample app)", "LoyaltyFunction", PRE, "1", "2", "Succeeded"),
+            ("bad release (says Silver for alice)", "LoyaltyFunction", PRE, "2", "3", "Failed"),
+            ("good canary (error rate as before)", "LoyaltyFunction", POST, "1", "2", "Succeeded"),
+            ("bad canary (error rate 5x)", "LoyaltyFunction", POST, "2", "4", "Failed"),
+        ],
+        &[
+            ("LoyaltyFunction", "1", HEALTHY),
+            ("LoyaltyFunction", "2", HEALTHY),
+            ("LoyaltyFunction", "4", ERRATIC),
+        ],
+    )
+    .await;
 
-    let pre = LifecycleEvent::BeforeAllowTraffic;
-    let post = LifecycleEvent::AfterAllowTraffic;
-    let plan = [
-        ("good release (answers like the sample app)", PRE_TRAFFIC_HOOK, pre, "1", "2", "Succeeded"),
-        ("bad release (says Silver for alice)", PRE_TRAFFIC_HOOK, pre, "2", "3", "Failed"),
-        ("good canary (error rate as before)", POST_TRAFFIC_HOOK, post, "1", "2", "Succeeded"),
-        ("bad canary (error rate 5x)", POST_TRAFFIC_HOOK, post, "2", "4", "Failed"),
-    ];
-    let mut rehearsals = Vec::new();
-    for (label, hook, event, current, target, expected) in plan {
-        let mut spec = DeploymentSpec::new(&function, Some(current), target, PRE_TRAFFIC_HOOK);
-        if event == post {
-            spec.hooks.push((post, POST_TRAFFIC_HOOK.into()));
+    // The Python app: its handlers run for real by python3. Version 3 of GetOrderFunction loses
+    // the order's total; version 3 of ListOrdersFunction answers right but fails 5% of traffic.
+    let orders = Deployed::start(&aws, "python-orders", ORDERS_CHECKS);
+    let checks = example_check_file(ORDERS_CHECKS);
+    let code = repo_root().join(ORDERS_CODE);
+    eprintln!("==> python-orders: answers of versions 1-3 from the real Python handlers");
+    let answers = |logical_id: &str, handler: &str, version: u32| {
+        python_behaviours(&code, handler, &check_payloads(&checks, logical_id), &version.to_string())
+    };
+    let mut get_order: Vec<Vec<Value>> =
+        (1..=3).map(|v| answers("GetOrderFunction", "app.get_order", v)).collect();
+    get_order[2] = without_order_total(get_order[2].clone());
+    let list_orders = (1..=3).map(|v| answers("ListOrdersFunction", "app.list_orders", v)).collect();
+    let orders_ok = rehearse_example(
+        &aws,
+        &orders,
+        vec![
+            Guarded { logical_id: "GetOrderFunction", versions: get_order },
+            Guarded { logical_id: "ListOrdersFunction", versions: list_orders },
+        ],
+        &[
+            ("good release (answers like the app)", "GetOrderFunction", PRE, "1", "2", "Succeeded"),
+            ("bad release (loses the total)", "GetOrderFunction", PRE, "2", "3", "Failed"),
+            ("good canary (error rate as before)", "ListOrdersFunction", POST, "1", "2", "Succeeded"),
+            ("bad canary (error rate 5x)", "ListOrdersFunction", POST, "2", "3", "Failed"),
+        ],
+        &[
+            ("ListOrdersFunction", "1", HEALTHY),
+            ("ListOrdersFunction", "2", HEALTHY),
+            ("ListOrdersFunction", "3", ERRATIC),
+        ],
+    )
+    .await;
+    loyalty_ok && orders_ok
+}
+
+/// A broken release of the orders app: `behaviours` with the known order's total gone.
+fn without_order_total(mut behaviours: Vec<Value>) -> Vec<Value> {
+    for behaviour in &mut behaviours {
+        let body = behaviour["payload"]["body"].as_str().and_then(|b| serde_json::from_str::<Value>(b).ok());
+        if let Some(mut body) = body.filter(|b| b["order"].get("total").is_some()) {
+            body["order"].as_object_mut().expect("an order").remove("total");
+            behaviour["payload"]["body"] = json!(body.to_string());
         }
+    }
+    behaviours
+}
+
+/// Seeds `functions` (tagged as CloudFormation tags them in the example's stack), runs `plan`
+/// through the example's hooks (pre-traffic runs first; then the `traffic` metrics are put and,
+/// for each post-traffic run, the alias moves to the target as CodeDeploy moves it), prints what
+/// each hook decided and what CodeDeploy recorded; returns whether all is as expected.
+async fn rehearse_example(
+    aws: &LocalAws,
+    example: &Deployed,
+    functions: Vec<Guarded>,
+    plan: &[Planned],
+    traffic: &[(&str, &str, Traffic)],
+) -> bool {
+    let mut names = std::collections::BTreeMap::new();
+    for guarded in &functions {
+        let name = unique(&format!("rehearsal-{}", guarded.logical_id));
+        let count = u32::try_from(guarded.versions.len()).expect("a few versions");
+        aws.seed_function(FunctionSpec::new(&name, count, guarded.logical_id)).await;
+        for (i, answers) in guarded.versions.iter().enumerate() {
+            aws.script(&name, &(i + 1).to_string(), answers.clone());
+        }
+        names.insert(guarded.logical_id, name);
+    }
+    let mut rehearsals = Vec::new();
+    for &(label, logical_id, event, current, target, expected) in plan {
+        let mut spec = DeploymentSpec::new(&names[logical_id], Some(current), target, PRE_TRAFFIC_HOOK);
+        spec.application = example.application.clone();
+        spec.resource = logical_id.into();
+        spec.hooks.push((POST, POST_TRAFFIC_HOOK.into()));
         let deployment = aws.seed_deployment(&spec).await;
+        let hook = if event == PRE { PRE_TRAFFIC_HOOK } else { POST_TRAFFIC_HOOK };
         rehearsals.push(Rehearsal {
             label,
+            logical_id,
             hook,
             event,
             current,
@@ -148,36 +267,45 @@ async fn rehearse_hooks() -> bool {
             report: Err("not run".into()),
         });
     }
-
-    for rehearsal in rehearsals.iter_mut().filter(|r| r.event == pre) {
-        rehearsal.run(&watch);
+    for rehearsal in rehearsals.iter_mut().filter(|r| r.event == PRE) {
+        rehearsal.run(&example.pre);
     }
-
-    // Lambda's metrics of the versions in the canary deployments, put once both deployments
-    // exist: within each one's window (from its creation to when its hook runs).
+    // Lambda's metrics of the versions in the canary deployments, put once every deployment
+    // exists: within each one's window (from its creation to when its hook runs).
     let created = rehearsals.iter().map(|r| r.deployment.create_time).fold(0.0, f64::max);
     let mut noise = Noise::new(2026);
-    for (version, traffic) in [("1", HEALTHY), ("2", HEALTHY), ("4", ERRATIC)] {
+    for &(logical_id, version, traffic) in traffic {
         eprintln!(
-            "==> putting AWS/Lambda metrics of version {version} ({:.0}% errors)",
+            "==> putting AWS/Lambda metrics of {logical_id} version {version} ({:.0}% errors)",
             traffic.error_rate * 100.0
         );
-        aws.put_lambda_metrics(&function, "live", version, created, &traffic.minutes(1, &mut noise)).await;
+        aws.put_lambda_metrics(&names[logical_id], "live", version, created, &traffic.minutes(1, &mut noise))
+            .await;
     }
-    for rehearsal in rehearsals.iter_mut().filter(|r| r.event == post) {
-        eprintln!("==> CodeDeploy moves alias live to version {}", rehearsal.target);
-        aws.point_alias(&function, "live", rehearsal.target).await;
-        rehearsal.run(&watch);
+    for rehearsal in rehearsals.iter_mut().filter(|r| r.event == POST) {
+        eprintln!(
+            "==> CodeDeploy moves alias live of {} to version {}",
+            rehearsal.logical_id, rehearsal.target
+        );
+        aws.point_alias(&names[rehearsal.logical_id], "live", rehearsal.target).await;
+        rehearsal.run(&example.post);
     }
+    print_rehearsals(aws, example, &rehearsals)
+}
 
-    println!();
-    println!("lifeguard rehearsal: {function} (LoyaltyFunction), checks/checks.yaml, real hook binaries");
+/// Prints the runs of one example and what CodeDeploy recorded; whether all is as expected.
+fn print_rehearsals(aws: &LocalAws, example: &Deployed, rehearsals: &[Rehearsal]) -> bool {
     println!();
     println!(
-        "{:<13} {:<13} {:<9} {:<10} {:<10} {:<17} {:>8}  reason",
-        "deployment", "hook", "versions", "expected", "verdict", "reported", "took"
+        "lifeguard rehearsal: example {} ({}), real hook binaries under their roles",
+        example.name, example.checks
     );
-    for r in &rehearsals {
+    println!();
+    println!(
+        "{:<13} {:<19} {:<13} {:<9} {:<10} {:<10} {:<17} {:>8}  reason",
+        "deployment", "function", "hook", "versions", "expected", "verdict", "reported", "took"
+    );
+    for r in rehearsals {
         let (reported, took, reason) = match &r.report {
             Ok(report) => (
                 report["reported"].as_str().unwrap_or("?").to_owned(),
@@ -188,14 +316,15 @@ async fn rehearse_hooks() -> bool {
         };
         let versions = format!("{} -> {}", r.current, r.target);
         println!(
-            "{:<13} {:<13} {versions:<9} {:<10} {:<10} {reported:<17} {took:>8}  {reason}",
+            "{:<13} {:<19} {:<13} {versions:<9} {:<10} {:<10} {reported:<17} {took:>8}  {reason}",
             r.deployment.deployment_id,
+            r.logical_id,
             r.hook,
             r.expected,
             r.verdict()
         );
     }
-    for r in &rehearsals {
+    for r in rehearsals {
         println!();
         println!("{} ({}, {}):", r.deployment.deployment_id, r.hook, r.label);
         match &r.report {
@@ -237,7 +366,7 @@ async fn rehearse_hooks() -> bool {
     println!();
     println!("Reported to the local AWS (PutLifecycleEventHookExecutionStatus), read back:");
     let mut ok = true;
-    for r in &rehearsals {
+    for r in rehearsals {
         let id = &r.deployment.deployment_id;
         let accepted = aws.accepted_statuses(id);
         let events = aws.lifecycle_events(id);
@@ -255,7 +384,8 @@ async fn rehearse_hooks() -> bool {
         ok &= r.verdict() == r.expected && accepted == [r.expected];
     }
     if !ok && rehearsals.iter().any(|r| r.report.is_err()) {
-        eprintln!("watch log:\n{}", watch.log_tail());
+        eprintln!("pre-traffic watch log:\n{}", example.pre.log_tail());
+        eprintln!("post-traffic watch log:\n{}", example.post.log_tail());
     }
     ok
 }
@@ -347,11 +477,20 @@ async fn rehearse_reaper() -> bool {
     eprintln!("==> seeded {} stacks in {REAPER_REGION}", seeded.len());
     let table = aws.create_marks_table("rehearsal-marks").await;
     let (topic, queue) = aws.topic_with_queue("rehearsal-notices").await;
-    eprintln!("==> starting cargo lambda watch for the reaper (its first invocation compiles it)");
+    // The reaper application's role, deployed in enforce mode with its defaults otherwise.
+    let role = aws.reaper_principal(&ReaperConfig {
+        mode: Mode::Enforce,
+        topic_arn: Some(topic.clone()),
+        marks_table: Some(table.clone()),
+        ..ReaperConfig::default()
+    });
+    eprintln!(
+        "==> starting cargo lambda watch for the reaper under its role (its first invocation compiles it)"
+    );
     let watch = Watch::start(&[
         ("AWS_REGION", REAPER_REGION),
         ("AWS_DEFAULT_REGION", REAPER_REGION),
-        ("AWS_ACCESS_KEY_ID", &aws.access_key),
+        ("AWS_ACCESS_KEY_ID", &role.access_key),
         ("REAPER_MODE", REAPER_MODE),
         // The runs are replayed at later event times.
         ("REAPER_ALLOW_REPLAY", "true"),

@@ -1,0 +1,288 @@
+//! Least privilege, both ways. Each function runs a scenario that uses everything it does, under
+//! exactly the policies its role gets from its template: that passes. Then every `Allow`
+//! statement is dropped in turn and the same scenario, run afresh, must come out differently,
+//! with the local AWS having refused the principal something. A statement no scenario needs must
+//! be listed in [`JUSTIFIED`] with the reason the template's comment gives.
+
+use lifeguard_shared::aws::{CloudFormationClient, DynamoDbMarks, SnsNotifier};
+use lifeguard_shared::reaper::tags::{OWNER_TAG, TEMPORARY_TAG, TTL_TAG};
+use lifeguard_shared::reaper::{Mode, Reaper, ReaperConfig, Timestamp, handle};
+use lifeguard_tests::behaviour::{answer, api};
+use lifeguard_tests::iam::{Policy, Principal, RoleBinding, without_statement};
+use lifeguard_tests::{
+    ACCOUNT, DeploymentSpec, FunctionSpec, LocalAws, Noise, Traffic, scheduled_event, settings_with_checks,
+    stack_template, unique,
+};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// Statements that no call of our code needs, by role, with why they exist.
+const JUSTIFIED: [(&str, &str, &str); 5] = [
+    ("PreTrafficHook", "WriteOwnLogs", "Lambda writes the function's logs with its role"),
+    ("PostTrafficHook", "WriteOwnLogs", "Lambda writes the function's logs with its role"),
+    ("ReaperFunction", "WriteOwnLogs", "Lambda writes the function's logs with its role"),
+    (
+        "ReaperFunction",
+        "EncryptNoticesViaSns",
+        "SNS encrypts the published notice with the caller's KMS permissions",
+    ),
+    (
+        "ReaperFunction",
+        "ExpandSamTransform",
+        "CloudFormation re-expands a SAM stack's transform with the caller's permissions during the \
+         tags-only update (its refusal fails the update asynchronously, not the API call)",
+    ),
+];
+
+/// Policies of the reaper role that CloudFormation, not our code, uses: deleting a temporary
+/// stack's resources with the caller's credentials.
+const USED_BY_CLOUDFORMATION: &str = "delete-temporary-stacks";
+
+const HOOK: &str = "lifeguard-hook";
+const LOGICAL_ID: &str = "GuardedFunction";
+const REMAINING: Duration = Duration::from_secs(60);
+
+/// Checks with a comparison, so the pre-traffic hook invokes the target and current versions.
+const CHECKS: &str = r#"
+functions:
+  GuardedFunction:
+    - name: answers-ok
+      payload: {probe: 1}
+      expect: {statusCode: 200, values: {/body/ok: true}}
+      compareWithCurrent: {ignore: [/body/version]}
+"#;
+
+fn healthy(version: &str) -> Value {
+    answer(api(200, json!({"ok": true, "version": version})))
+}
+
+/// The Allow statements of `policies` that a scenario must need, skipping the justified ones.
+fn needed_sids(role: &str, policies: &[Policy]) -> Vec<String> {
+    policies
+        .iter()
+        .filter(|p| p.name != USED_BY_CLOUDFORMATION)
+        .flat_map(Policy::allow_sids)
+        .filter(|sid| !JUSTIFIED.iter().any(|(r, s, _)| *r == role && s == sid))
+        .collect()
+}
+
+/// Runs `scenario` with the full policies, expecting `expected` and no refusal, then once without
+/// each needed statement, expecting another outcome and at least one refusal; prints what each
+/// statement's absence broke (run with `--nocapture` to see it).
+async fn leave_one_out<F, Fut>(role: &str, policies: &[Policy], expected: &str, scenario: F)
+where
+    F: Fn(Vec<Policy>) -> Fut,
+    Fut: Future<Output = (String, Vec<String>)>,
+{
+    let (outcome, refused) = scenario(policies.to_vec()).await;
+    assert_eq!((outcome.as_str(), refused), (expected, Vec::new()), "{role} with all its statements");
+    let sids = needed_sids(role, policies);
+    assert!(!sids.is_empty(), "{role}: no statement to drop in {policies:#?}");
+    for sid in sids {
+        let (outcome, mut refused) = scenario(without_statement(policies, &sid)).await;
+        assert!(
+            outcome != expected && !refused.is_empty(),
+            "{role} without {sid}: still {outcome:?} (refused: {refused:?}): the statement is not needed; \
+             remove it or justify it"
+        );
+        refused.dedup();
+        eprintln!("{role} without {sid}: refused {}; outcome {outcome}", refused.join(", "));
+    }
+}
+
+/// The actions the local AWS refused `principal`, in order.
+fn refused(aws: &LocalAws, principal: &Principal) -> Vec<String> {
+    aws.denials(principal)
+        .iter()
+        .map(|d| d["action"].as_str().or(d["operation"].as_str()).unwrap_or("?").to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_pre_traffic_hook_statement_is_needed() {
+    let aws = LocalAws::connect().await;
+    let application = unique("lp-pre-app");
+    let policies = aws.role_policies(&RoleBinding::pre_traffic_hook(&application, &aws.region()));
+    let scenario = |policies: Vec<Policy>| {
+        let (aws, application) = (aws.clone(), application.clone());
+        async move {
+            let function = unique("lp-pre");
+            aws.seed_function(FunctionSpec::new(&function, 2, LOGICAL_ID)).await;
+            aws.script(&function, "1", vec![healthy("1")]);
+            aws.script(&function, "2", vec![healthy("2")]);
+            let mut spec = DeploymentSpec::new(&function, Some("1"), "2", HOOK);
+            spec.application = application;
+            spec.resource = LOGICAL_ID.into();
+            let deployment = aws.seed_deployment(&spec).await;
+            let principal = aws.principal("PreTrafficHook", &policies);
+            let hook = aws.hook(&principal, settings_with_checks(CHECKS), HOOK);
+            let outcome = match hook.handle(deployment.event(), REMAINING, &aws.function_arn(HOOK)).await {
+                Ok(report) => format!("{} ({:?})", report.verdict, report.reported),
+                Err(error) => format!("error: {error}"),
+            };
+            (outcome, refused(&aws, &principal))
+        }
+    };
+    leave_one_out("PreTrafficHook", &policies, "Succeeded (Accepted)", scenario).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_post_traffic_hook_statement_is_needed() {
+    let aws = LocalAws::connect().await;
+    let application = unique("lp-post-app");
+    let policies = aws.role_policies(&RoleBinding::post_traffic_hook(&application, &aws.region()));
+    let scenario = |policies: Vec<Policy>| {
+        let (aws, application) = (aws.clone(), application.clone());
+        async move {
+            let function = unique("lp-post");
+            let spec =
+                FunctionSpec { alias_version: Some("2"), ..FunctionSpec::new(&function, 2, LOGICAL_ID) };
+            aws.seed_function(spec).await;
+            aws.script(&function, "1", vec![healthy("1")]);
+            aws.script(&function, "2", vec![healthy("2")]);
+            let group_alarm = format!("{function}-errors");
+            aws.put_alarm(&group_alarm, &function, "2", aws_sdk_cloudwatch::types::StateValue::Ok).await;
+            let mut spec = DeploymentSpec::post_traffic(&function, Some("1"), "2", HOOK);
+            spec.application = application;
+            spec.resource = LOGICAL_ID.into();
+            spec.group_alarms = vec![group_alarm];
+            let deployment = aws.seed_deployment(&spec).await;
+            let traffic = Traffic { invocations: 300, error_rate: 0.01, duration_ms: 80.0, jitter: 0.1 };
+            let mut noise = Noise::new(7);
+            for version in ["1", "2"] {
+                let minutes = traffic.minutes(5, &mut noise);
+                aws.put_lambda_metrics(&function, "live", version, deployment.create_time, &minutes).await;
+            }
+            let principal = aws.principal("PostTrafficHook", &policies);
+            let hook = aws.post_traffic_hook_as(&principal, CHECKS, HOOK);
+            let now = deployment.create_time + 600.0;
+            let handled = hook.handle(deployment.event(), REMAINING, now, &aws.function_arn(HOOK)).await;
+            let outcome = match handled {
+                Ok(report) => format!("{} ({:?})", report.verdict, report.reported),
+                Err(error) => format!("error: {error}"),
+            };
+            (outcome, refused(&aws, &principal))
+        }
+    };
+    leave_one_out("PostTrafficHook", &policies, "Succeeded (Accepted)", scenario).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_reaper_statement_is_needed() {
+    const REGION: &str = "ap-southeast-4";
+    let aws = LocalAws::connect_isolated(REGION).await;
+    let own_stack = format!(
+        "arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/lifeguard-reaper/7e1c0de5-0000-4000-8000-000000000000"
+    );
+    let table = aws.create_marks_table("lp-marks").await;
+    let (topic, _queue) = aws.topic_with_queue("lp-notices").await;
+    // Enforce mode with the courtesy tag: every statement of the role exists.
+    let parameters = json!({"ReaperMode": "enforce", "ReaperTagStacks": "true"});
+    let binding = RoleBinding::reaper(&own_stack, &table, &topic, REGION, parameters);
+    let policies = aws.role_policies(&binding);
+    let scenario = |policies: Vec<Policy>| {
+        let (aws, table, topic) = (aws.clone(), table.clone(), topic.clone());
+        async move {
+            let template = stack_template(&[], &[]);
+            let owned = [(TEMPORARY_TAG, "true"), (OWNER_TAG, "alice@example.com"), (TTL_TAG, "1d")];
+            let expired = unique("app-expired");
+            aws.create_stack(&expired, &template, &owned, false).await;
+            let exporter = unique("app-exporter");
+            let export = unique("export");
+            aws.create_stack(&exporter, &stack_template(&[&export], &[]), &owned, false).await;
+            let principal = aws.principal("ReaperFunction", &policies);
+            let reaper = Reaper {
+                stacks: CloudFormationClient::new(&principal.sdk),
+                marks: Some(DynamoDbMarks::new(&principal.sdk, &table)),
+                notifier: Some(SnsNotifier::new(&principal.sdk, &topic)),
+                config: ReaperConfig {
+                    mode: Mode::Enforce,
+                    tag_stacks: true,
+                    allow_replay: true,
+                    max_deletions: 5,
+                    own_stack: "lifeguard-reaper".into(),
+                    topic_arn: Some(topic.clone()),
+                    marks_table: Some(table.clone()),
+                    ..ReaperConfig::default()
+                },
+            };
+            let t0 = Timestamp::now();
+            let mut outcome = Vec::new();
+            for hours in [48, 108, 121] {
+                let at = t0.plus(Duration::from_secs(hours * 3_600));
+                let summary = match handle(Ok(&reaper), &scheduled_event(at), Timestamp::now()).await {
+                    Ok(report) => {
+                        let report = serde_json::to_value(&report).expect("the report serializes");
+                        let decisions: Vec<String> = report["stacks"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .map(|s| {
+                                let name = s["name"].as_str().unwrap_or_default();
+                                let label = if name == expired {
+                                    "expired"
+                                } else if name == exporter {
+                                    "exporter"
+                                } else {
+                                    name
+                                };
+                                let problems = s["problems"].as_array().map_or(0, Vec::len);
+                                format!(
+                                    "{label}:{}/{} mark {} deletion {} problems {problems}",
+                                    s["decision"].as_str().unwrap_or_default(),
+                                    s["reason"].as_str().unwrap_or_default(),
+                                    s["mark"]["change"],
+                                    s["deletion"]["result"]
+                                )
+                            })
+                            .collect();
+                        json!({"stacks": decisions, "counts": report["counts"], "digestSent": report["digestSent"],
+                               "problems": report["problems"].as_array().map_or(0, Vec::len)})
+                    }
+                    Err(error) => json!(format!("error: {error}")),
+                };
+                outcome.push(summary);
+            }
+            // The next run starts from nothing again.
+            aws.control("POST", "/_lifeguard/cloudformation/clear-region", Some(&json!({"region": REGION})));
+            aws.clear_marks(&table).await;
+            (Value::Array(outcome).to_string(), refused(&aws, &principal))
+        }
+    };
+    let (expected, refused) = scenario(policies.clone()).await;
+    assert_eq!(refused, Vec::<String>::new(), "the reaper with all its statements was refused something");
+    assert!(
+        expected.contains("expired:delete/delete"),
+        "the full scenario deletes the expired stack: {expected}"
+    );
+    leave_one_out("ReaperFunction", &policies, &expected, scenario).await;
+}
+
+/// What CodeDeploy itself does with the role the hooks application gives it, statement by
+/// statement: no code of ours runs under it, so each statement is listed here with its use, and
+/// a statement added without a reason fails this test.
+const CODEDEPLOY_USES: [(&str, &str); 3] = [
+    ("InvokeHooks", "CodeDeploy invokes the two lifecycle hooks, by ARN"),
+    ("ShiftGuardedAliases", "CodeDeploy reads and shifts the guarded functions' aliases"),
+    ("ReadAlarms", "CodeDeploy watches the deployment groups' alarms while it shifts traffic"),
+];
+
+#[tokio::test]
+async fn the_codedeploy_role_holds_only_what_codedeploy_uses_and_invokes_only_the_hooks() {
+    let aws = LocalAws::connect().await;
+    let region = aws.region();
+    let (pre, post) =
+        (aws.function_arn("hooks-PreTrafficHook-A1"), aws.function_arn("hooks-PostTrafficHook-B2"));
+    let policies = aws.role_policies(&RoleBinding::codedeploy(&unique("app"), &region, &pre, &post));
+    let sids: Vec<String> = policies.iter().flat_map(Policy::allow_sids).collect();
+    let expected: Vec<&str> = CODEDEPLOY_USES.iter().map(|(sid, _)| *sid).collect();
+    assert_eq!(sids, expected, "{policies:#?}");
+    let invoke = policies[0].document["Statement"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["Sid"] == "InvokeHooks"))
+        .expect("InvokeHooks");
+    assert_eq!(
+        (&invoke["Action"], &invoke["Resource"]),
+        (&json!("lambda:InvokeFunction"), &json!([pre, post]))
+    );
+}
