@@ -371,6 +371,24 @@ mod tests {
         })
     }
 
+    /// Runs hook `hook`, serving `serves`, whose work passes, on deployment `deployment_id`.
+    async fn run_as(
+        codedeploy: &FakeCodeDeploy,
+        hook: &str,
+        serves: LifecycleEvent,
+        deployment_id: &str,
+    ) -> Result<HookReport<Seen>, HookError> {
+        run_hook(codedeploy, hook, serves, event(deployment_id), deadlines(30), pass).await
+    }
+
+    /// Runs the BeforeAllowTraffic hook `hook`, whose work passes, on deployment `deployment_id`.
+    async fn run_passing(
+        codedeploy: &FakeCodeDeploy,
+        deployment_id: &str,
+    ) -> Result<HookReport<Seen>, HookError> {
+        run_as(codedeploy, "hook", LifecycleEvent::BeforeAllowTraffic, deployment_id).await
+    }
+
     #[test]
     fn events_are_parsed_or_named_as_malformed() {
         let ok =
@@ -387,16 +405,7 @@ mod tests {
     #[tokio::test]
     async fn sha256_revisions_are_fetched_and_the_work_verdict_reported() {
         let codedeploy = FakeCodeDeploy::new(Revision::Sha256("abc".into()));
-        let report = run_hook(
-            &codedeploy,
-            "hook",
-            LifecycleEvent::BeforeAllowTraffic,
-            event("d-1"),
-            deadlines(30),
-            pass,
-        )
-        .await
-        .unwrap();
+        let report = run_passing(&codedeploy, "d-1").await.unwrap();
         assert_eq!(
             (report.verdict, report.reported, &report.details),
             (Verdict::Succeeded, Reported::Accepted, &Some(Seen { n: 7 }))
@@ -411,23 +420,11 @@ mod tests {
     #[tokio::test]
     async fn discovery_failures_are_reported_as_failed() {
         let codedeploy = FakeCodeDeploy::new(Revision::Content(APPSPEC.into()));
-        let report = run_hook(
-            &codedeploy,
-            "hook",
-            LifecycleEvent::BeforeAllowTraffic,
-            event("d-404"),
-            deadlines(30),
-            pass,
-        )
-        .await
-        .unwrap();
+        let report = run_passing(&codedeploy, "d-404").await.unwrap();
         assert_eq!(report.verdict, Verdict::Failed);
         assert!(report.reason.contains("DeploymentDoesNotExistException"), "{}", report.reason);
         let broken = FakeCodeDeploy::new(Revision::Content(APPSPEC.replace(r#","TargetVersion":"2""#, "")));
-        let report =
-            run_hook(&broken, "hook", LifecycleEvent::BeforeAllowTraffic, event("d-1"), deadlines(30), pass)
-                .await
-                .unwrap();
+        let report = run_passing(&broken, "d-1").await.unwrap();
         assert!(
             report.reason.ends_with("Resources[0].Fn.Properties.TargetVersion is missing"),
             "{}",
@@ -439,16 +436,7 @@ mod tests {
     #[tokio::test]
     async fn a_hook_refuses_an_event_its_appspec_gives_to_another_hook_or_not_to_it() {
         let codedeploy = FakeCodeDeploy::new(Revision::Content(APPSPEC.into()));
-        let report = run_hook(
-            &codedeploy,
-            "hook",
-            LifecycleEvent::AfterAllowTraffic,
-            event("d-1"),
-            deadlines(30),
-            pass,
-        )
-        .await
-        .unwrap();
+        let report = run_as(&codedeploy, "hook", LifecycleEvent::AfterAllowTraffic, "d-1").await.unwrap();
         assert_eq!(
             (report.verdict, report.reason.as_str(), &report.details),
             (
@@ -457,16 +445,7 @@ mod tests {
                 &None
             )
         );
-        let report = run_hook(
-            &codedeploy,
-            "other",
-            LifecycleEvent::BeforeAllowTraffic,
-            event("d-1"),
-            deadlines(30),
-            pass,
-        )
-        .await
-        .unwrap();
+        let report = run_as(&codedeploy, "other", LifecycleEvent::BeforeAllowTraffic, "d-1").await.unwrap();
         assert_eq!(
             (report.verdict, report.reason.as_str()),
             (
@@ -529,19 +508,8 @@ mod tests {
     #[tokio::test]
     async fn duplicate_invocations_end_as_already_completed() {
         let codedeploy = FakeCodeDeploy::new(Revision::Content(APPSPEC.into()));
-        run_hook(&codedeploy, "hook", LifecycleEvent::BeforeAllowTraffic, event("d-1"), deadlines(30), pass)
-            .await
-            .unwrap();
-        let second = run_hook(
-            &codedeploy,
-            "hook",
-            LifecycleEvent::BeforeAllowTraffic,
-            event("d-1"),
-            deadlines(30),
-            pass,
-        )
-        .await
-        .unwrap();
+        run_passing(&codedeploy, "d-1").await.unwrap();
+        let second = run_passing(&codedeploy, "d-1").await.unwrap();
         assert_eq!(second.reported, Reported::AlreadyCompleted);
     }
 
@@ -549,16 +517,7 @@ mod tests {
     async fn an_undeliverable_verdict_is_an_error_naming_it() {
         let codedeploy = FakeCodeDeploy::new(Revision::Content(APPSPEC.into()));
         *codedeploy.report_failures.lock().unwrap() = 1;
-        let error = run_hook(
-            &codedeploy,
-            "hook",
-            LifecycleEvent::BeforeAllowTraffic,
-            event("d-1"),
-            deadlines(30),
-            pass,
-        )
-        .await
-        .unwrap_err();
+        let error = run_passing(&codedeploy, "d-1").await.unwrap_err();
         assert_eq!(
             error.to_string(),
             "verdict Succeeded for deployment d-1 could not be reported: Put failed: InternalFailure: down"

@@ -456,6 +456,22 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn an_alias_answer_that_does_not_name_its_version_fails() {
+        let (checks, settings) = checks("functions:\n  F:\n    - name: a\n");
+        let mut unnamed = ok("2", "Gold").unwrap();
+        unnamed.executed_version = None;
+        let invoker = ScriptedInvoker::default().script("live", vec![(1, Ok(unnamed))]);
+        let alias =
+            ProbeTarget { function: "f", qualifier: "live", baseline: None, expected_version: Some("2") };
+        let outcome = &run_checks(&invoker, alias, &checks, &settings, far_deadline()).await[0];
+        assert!(!outcome.passed, "{outcome:?}");
+        assert_eq!(
+            outcome.problems,
+            vec!["answer without X-Amz-Executed-Version: cannot tell that the target version 2 answered"]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn fatal_errors_fail_the_check() {
         let (checks, settings) = checks("functions:\n  F:\n    - name: a\n");
         let invoker =
