@@ -6,7 +6,7 @@
 
 use crate::{ACCOUNT, LocalAws, unique};
 use aws_sdk_lambda::config::{Credentials, SharedCredentialsProvider};
-use lifeguard_shared::reaper::{Mode, ReaperConfig};
+use lifeguard_reaper::{Mode, ReaperConfig};
 use serde_json::{Value, json};
 
 /// The hooks application's template.

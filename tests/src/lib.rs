@@ -21,13 +21,14 @@ use aws_sdk_codedeploy::types::{
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{FunctionCode, Runtime};
 use iam::{GUARDED_STACK, Principal, RoleBinding, STACK_NAME_TAG};
-use lifeguard_shared::aws::{CloudWatchClient, CodeDeployClient, LambdaClient, load_config};
-use lifeguard_shared::checks::CheckFile;
-use lifeguard_shared::deadline::DEFAULT_REPORT_MARGIN;
-use lifeguard_shared::deployment::LifecycleEvent;
-use lifeguard_shared::post_traffic::PostTrafficHook;
-use lifeguard_shared::pre_traffic::PreTrafficHook;
-use lifeguard_shared::settings::HookSettings;
+use lifeguard_common::load_config;
+use lifeguard_hooks::aws::{CloudWatchClient, CodeDeployClient, LambdaClient};
+use lifeguard_hooks::checks::CheckFile;
+use lifeguard_hooks::deadline::DEFAULT_REPORT_MARGIN;
+use lifeguard_hooks::deployment::LifecycleEvent;
+use lifeguard_hooks::post_traffic::PostTrafficHook;
+use lifeguard_hooks::pre_traffic::PreTrafficHook;
+use lifeguard_hooks::settings::HookSettings;
 use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -669,7 +670,7 @@ pub fn lambda_dimensions(function: &str, alias: &str, version: &str) -> Vec<Dime
 // ------------------------------------------------------------------ reaper: stacks, marks, notices
 
 /// `events/reaper.json` (an EventBridge scheduled event) with its `time` set to `at`.
-pub fn scheduled_event(at: lifeguard_shared::reaper::Timestamp) -> Value {
+pub fn scheduled_event(at: lifeguard_reaper::Timestamp) -> Value {
     let path = repo_root().join("events/reaper.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut event: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -1332,7 +1333,7 @@ mod tests {
         let mut spec = DeploymentSpec::new("fn", Some("1"), "2", "hook");
         for format in [AppSpecFormat::Json, AppSpecFormat::Yaml] {
             spec.format = format;
-            let target = lifeguard_shared::deployment::parse_appspec(&spec.appspec()).unwrap();
+            let target = lifeguard_hooks::deployment::parse_appspec(&spec.appspec()).unwrap();
             assert_eq!(
                 (
                     target.function_name.as_str(),
@@ -1351,7 +1352,7 @@ mod tests {
         spec.hooks.insert(0, (LifecycleEvent::BeforeAllowTraffic, "pre".into()));
         for format in [AppSpecFormat::Json, AppSpecFormat::Yaml] {
             spec.format = format;
-            let target = lifeguard_shared::deployment::parse_appspec(&spec.appspec()).unwrap();
+            let target = lifeguard_hooks::deployment::parse_appspec(&spec.appspec()).unwrap();
             assert_eq!(target.event_served_by("post"), Some(LifecycleEvent::AfterAllowTraffic));
             assert_eq!(target.event_served_by("pre"), Some(LifecycleEvent::BeforeAllowTraffic));
         }

@@ -8,7 +8,7 @@
 
 use crate::iam::Principal;
 use crate::{ACCOUNT, TempFile, repo_root, unique};
-use lifeguard_shared::settings::FUNCTION_ARN_VAR;
+use lifeguard_hooks::settings::FUNCTION_ARN_VAR;
 use serde_json::{Value, json};
 use std::fs::File;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -272,7 +272,7 @@ fn descendants(pid: u32) -> Vec<u32> {
 /// is the answering version, as the deployed function would report it).
 pub fn loyalty_behaviours(
     watch: &Watch,
-    check_file: &lifeguard_shared::checks::CheckFile,
+    check_file: &lifeguard_hooks::checks::CheckFile,
     version: &str,
 ) -> Vec<Value> {
     check_payloads(check_file, "LoyaltyFunction")
@@ -290,7 +290,7 @@ pub fn loyalty_behaviours(
 }
 
 /// Every distinct payload the check file sends to `function` (a check-file key), in file order.
-pub fn check_payloads(check_file: &lifeguard_shared::checks::CheckFile, function: &str) -> Vec<Value> {
+pub fn check_payloads(check_file: &lifeguard_hooks::checks::CheckFile, function: &str) -> Vec<Value> {
     let checks = check_file.functions.get(function).unwrap_or_else(|| panic!("no checks for {function}"));
     let mut payloads: Vec<Value> = Vec::new();
     for check in checks {
@@ -372,13 +372,13 @@ pub const ORDERS_CHECKS: &str = "examples/python-orders/checks/checks.yaml";
 pub const ORDERS_CODE: &str = "examples/python-orders/orders";
 
 /// The loyalty example's check file ([`LOYALTY_CHECKS`]).
-pub fn repo_check_file() -> lifeguard_shared::checks::CheckFile {
+pub fn repo_check_file() -> lifeguard_hooks::checks::CheckFile {
     example_check_file(LOYALTY_CHECKS)
 }
 
 /// An example's check file, by its path from the repository root.
-pub fn example_check_file(checks: &str) -> lifeguard_shared::checks::CheckFile {
+pub fn example_check_file(checks: &str) -> lifeguard_hooks::checks::CheckFile {
     let path = repo_root().join(checks);
-    lifeguard_shared::checks::CheckFile::load(path.to_str().expect("a UTF-8 path"))
+    lifeguard_hooks::checks::CheckFile::load(path.to_str().expect("a UTF-8 path"))
         .unwrap_or_else(|e| panic!("{e}"))
 }

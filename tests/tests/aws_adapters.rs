@@ -3,10 +3,10 @@
 //! `lifeguard_tests::iam`): the pre-traffic hook's for CodeDeploy and Lambda, the post-traffic
 //! hook's for GetDeploymentGroup, which only it calls. Seeding keeps the unrestricted clients.
 
-use lifeguard_shared::aws::{CodeDeployClient, LambdaClient};
-use lifeguard_shared::deployment::Revision;
-use lifeguard_shared::hook::{CodeDeploy, DeploymentAlarms, Reported, Verdict};
-use lifeguard_shared::probe::{Functions, InvokeError};
+use lifeguard_hooks::aws::{CodeDeployClient, LambdaClient};
+use lifeguard_hooks::deployment::Revision;
+use lifeguard_hooks::hook::{CodeDeploy, DeploymentAlarms, Reported, Verdict};
+use lifeguard_hooks::probe::{Functions, InvokeError};
 use lifeguard_tests::behaviour::{answer, function_error, throttle};
 use lifeguard_tests::iam::{Principal, RoleBinding, principal_denied};
 use lifeguard_tests::{

@@ -4,9 +4,9 @@
 //! with the local AWS having refused the principal something. A statement no scenario needs must
 //! be listed in [`JUSTIFIED`] with the reason the template's comment gives.
 
-use lifeguard_shared::aws::{CloudFormationClient, DynamoDbMarks, SnsNotifier};
-use lifeguard_shared::reaper::tags::{OWNER_TAG, TEMPORARY_TAG, TTL_TAG};
-use lifeguard_shared::reaper::{Mode, Reaper, ReaperConfig, Timestamp, handle};
+use lifeguard_reaper::aws::{CloudFormationClient, DynamoDbMarks, SnsNotifier};
+use lifeguard_reaper::tags::{OWNER_TAG, TEMPORARY_TAG, TTL_TAG};
+use lifeguard_reaper::{Mode, Reaper, ReaperConfig, Timestamp, handle};
 use lifeguard_tests::behaviour::{answer, api};
 use lifeguard_tests::iam::{Policy, Principal, RoleBinding, without_statement};
 use lifeguard_tests::{

@@ -2,9 +2,9 @@
 //! against the local AWS: what it reports (read back from the launcher), what it invokes, and the
 //! JSON report it returns.
 
-use lifeguard_shared::deployment::LifecycleEvent;
-use lifeguard_shared::hook::HookError;
-use lifeguard_shared::settings::{CHECKS_FILE_VAR, HookSettings};
+use lifeguard_hooks::deployment::LifecycleEvent;
+use lifeguard_hooks::hook::HookError;
+use lifeguard_hooks::settings::{CHECKS_FILE_VAR, HookSettings};
 use lifeguard_tests::behaviour::{answer, api, delayed, function_error, throttle};
 use lifeguard_tests::iam::RoleBinding;
 use lifeguard_tests::{

@@ -4,9 +4,9 @@
 //! Each test works in a region of its own (CloudFormation lists a whole region) and signs with an
 //! access key of its own, so faults and request counts are the test's alone.
 
-use lifeguard_shared::aws::{CloudFormationClient, DynamoDbMarks, SnsNotifier};
-use lifeguard_shared::reaper::tags::{EXPIRES_AT_TAG, OWNER_TAG, TEMPORARY_TAG, TTL_TAG};
-use lifeguard_shared::reaper::{
+use lifeguard_reaper::aws::{CloudFormationClient, DynamoDbMarks, SnsNotifier};
+use lifeguard_reaper::tags::{EXPIRES_AT_TAG, OWNER_TAG, TEMPORARY_TAG, TTL_TAG};
+use lifeguard_reaper::{
     DeletionOutcome, MarkResult, MarksStore, Mode, Reaper, ReaperConfig, RunReport, Timestamp, handle,
 };
 use lifeguard_tests::iam::Principal;

@@ -5,13 +5,11 @@
 //! every stack, table and topic has a unique name, and listings are filtered by the test's own
 //! name prefix.
 
-use lifeguard_shared::aws::{
+use lifeguard_reaper::aws::{
     CloudFormationClient, DIGEST_OWNER, DynamoDbMarks, OWNER_ATTRIBUTE, SnsNotifier,
 };
-use lifeguard_shared::reaper::tags::{DELETE_AFTER_TAG, OWNER_TAG, TEMPORARY_TAG};
-use lifeguard_shared::reaper::{
-    Mark, MarksStore, Mode, Notifier, ReaperConfig, StackInfo, Stacks, Timestamp,
-};
+use lifeguard_reaper::tags::{DELETE_AFTER_TAG, OWNER_TAG, TEMPORARY_TAG};
+use lifeguard_reaper::{Mark, MarksStore, Mode, Notifier, ReaperConfig, StackInfo, Stacks, Timestamp};
 use lifeguard_tests::iam::{Principal, principal_denied};
 use lifeguard_tests::{ACCOUNT, LocalAws, stack_template, unique};
 use std::collections::BTreeMap;

@@ -4,9 +4,9 @@
 //! watch), and `reaper` replaying scheduled runs over stacks of the local AWS.
 
 use aws_sdk_cloudwatch::types::StateValue;
-use lifeguard_shared::deployment::LifecycleEvent;
-use lifeguard_shared::reaper::tags::{OWNER_TAG, TEMPORARY_TAG, TTL_TAG};
-use lifeguard_shared::reaper::{Mode, ReaperConfig, Timestamp};
+use lifeguard_hooks::deployment::LifecycleEvent;
+use lifeguard_reaper::tags::{OWNER_TAG, TEMPORARY_TAG, TTL_TAG};
+use lifeguard_reaper::{Mode, ReaperConfig, Timestamp};
 use lifeguard_tests::behaviour::{answer, api};
 use lifeguard_tests::iam::{Principal, RoleBinding};
 use lifeguard_tests::watch::{

@@ -2,10 +2,11 @@
 //! CloudWatch metrics, probes the alias, and reports one verdict.
 
 use lambda_runtime::{Error, LambdaEvent, service_fn, tracing};
-use lifeguard_shared::aws::{CloudWatchClient, CodeDeployClient, LambdaClient, load_config};
-use lifeguard_shared::deadline::remaining;
-use lifeguard_shared::post_traffic::PostTrafficHook;
-use lifeguard_shared::settings::HookSettings;
+use lifeguard_common::load_config;
+use lifeguard_hooks::aws::{CloudWatchClient, CodeDeployClient, LambdaClient};
+use lifeguard_hooks::deadline::remaining;
+use lifeguard_hooks::post_traffic::PostTrafficHook;
+use lifeguard_hooks::settings::HookSettings;
 use serde_json::Value;
 use std::time::{SystemTime, UNIX_EPOCH};
 

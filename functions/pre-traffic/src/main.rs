@@ -2,10 +2,11 @@
 //! exact version with the configured checks, and reports one verdict.
 
 use lambda_runtime::{Error, LambdaEvent, service_fn, tracing};
-use lifeguard_shared::aws::{CodeDeployClient, LambdaClient, load_config};
-use lifeguard_shared::deadline::remaining;
-use lifeguard_shared::pre_traffic::PreTrafficHook;
-use lifeguard_shared::settings::HookSettings;
+use lifeguard_common::load_config;
+use lifeguard_hooks::aws::{CodeDeployClient, LambdaClient};
+use lifeguard_hooks::deadline::remaining;
+use lifeguard_hooks::pre_traffic::PreTrafficHook;
+use lifeguard_hooks::settings::HookSettings;
 use serde_json::Value;
 use std::time::{SystemTime, UNIX_EPOCH};
 

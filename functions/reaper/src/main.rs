@@ -3,8 +3,9 @@
 //! returns the JSON report of what it decided.
 
 use lambda_runtime::{Error, LambdaEvent, service_fn, tracing};
-use lifeguard_shared::aws::{CloudFormationClient, DynamoDbMarks, SnsNotifier, load_config};
-use lifeguard_shared::reaper::{Reaper, ReaperConfig, Timestamp, handle};
+use lifeguard_common::load_config;
+use lifeguard_reaper::aws::{CloudFormationClient, DynamoDbMarks, SnsNotifier};
+use lifeguard_reaper::{Reaper, ReaperConfig, Timestamp, handle};
 use serde_json::Value;
 
 #[tokio::main]

@@ -4,14 +4,14 @@
 //!   `GetMetricData` calls the fetch makes.
 //! - Reaper planner: 10,000 stacks of every kind (with marks for a third), time and memory.
 
-use lifeguard_shared::AwsError;
-use lifeguard_shared::analysis::{Rule, RuleKind};
-use lifeguard_shared::metrics::{
+use lifeguard_common::AwsError;
+use lifeguard_hooks::analysis::{Rule, RuleKind};
+use lifeguard_hooks::metrics::{
     MetricData, MetricQuery, MetricSpec, Metrics, PERIOD_SECONDS, Statistic, Subject, Window, fetch, judge,
     plan,
 };
-use lifeguard_shared::reaper::tags::{EXPIRES_AT_TAG, OWNER_TAG, TEMPORARY_TAG, TTL_TAG};
-use lifeguard_shared::reaper::{Mark, Mode, ReaperConfig, StackInfo, Timestamp, plan as reaper_plan};
+use lifeguard_reaper::tags::{EXPIRES_AT_TAG, OWNER_TAG, TEMPORARY_TAG, TTL_TAG};
+use lifeguard_reaper::{Mark, Mode, ReaperConfig, StackInfo, Timestamp, plan as reaper_plan};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -179,7 +179,7 @@ async fn main() {
         let queries = plan(&rules, &subject);
         let results = judge(&rules, &data, &window);
         times.push(started.elapsed());
-        failed = results.iter().filter(|r| r.outcome == lifeguard_shared::analysis::Outcome::Fail).count();
+        failed = results.iter().filter(|r| r.outcome == lifeguard_hooks::analysis::Outcome::Fail).count();
         std::hint::black_box((queries, results));
     }
     times.sort();

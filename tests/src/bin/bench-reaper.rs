@@ -10,9 +10,9 @@
 //! operation, and per listed stack), and the floor those requests should come to: the listing's
 //! pages plus one call per action, with nothing for stacks that are kept or skipped.
 
-use lifeguard_shared::aws::{CloudFormationClient, DynamoDbMarks, SnsNotifier};
-use lifeguard_shared::reaper::tags::{EXPIRES_AT_TAG, OWNER_TAG, TEMPORARY_TAG, TTL_TAG};
-use lifeguard_shared::reaper::{
+use lifeguard_reaper::aws::{CloudFormationClient, DynamoDbMarks, SnsNotifier};
+use lifeguard_reaper::tags::{EXPIRES_AT_TAG, OWNER_TAG, TEMPORARY_TAG, TTL_TAG};
+use lifeguard_reaper::{
     Action, MarkResult, Mode, Reaper, ReaperConfig, ReasonCode, RunReport, Timestamp, handle,
 };
 use lifeguard_tests::{LocalAws, scheduled_event, stack_template};

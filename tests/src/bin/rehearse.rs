@@ -22,10 +22,10 @@
 //! It exits non-zero unless the good releases were let through, the bad ones stopped, and
 //! exactly the expired stacks with an owner and nothing blocking are gone.
 
-use lifeguard_shared::aws::{DIGEST_OWNER, OWNER_ATTRIBUTE};
-use lifeguard_shared::deployment::LifecycleEvent;
-use lifeguard_shared::reaper::tags::{EXPIRES_AT_TAG, OWNER_TAG, TEMPORARY_TAG, TTL_TAG};
-use lifeguard_shared::reaper::{Mode, ReaperConfig, Timestamp};
+use lifeguard_hooks::deployment::LifecycleEvent;
+use lifeguard_reaper::aws::{DIGEST_OWNER, OWNER_ATTRIBUTE};
+use lifeguard_reaper::tags::{EXPIRES_AT_TAG, OWNER_TAG, TEMPORARY_TAG, TTL_TAG};
+use lifeguard_reaper::{Mode, ReaperConfig, Timestamp};
 use lifeguard_tests::iam::RoleBinding;
 use lifeguard_tests::watch::{
     LOYALTY_CHECKS, ORDERS_CHECKS, ORDERS_CODE, POST_TRAFFIC_HOOK, PRE_TRAFFIC_HOOK, Watch, check_payloads,

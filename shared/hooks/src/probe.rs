@@ -1,10 +1,10 @@
 //! Runs checks against one version of a function: concurrently (bounded), each under the hook's
 //! deadline, retrying throttled invocations, and judging every answer with [`crate::checks`].
 
-use crate::AwsError;
 use crate::checks::{Answer, Check, CheckFile, Settings, assess, differences};
 use crate::hook::{Judgement, Verdict};
 use futures::stream::{self, StreamExt};
+use lifeguard_common::AwsError;
 use serde::Serialize;
 use std::future::Future;
 use std::time::Duration;

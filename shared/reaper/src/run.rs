@@ -22,13 +22,13 @@
 //!    failure there changes nothing else).
 //! 8. The digest for the operators.
 
-use super::config::{ALLOW_REPLAY_VAR, ConfigError, Mode, ReaperConfig};
-use super::plan::{Action, Decision, Mark, MarkChange, Plan, ReasonCode, SETTLED_STATUSES, StackInfo, plan};
-use super::ports::{MarksStore, Notifier, Stacks};
-use super::time::Timestamp;
-use crate::AwsError;
+use crate::config::{ALLOW_REPLAY_VAR, ConfigError, Mode, ReaperConfig};
+use crate::plan::{Action, Decision, Mark, MarkChange, Plan, ReasonCode, SETTLED_STATUSES, StackInfo, plan};
+use crate::ports::{MarksStore, Notifier, Stacks};
 use futures::{StreamExt, stream};
 use lambda_runtime::Diagnostic;
+use lifeguard_common::AwsError;
+use lifeguard_common::time::Timestamp;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
@@ -226,7 +226,7 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
         let mut stacks = self.stacks.list().await.map_err(RunError::Stacks)?;
         let mut plan = plan(&stacks, &marks, config, now);
         if self.settle_doubts(&mut stacks, &marks, &plan, now).await {
-            plan = super::plan::plan(&stacks, &marks, config, now);
+            plan = crate::plan::plan(&stacks, &marks, config, now);
         }
         if plan.deletion_cap_reached {
             let held_back =
@@ -297,7 +297,7 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
                 ..stacks[i].clone()
             })
             .collect();
-        let hypothetical = super::plan::plan(&resolved, marks, &self.config, now);
+        let hypothetical = crate::plan::plan(&resolved, marks, &self.config, now);
         let mut to_describe = Vec::new();
         for ((&i, assumed), decision) in doubtful.iter().zip(resolved).zip(&hypothetical.decisions) {
             let acts = decision.mark != MarkChange::Unchanged
@@ -888,7 +888,7 @@ pub fn run_time(event: &serde_json::Value, clock: Timestamp) -> Result<Timestamp
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reaper::fixtures::{NOW, ripe_mark, stack};
+    use crate::fixtures::{NOW, ripe_mark, stack};
 
     use std::sync::Mutex;
     use std::time::Duration;

@@ -16,13 +16,13 @@
 //! warning: the stack then counts as unmarked and is warned again before any deletion, and the
 //! next write replaces the item.
 
-use super::aws_error;
-use crate::AwsError;
-use crate::reaper::Mode;
-use crate::reaper::plan::Mark;
-use crate::reaper::ports::MarksStore;
-use crate::reaper::time::Timestamp;
+use crate::Mode;
+use crate::plan::Mark;
+use crate::ports::MarksStore;
 use aws_sdk_dynamodb::types::AttributeValue;
+use lifeguard_common::AwsError;
+use lifeguard_common::aws_error;
+use lifeguard_common::time::Timestamp;
 use std::collections::HashMap;
 
 /// The table's partition key.

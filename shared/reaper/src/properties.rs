@@ -1,11 +1,11 @@
 //! Randomised checks of the planner's safety rules: a seeded generator drives thousands of cases
 //! of stacks, marks and configurations, and each rule is checked against the raw inputs.
 
-use super::config::{Mode, ReaperConfig};
-use super::glob::glob_matches;
-use super::plan::{Action, Mark, MarkChange, Plan, ReasonCode, SETTLED_STATUSES, StackInfo, plan};
-use super::tags::{EXPIRES_AT_TAG, OWNER_TAG, TEMPORARY_TAG, TTL_TAG, is_email};
-use super::time::{Timestamp, parse_duration};
+use crate::config::{Mode, ReaperConfig};
+use crate::glob::glob_matches;
+use crate::plan::{Action, Mark, MarkChange, Plan, ReasonCode, SETTLED_STATUSES, StackInfo, plan};
+use crate::tags::{EXPIRES_AT_TAG, OWNER_TAG, TEMPORARY_TAG, TTL_TAG, is_email};
+use lifeguard_common::time::{Timestamp, parse_duration};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 

@@ -39,9 +39,9 @@
 //! mode: switching to enforce never deletes at once a stack whose owner was told nothing would
 //! be deleted.
 
-use super::config::{MAX_DELETIONS_VAR, MAX_LIFETIME_VAR, Mode, ReaperConfig};
-use super::tags::{Expiry, OWNER_TAG, expiry, is_email, is_opted_in, read_lifecycle_tags};
-use super::time::{Timestamp, format_duration};
+use crate::config::{MAX_DELETIONS_VAR, MAX_LIFETIME_VAR, Mode, ReaperConfig};
+use crate::tags::{Expiry, OWNER_TAG, expiry, is_email, is_opted_in, read_lifecycle_tags};
+use lifeguard_common::time::{Timestamp, format_duration};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -596,8 +596,8 @@ fn decide(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig, now: Ti
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reaper::fixtures::{NOW, ripe_mark, stack};
-    use crate::reaper::tags::{EXPIRES_AT_TAG, TEMPORARY_TAG, TTL_TAG};
+    use crate::fixtures::{NOW, ripe_mark, stack};
+    use crate::tags::{EXPIRES_AT_TAG, TEMPORARY_TAG, TTL_TAG};
     use std::time::Duration;
 
     const HOUR: i64 = 3_600;

@@ -8,8 +8,8 @@
 //! | `lifeguard:expires-at` | RFC 3339 UTC instant; wins over `ttl`; owners snooze by moving it |
 //! | `lifeguard:delete-after` | written by the reaper when it marks a stack; for people only |
 
-use super::config::ReaperConfig;
-use super::time::{Timestamp, parse_duration};
+use crate::config::ReaperConfig;
+use lifeguard_common::time::{Timestamp, parse_duration};
 use std::collections::BTreeMap;
 use std::time::Duration;
 

@@ -1,13 +1,13 @@
 //! CloudFormation adapter: the reaper's view of the stacks, and deleting them.
 
-use super::aws_error;
-use crate::AwsError;
-use crate::reaper::plan::StackInfo;
-use crate::reaper::ports::Stacks;
-use crate::reaper::tags::DELETE_AFTER_TAG;
-use crate::reaper::time::Timestamp;
+use crate::plan::StackInfo;
+use crate::ports::Stacks;
+use crate::tags::DELETE_AFTER_TAG;
 use aws_sdk_cloudformation::types::{Capability, Parameter, Stack, Tag};
 use futures::{StreamExt, stream};
+use lifeguard_common::AwsError;
+use lifeguard_common::aws_error;
+use lifeguard_common::time::Timestamp;
 
 /// Most exports of one stack looked up at once.
 const IMPORT_LOOKUPS_IN_FLIGHT: usize = 4;

@@ -1,5 +1,5 @@
-//! The stale-environment reaper's pure core: its settings ([`config`]), the tags it reads
-//! ([`tags`]), instants and durations ([`time`]), stack-name patterns ([`glob`]) and the planner
+//! The stale-environment reaper. Its pure core: its settings ([`config`]), the tags it reads
+//! ([`tags`]), stack-name patterns ([`glob`]) and the planner
 //! ([`mod@plan`]) that decides, per stack, to keep, warn, delete or skip, with a stable reason code.
 //!
 //! Nothing here calls AWS: the caller reads [`ReaperConfig::from_env`] (stopping on error before
@@ -7,13 +7,13 @@
 //! delete, write and clear marks, send the notices, tag `lifeguard:delete-after` on new deletion
 //! dates, send the digest. The rules and the choices where the tag schema is silent are listed on [`mod@plan`].
 
+pub mod aws;
 pub mod config;
 pub mod glob;
 pub mod plan;
 pub mod ports;
 pub mod run;
 pub mod tags;
-pub mod time;
 
 #[cfg(test)]
 mod fixtures;
@@ -21,9 +21,9 @@ mod fixtures;
 mod properties;
 
 pub use config::{ConfigError, Mode, ReaperConfig};
+pub use lifeguard_common::Timestamp;
 pub use plan::{Action, Decision, Mark, MarkChange, Plan, ReasonCode, StackInfo, plan};
 pub use ports::{MarksStore, Notifier, Stacks};
 pub use run::{
     DeletionOutcome, MarkResult, Reaper, ReaperError, RunError, RunReport, StackReport, handle, run_time,
 };
-pub use time::Timestamp;

@@ -2,9 +2,9 @@
 //! with `--template`, also checks that every key names a function the consumer's SAM template
 //! guards with the hooks. Run without arguments for the defaults, with `--help` for the usage.
 
-use lifeguard_shared::checks::CheckFile;
-use lifeguard_shared::guarded::{self, SamFunction};
-use lifeguard_shared::metrics::default_rules;
+use lifeguard_hooks::checks::CheckFile;
+use lifeguard_hooks::guarded::{self, SamFunction};
+use lifeguard_hooks::metrics::default_rules;
 use std::process::ExitCode;
 
 const DEFAULT_CHECK_FILE: &str = "examples/loyalty/checks/checks.yaml";

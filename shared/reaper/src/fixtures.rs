@@ -1,9 +1,9 @@
 //! Stacks and marks shared by the reaper's unit tests.
 
-use super::config::Mode;
-use super::plan::{Mark, StackInfo};
-use super::tags::{OWNER_TAG, TEMPORARY_TAG};
-use super::time::Timestamp;
+use crate::config::Mode;
+use crate::plan::{Mark, StackInfo};
+use crate::tags::{OWNER_TAG, TEMPORARY_TAG};
+use lifeguard_common::time::Timestamp;
 use std::time::Duration;
 
 /// The instant the tests plan at.

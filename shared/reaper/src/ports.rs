@@ -3,9 +3,9 @@
 //! ([`CloudFormationClient`](crate::aws::CloudFormationClient),
 //! [`DynamoDbMarks`](crate::aws::DynamoDbMarks), [`SnsNotifier`](crate::aws::SnsNotifier)).
 
-use super::plan::{Mark, StackInfo};
-use super::time::Timestamp;
-use crate::AwsError;
+use crate::plan::{Mark, StackInfo};
+use lifeguard_common::AwsError;
+use lifeguard_common::time::Timestamp;
 use std::future::Future;
 
 /// The stacks of the account and region (CloudFormation).

@@ -136,7 +136,7 @@ impl<C: CodeDeploy + DeploymentAlarms, F: Functions, M: Metrics> PostTrafficHook
             names.dedup();
             let states =
                 if names.is_empty() { Vec::new() } else { self.metrics.alarm_states(&names).await? };
-            Ok::<_, crate::AwsError>(
+            Ok::<_, lifeguard_common::AwsError>(
                 names
                     .into_iter()
                     .map(|name| {
@@ -158,7 +158,7 @@ impl<C: CodeDeploy + DeploymentAlarms, F: Functions, M: Metrics> PostTrafficHook
             let window = Window::new(discovered.deployment.create_time.unwrap_or(now - 60.0), now);
             let (data, calls) = fetch(&self.metrics, &plan(&rules, &subject), window).await?;
             let results = judge(&rules, &data, &window);
-            Ok::<_, crate::AwsError>(Some(AnalysisFindings {
+            Ok::<_, lifeguard_common::AwsError>(Some(AnalysisFindings {
                 window,
                 get_metric_data_calls: calls,
                 rules: results,

@@ -516,7 +516,7 @@ functions:
     #[test]
     fn the_shipped_check_file_is_valid() {
         let file = CheckFile::parse(
-            include_str!("../../examples/loyalty/checks/checks.yaml"),
+            include_str!("../../../examples/loyalty/checks/checks.yaml"),
             "examples/loyalty/checks/checks.yaml",
         )
         .unwrap();

@@ -1,12 +1,12 @@
 //! CodeDeploy adapter: target discovery and verdict reporting.
 
-use super::aws_error;
-use crate::AwsError;
 use crate::deployment::{Deployment, Revision};
 use crate::hook::{CodeDeploy, DeploymentAlarms, Reported, Verdict};
 use aws_sdk_codedeploy::types::{
     AppSpecContent, LifecycleEventStatus, RevisionLocation, RevisionLocationType,
 };
+use lifeguard_common::AwsError;
+use lifeguard_common::aws_error;
 
 /// CodeDeploy through the SDK, with the shared configuration's retries and timeouts.
 #[derive(Debug, Clone)]

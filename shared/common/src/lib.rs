@@ -1,22 +1,11 @@
-//! Shared logic of the lifeguard functions.
-//!
-//! Domain modules ([`deployment`], [`checks`], [`deadline`]) are plain functions over plain data;
-//! [`probe`] and [`hook`] orchestrate them behind small traits; [`aws`] holds the thin adapters
-//! that implement those traits with the AWS SDK.
+//! What every lifeguard crate shares: the [`AwsError`] an adapter reports, the SDK
+//! configuration ([`sdk`]) and the one time type ([`time`]).
 
-pub mod analysis;
-pub mod aws;
-pub mod checks;
-pub mod deadline;
-pub mod deployment;
-pub mod guarded;
-pub mod hook;
-pub mod metrics;
-pub mod post_traffic;
-pub mod pre_traffic;
-pub mod probe;
-pub mod reaper;
-pub mod settings;
+pub mod sdk;
+pub mod time;
+
+pub use sdk::{aws_error, load_config};
+pub use time::Timestamp;
 
 /// A failed AWS call, reduced to what a report needs.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

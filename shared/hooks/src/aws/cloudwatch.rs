@@ -1,10 +1,10 @@
 //! CloudWatch adapter: metric series for canary analysis and alarm states.
 
-use super::aws_error;
-use crate::AwsError;
 use crate::metrics::{MetricData, MetricQuery, Metrics, PERIOD_SECONDS, Window};
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{AlarmType, Dimension, Metric, MetricDataQuery, MetricStat, ScanBy};
+use lifeguard_common::AwsError;
+use lifeguard_common::aws_error;
 
 /// Most alarm names one `DescribeAlarms` call takes.
 const MAX_ALARM_NAMES: usize = 100;

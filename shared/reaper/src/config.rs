@@ -4,8 +4,8 @@
 //! An unset variable, or one set to blank text (as an empty template parameter gives), takes its
 //! default.
 
-use super::glob::glob_matches;
-use super::time::{format_duration, parse_duration};
+use crate::glob::glob_matches;
+use lifeguard_common::time::{format_duration, parse_duration};
 use std::time::Duration;
 
 /// `report` (default: plan and notify, never delete) or `enforce`.

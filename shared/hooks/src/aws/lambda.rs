@@ -1,13 +1,13 @@
 //! Lambda adapter: invoking exact versions and reading a function's logical id from its tags.
 
-use super::aws_error;
-use crate::AwsError;
 use crate::checks::Answer;
 use crate::probe::{Functions, InvokeError};
 use aws_sdk_lambda::config::retry::RetryConfig;
 use aws_sdk_lambda::config::timeout::TimeoutConfig;
 use aws_sdk_lambda::error::SdkError;
 use aws_sdk_lambda::primitives::Blob;
+use lifeguard_common::AwsError;
+use lifeguard_common::aws_error;
 
 /// Tag CloudFormation puts on every resource it creates, holding the logical id.
 const LOGICAL_ID_TAG: &str = "aws:cloudformation:logical-id";

@@ -2,11 +2,11 @@
 //! the deployment, run the hook's own work under a deadline, and report exactly one verdict —
 //! `Failed` on any error, panic or timeout once the IDs are known.
 
-use crate::AwsError;
 use crate::deadline::Deadlines;
 use crate::deployment::{Deployment, LifecycleEvent, Revision, Target, parse_appspec};
 use futures::FutureExt;
 use lambda_runtime::Diagnostic;
+use lifeguard_common::AwsError;
 use serde::Serialize;
 use serde_json::Value;
 use std::fmt;

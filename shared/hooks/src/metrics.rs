@@ -2,9 +2,9 @@
 //! `GetMetricData` calls as the API allows, and their answers turned into [`Observations`] per
 //! version.
 
-use crate::AwsError;
 use crate::analysis::{Observations, Rule, RuleKind};
 use futures::future::try_join_all;
+use lifeguard_common::AwsError;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;

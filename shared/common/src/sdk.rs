@@ -1,30 +1,18 @@
-//! Thin adapters from the AWS SDK to the traits the domain uses. Clients are built once, in
-//! `main`, from one shared `SdkConfig`.
-
-mod cloudformation;
-mod cloudwatch;
-mod codedeploy;
-mod dynamodb;
-mod lambda;
-mod sns;
-
-pub use cloudformation::CloudFormationClient;
-pub use cloudwatch::CloudWatchClient;
-pub use codedeploy::CodeDeployClient;
-pub use dynamodb::DynamoDbMarks;
-pub use lambda::LambdaClient;
-pub use sns::{DIGEST_OWNER, OWNER_ATTRIBUTE, SnsNotifier};
+//! The SDK configuration every function loads once at cold start, and the reduction of any SDK
+//! error to an [`AwsError`].
 
 use crate::AwsError;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_sdk_codedeploy::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use std::time::Duration;
 
 /// Loads the SDK configuration the standard way (environment, profile, container/instance role),
 /// honouring `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>`. Every client built from it
 /// retries throttling and server errors with backoff (6 attempts) and gives each attempt 10 s;
-/// Lambda invocations opt out (see [`LambdaClient`]).
+/// Lambda invocations opt out (the hooks' Lambda adapter).
 pub async fn load_config() -> aws_config::SdkConfig {
     let retries =
         RetryConfig::standard().with_max_attempts(6).with_initial_backoff(Duration::from_millis(200));
@@ -40,7 +28,7 @@ pub async fn load_config() -> aws_config::SdkConfig {
 }
 
 /// Converts any SDK error into an [`AwsError`] that names the operation and the cause.
-fn aws_error<E, R>(operation: &'static str, error: SdkError<E, R>) -> AwsError
+pub fn aws_error<E, R>(operation: &'static str, error: SdkError<E, R>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug,

@@ -8,10 +8,10 @@
 //! SNS subjects must be ASCII without control characters and at most 100 characters: other
 //! characters become `?` and longer subjects are cut (the message itself is sent as given).
 
-use super::aws_error;
-use crate::AwsError;
-use crate::reaper::ports::Notifier;
+use crate::ports::Notifier;
 use aws_sdk_sns::types::MessageAttributeValue;
+use lifeguard_common::AwsError;
+use lifeguard_common::aws_error;
 
 /// Name of the message attribute that says whom a message is for.
 pub const OWNER_ATTRIBUTE: &str = "owner";

@@ -1,0 +1,19 @@
+//! The CodeDeploy lifecycle hooks.
+//!
+//! Domain modules ([`deployment`], [`checks`], [`deadline`], [`analysis`], [`metrics`]) are plain
+//! functions over plain data; [`probe`] and [`hook`] orchestrate them behind small traits, and
+//! [`pre_traffic`] and [`post_traffic`] are the two hooks; [`aws`] holds the thin adapters that
+//! implement those traits with the AWS SDK; [`guarded`] reads what a consumer's template guards.
+
+pub mod analysis;
+pub mod aws;
+pub mod checks;
+pub mod deadline;
+pub mod deployment;
+pub mod guarded;
+pub mod hook;
+pub mod metrics;
+pub mod post_traffic;
+pub mod pre_traffic;
+pub mod probe;
+pub mod settings;
