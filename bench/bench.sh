@@ -4,20 +4,23 @@
 # bench-logic and bench-reaper.
 # Expects ./dev's local_env.
 # A function is benchmarked by its directory name under functions/ (its package and binary).
+# The floor, bench/floor (package and binary runtime-floor: lambda_runtime alone), is built and
+# measured with them, in the same run; bench.py prints each cold start as a ratio to its.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 FUNCTIONS=()
 for dir in functions/*/; do FUNCTIONS+=("$(basename "$dir")"); done
-PACKAGES=(); BINS=()
+FLOOR=runtime-floor
+PACKAGES=(-p "$FLOOR"); BINS=(--bin "$FLOOR")
 for f in "${FUNCTIONS[@]}"; do PACKAGES+=(-p "$f"); BINS+=(--bin "$f"); done
 
-echo "==> cargo build --release (host): ${FUNCTIONS[*]}"
+echo "==> cargo build --release (host): $FLOOR ${FUNCTIONS[*]}"
 started=$SECONDS
 cargo build --release --locked "${PACKAGES[@]}"
 export BENCH_HOST_BUILD_S=$((SECONDS - started))
 
-echo "==> cargo lambda build --release --arm64: ${FUNCTIONS[*]}"
+echo "==> cargo lambda build --release --arm64: $FLOOR ${FUNCTIONS[*]}"
 started=$SECONDS
 cargo lambda build --release --arm64 --locked "${BINS[@]}"
 export BENCH_ARM64_BUILD_S=$((SECONDS - started))
@@ -31,7 +34,7 @@ if ! bash localaws/localaws.sh status >/dev/null 2>&1; then
   trap 'bash localaws/localaws.sh stop >/dev/null' EXIT
 fi
 
-echo "==> measuring"
+echo "==> measuring (the floor $FLOOR, then ${FUNCTIONS[*]})"
 .venv/bin/python bench/bench.py "${FUNCTIONS[@]}"
 
 echo "==> decision logic: post-traffic analysis, reaper planner"

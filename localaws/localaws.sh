@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Local AWS (moto + localaws/launcher.py) for lifeguard's tests.
+# Local AWS (moto + our package localaws/stand_in: python -m stand_in) for lifeguard's tests.
 #   localaws.sh start|stop|status|url      port: $LOCALAWS_PORT (default 4599)
 # State (pid, log) lives in .localaws/ at the repo root.
 set -euo pipefail
@@ -12,8 +12,8 @@ PIDFILE="${STATE}/localaws-${PORT}.pid"
 LOG="${STATE}/localaws-${PORT}.log"
 PYTHON="${ROOT}/.venv/bin/python"
 
-# Our launcher's own health endpoint (moto's /moto-api/data.json answers 500 once a Lambda
-# function exists, and would not tell our launcher from a plain moto).
+# Our stand-in's own health endpoint (moto's /moto-api/data.json answers 500 once a Lambda
+# function exists, and would not tell our stand-in from a plain moto).
 healthy() { curl -fsS -m 2 -o /dev/null "${URL}/_lifeguard/health" 2>/dev/null; }
 running_pid() {
   local pid
@@ -36,7 +36,8 @@ start() {
   fi
   mkdir -p "${STATE}"
   # setsid: the server outlives this shell and its process group
-  setsid "${PYTHON}" "${ROOT}/localaws/launcher.py" --port "${PORT}" >"${LOG}" 2>&1 < /dev/null &
+  PYTHONPATH="${ROOT}/localaws${PYTHONPATH:+:${PYTHONPATH}}" \
+    setsid "${PYTHON}" -m stand_in --port "${PORT}" >"${LOG}" 2>&1 < /dev/null &
   echo $! >"${PIDFILE}"
   for _ in $(seq 1 60); do  # up to ~30 s
     if healthy; then

@@ -1,5 +1,5 @@
 //! CloudWatch through the real SDK, which speaks Smithy rpcv2Cbor, against the local AWS (moto
-//! only reads the query protocol: `localaws/launcher.py` translates). Seeds `AWS/Lambda`-style
+//! only reads the query protocol: `localaws/stand_in/cloudwatch.py` translates). Seeds `AWS/Lambda`-style
 //! per-minute datapoints under a unique function name and reads them back as the hook will.
 //!
 //! What the post-traffic hook calls (GetMetricData, DescribeAlarms) is signed as its role, as the

@@ -4,8 +4,7 @@
 //! One file serves every stack of an application: checks are keyed by the function's
 //! CloudFormation logical id (the same in every stack), or by its function name.
 
-use crate::analysis::Rule;
-use crate::metrics::{default_rules, validate_rules};
+use crate::analysis::rules::{Rule, default_rules, validate_rules};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};

@@ -12,6 +12,7 @@ pub mod deadline;
 pub mod deployment;
 pub mod guarded;
 pub mod hook;
+pub mod lambda;
 pub mod metrics;
 pub mod post_traffic;
 pub mod pre_traffic;

@@ -2,114 +2,19 @@
 //! `GetMetricData` calls as the API allows, and their answers turned into [`Observations`] per
 //! version.
 
-use crate::analysis::{Observations, Rule, RuleKind};
+use crate::analysis::judge::{Observations, RuleResult, evaluate};
+use crate::analysis::rules::{MetricSpec, Rule, Statistic, lambda_metric};
+use crate::analysis::statistics::EventCounts;
 use futures::future::try_join_all;
 use lifeguard_common::AwsError;
-use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use serde::Serialize;
+use std::collections::HashMap;
 use std::future::Future;
 
-/// Namespace of Lambda's own metrics.
-pub const LAMBDA_NAMESPACE: &str = "AWS/Lambda";
 /// Most queries one `GetMetricData` call takes.
 pub const MAX_QUERIES_PER_CALL: usize = 500;
 /// Length of one analysis period, in seconds.
 pub const PERIOD_SECONDS: i64 = 60;
-
-/// The metric a rule reads.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct MetricSpec {
-    /// Namespace; `AWS/Lambda` when unset.
-    #[serde(default = "lambda_namespace")]
-    pub namespace: String,
-    /// Metric name.
-    pub name: String,
-    /// Statistic per period; `Average` when unset.
-    #[serde(default)]
-    pub statistic: Statistic,
-    /// Dimensions; values may hold `{function}`, `{alias}` and `{version}`. Unset: for
-    /// `AWS/Lambda`, `FunctionName`, `Resource` (`function:alias`) and `ExecutedVersion`.
-    #[serde(default)]
-    pub dimensions: Option<BTreeMap<String, String>>,
-}
-
-fn lambda_namespace() -> String {
-    LAMBDA_NAMESPACE.to_owned()
-}
-
-/// CloudWatch statistics the analysis can use.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
-pub enum Statistic {
-    /// Sum of the values.
-    Sum,
-    /// Mean of the values.
-    #[default]
-    Average,
-    /// Largest value.
-    Maximum,
-    /// Smallest value.
-    Minimum,
-    /// Number of values.
-    SampleCount,
-}
-
-impl Statistic {
-    /// The name CloudWatch uses.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Sum => "Sum",
-            Self::Average => "Average",
-            Self::Maximum => "Maximum",
-            Self::Minimum => "Minimum",
-            Self::SampleCount => "SampleCount",
-        }
-    }
-}
-
-/// The rules used when a function has none configured: error rate, latency and throttles.
-pub fn default_rules() -> Vec<Rule> {
-    let mut latency = Rule::new("latency", RuleKind::SeriesComparison);
-    latency.metric = Some(lambda_metric("Duration", Statistic::Average));
-    let mut throttles = Rule::new("throttles", RuleKind::SeriesComparison);
-    throttles.metric = Some(lambda_metric("Throttles", Statistic::Sum));
-    throttles.on_no_data = crate::analysis::Decision::Pass;
-    vec![Rule::new("error-rate", RuleKind::ErrorRate), latency, throttles]
-}
-
-fn lambda_metric(name: &str, statistic: Statistic) -> MetricSpec {
-    MetricSpec { namespace: lambda_namespace(), name: name.into(), statistic, dimensions: None }
-}
-
-/// Checks rules as read from a check file; the message names the rule.
-pub fn validate_rules(rules: &[Rule]) -> Result<(), String> {
-    let mut names = std::collections::HashSet::new();
-    for rule in rules {
-        rule.validate().map_err(|e| e.to_string())?;
-        if !names.insert(rule.name.as_str()) {
-            return Err(format!("rule {:?} is defined twice", rule.name));
-        }
-        match (rule.kind, &rule.metric) {
-            (RuleKind::ErrorRate, Some(_)) => {
-                return Err(format!(
-                    "rule {:?}: errorRate rules read Errors and Invocations; remove `metric`",
-                    rule.name
-                ));
-            }
-            (RuleKind::SeriesComparison | RuleKind::Threshold, None) => {
-                return Err(format!("rule {:?}: `metric` is required for this kind", rule.name));
-            }
-            (_, Some(metric)) if metric.namespace != LAMBDA_NAMESPACE && metric.dimensions.is_none() => {
-                return Err(format!(
-                    "rule {:?}: `metric.dimensions` is required outside {LAMBDA_NAMESPACE}",
-                    rule.name
-                ));
-            }
-            _ => {}
-        }
-    }
-    Ok(())
-}
 
 /// The function and the two versions being compared.
 #[derive(Debug, Clone, Copy)]
@@ -212,7 +117,7 @@ fn query(id: String, spec: &MetricSpec, subject: &Subject, version: &str) -> Met
 
 /// All queries the rules need: Lambda's `Errors` and `Invocations` for both versions (the
 /// counts of every observation), plus each rule's metric for both versions.
-pub fn plan(rules: &[Rule], subject: &Subject) -> Vec<MetricQuery> {
+pub fn metric_queries(rules: &[Rule], subject: &Subject) -> Vec<MetricQuery> {
     let mut queries = Vec::with_capacity(4 + 2 * rules.len());
     for side in [Side::Baseline, Side::Canary] {
         let version = if side == Side::Baseline { subject.baseline } else { subject.canary };
@@ -252,19 +157,19 @@ pub fn observations(index: usize, rule: &Rule, data: &MetricData, window: &Windo
         };
         let invocations = total("invocations");
         let counts = (invocations > 0 || data.contains_key(&query_id("invocations", side)))
-            .then(|| crate::analysis::Counts { events: total("errors"), trials: invocations });
+            .then(|| EventCounts { events: total("errors"), trials: invocations });
         Observations { series, counts }
     })
 }
 
 /// Judges every rule on the fetched data.
-pub fn judge(rules: &[Rule], data: &MetricData, window: &Window) -> Vec<crate::analysis::RuleResult> {
+pub fn judge_rules(rules: &[Rule], data: &MetricData, window: &Window) -> Vec<RuleResult> {
     rules
         .iter()
         .enumerate()
         .map(|(i, rule)| {
             let [baseline, canary] = observations(i, rule, data, window);
-            crate::analysis::evaluate(rule, &baseline, &canary)
+            evaluate(rule, &baseline, &canary)
         })
         .collect()
 }
@@ -302,6 +207,8 @@ pub async fn fetch<M: Metrics>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analysis::rules::{RuleKind, default_rules};
+    use std::collections::BTreeMap;
 
     const SUBJECT: Subject<'static> = Subject { function: "fn", alias: "live", baseline: "3", canary: "4" };
 
@@ -315,7 +222,7 @@ mod tests {
 
     #[test]
     fn plans_counts_and_each_rules_metric_for_both_versions() {
-        let queries = plan(&default_rules(), &SUBJECT);
+        let queries = metric_queries(&default_rules(), &SUBJECT);
         let ids: Vec<_> = queries.iter().map(|q| q.id.as_str()).collect();
         assert_eq!(
             ids,
@@ -349,7 +256,7 @@ mod tests {
             statistic: Statistic::Sum,
             dimensions: Some(dimensions),
         });
-        let queries = plan(&[rule], &SUBJECT);
+        let queries = metric_queries(&[rule], &SUBJECT);
         assert_eq!(
             queries[2].dimensions,
             [("Service".to_owned(), "fn".to_owned()), ("V".to_owned(), "3".to_owned())]
@@ -368,25 +275,7 @@ mod tests {
         rule.metric = Some(lambda_metric("Duration", Statistic::Average));
         let [baseline, canary] = observations(0, &rule, &data, &window);
         assert_eq!(canary.series, [None, Some(12.5), Some(13.0)]);
-        assert_eq!(canary.counts, Some(crate::analysis::Counts { events: 3, trials: 120 }));
+        assert_eq!(canary.counts, Some(EventCounts { events: 3, trials: 120 }));
         assert_eq!((baseline.series, baseline.counts), (vec![None, None, None], None));
-    }
-
-    #[test]
-    fn rules_are_validated_by_name() {
-        assert_eq!(validate_rules(&default_rules()), Ok(()));
-        let mut bad = Rule::new("latency", RuleKind::SeriesComparison);
-        assert_eq!(
-            validate_rules(&[bad.clone()]).unwrap_err(),
-            "rule \"latency\": `metric` is required for this kind"
-        );
-        bad.metric = Some(MetricSpec { namespace: "Shop".into(), ..lambda_metric("X", Statistic::Sum) });
-        assert!(
-            validate_rules(&[bad])
-                .unwrap_err()
-                .contains("`metric.dimensions` is required outside AWS/Lambda")
-        );
-        let twice = [Rule::new("e", RuleKind::ErrorRate), Rule::new("e", RuleKind::ErrorRate)];
-        assert_eq!(validate_rules(&twice).unwrap_err(), "rule \"e\" is defined twice");
     }
 }

@@ -1,13 +1,14 @@
 //! The AfterAllowTraffic hook: alarms, canary-versus-baseline analysis on CloudWatch metrics,
 //! and probes on the alias, all within one deadline; any failure rolls the deployment back.
 
-use crate::analysis::{Outcome, RuleResult};
+use crate::analysis::judge::RuleResult;
+use crate::analysis::rules::Outcome;
 use crate::deadline::Deadlines;
 use crate::deployment::LifecycleEvent;
 use crate::hook::{
     CodeDeploy, DeploymentAlarms, Discovered, HookError, HookEvent, HookReport, Judgement, Verdict, run_hook,
 };
-use crate::metrics::{Metrics, Subject, Window, fetch, judge, plan};
+use crate::metrics::{Metrics, Subject, Window, fetch, judge_rules, metric_queries};
 use crate::probe::{Functions, ProbeFindings, ProbeTarget, logical_id, probe_and_judge};
 use crate::settings::HookSettings;
 use serde::Serialize;
@@ -156,8 +157,8 @@ impl<C: CodeDeploy + DeploymentAlarms, F: Functions, M: Metrics> PostTrafficHook
                 canary: &target.target_version,
             };
             let window = Window::new(discovered.deployment.create_time.unwrap_or(now - 60.0), now);
-            let (data, calls) = fetch(&self.metrics, &plan(&rules, &subject), window).await?;
-            let results = judge(&rules, &data, &window);
+            let (data, calls) = fetch(&self.metrics, &metric_queries(&rules, &subject), window).await?;
+            let results = judge_rules(&rules, &data, &window);
             Ok::<_, lifeguard_common::AwsError>(Some(AnalysisFindings {
                 window,
                 get_metric_data_calls: calls,

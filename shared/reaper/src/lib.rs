@@ -5,25 +5,32 @@
 //! Nothing here calls AWS: the caller reads [`ReaperConfig::from_env`] (stopping on error before
 //! any AWS call), lists stacks and marks, calls [`plan()`], and carries it out ([`run`]):
 //! delete, write and clear marks, send the notices, tag `lifeguard:delete-after` on new deletion
-//! dates, send the digest. The rules and the choices where the tag schema is silent are listed on [`mod@plan`].
+//! dates, send the digest, and report ([`report`]). [`lambda`] is the function's entry point.
+//! The rules and the choices where the tag schema is silent are listed on [`mod@plan`].
 
 pub mod aws;
 pub mod config;
+pub mod feature;
 pub mod glob;
+pub mod lambda;
+mod notices;
 pub mod plan;
 pub mod ports;
+pub mod report;
 pub mod run;
 pub mod tags;
 
+#[cfg(test)]
+mod fake;
 #[cfg(test)]
 mod fixtures;
 #[cfg(test)]
 mod properties;
 
 pub use config::{ConfigError, Mode, ReaperConfig};
+pub use lambda::{ReaperError, handle, run_time};
 pub use lifeguard_common::Timestamp;
 pub use plan::{Action, Decision, Mark, MarkChange, Plan, ReasonCode, StackInfo, plan};
 pub use ports::{MarksStore, Notifier, Stacks};
-pub use run::{
-    DeletionOutcome, MarkResult, Reaper, ReaperError, RunError, RunReport, StackReport, handle, run_time,
-};
+pub use report::{DeletionOutcome, MarkResult, RunReport, StackReport};
+pub use run::{Reaper, RunError};

@@ -2,7 +2,8 @@
 //! to keep, warn about, delete or skip it, and why.
 //!
 //! A stack is deleted only when every rule below allows it; the first rule that does not is the
-//! decision's reason.
+//! decision's reason. Each rule is one function, applied in this order (the deletion cap of rule
+//! 7 once every stack is decided).
 //!
 //! 1. The reaper is enabled, the stack is not `DELETE_COMPLETE`, carries
 //!    `lifeguard:temporary=true`, is not nested, matches no protected pattern and is not in
@@ -40,11 +41,12 @@
 //! be deleted.
 
 use crate::config::{MAX_DELETIONS_VAR, MAX_LIFETIME_VAR, Mode, ReaperConfig};
-use crate::tags::{Expiry, OWNER_TAG, expiry, is_email, is_opted_in, read_lifecycle_tags};
+use crate::tags::{Expiry, LifecycleTags, OWNER_TAG, expiry, is_email, is_opted_in, read_lifecycle_tags};
 use lifeguard_common::time::{Timestamp, format_duration};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
+use std::ops::ControlFlow::{self, Break, Continue};
 
 /// Statuses from which a stack may be deleted.
 pub const SETTLED_STATUSES: &[&str] = &["CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"];
@@ -281,6 +283,11 @@ impl Decision {
         }
     }
 
+    /// The same decision with another action and reason.
+    fn with(&self, action: Action, reason: ReasonCode) -> Self {
+        Self { action, reason, ..self.clone() }
+    }
+
     fn detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = Some(detail.into());
         self
@@ -353,24 +360,7 @@ pub fn plan(stacks: &[StackInfo], marks: &[Mark], config: &ReaperConfig, now: Ti
         .map(|stack| decide(stack, marks_by_stack.get(stack.id.as_str()).copied(), config, now))
         .collect();
 
-    let mut candidates: Vec<usize> =
-        (0..decisions.len()).filter(|&i| decisions[i].action == Action::Delete).collect();
-    // Retries of failed deletions go last, so stacks that keep failing cannot take every slot.
-    let retry = |i: usize| stacks[i].status == "DELETE_FAILED";
-    candidates.sort_by(|&a, &b| {
-        let key = |i: usize| (retry(i), decisions[i].delete_after, &decisions[i].stack_id);
-        key(a).cmp(&key(b))
-    });
-    let cap = usize::try_from(config.max_deletions).unwrap_or(usize::MAX);
-    let deletion_cap_reached = candidates.len() > cap;
-    let cap_detail =
-        format!("{MAX_DELETIONS_VAR}={} deletions already planned this run", config.max_deletions);
-    for &index in candidates.iter().skip(cap) {
-        let decision = &mut decisions[index];
-        decision.action = Action::Warn;
-        decision.reason = ReasonCode::DeletionCapReached;
-        decision.detail = Some(cap_detail.clone());
-    }
+    let deletion_cap_reached = cap_deletions(&mut decisions, stacks, config);
 
     let mut marks_to_write = Vec::new();
     let mut marks_to_clear = Vec::new();
@@ -435,97 +425,162 @@ fn classify(status: &str) -> StatusClass {
     }
 }
 
-/// The decision for one stack, before the deletion cap.
-fn decide(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig, now: Timestamp) -> Decision {
-    use Action::{Delete, Keep, Skip, Warn};
-    use ReasonCode as R;
-    let decision = |action, reason| Decision::new(stack, action, reason);
+/// What a rule hands on when it allows the deletion (`Continue`), or the decision when it does
+/// not (`Break`).
+type Ruling<T> = ControlFlow<Decision, T>;
 
+/// The decision for one stack, before the deletion cap: the rules in order, the first that does
+/// not allow the deletion deciding.
+fn decide(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig, now: Timestamp) -> Decision {
+    let rules = || -> Ruling<Decision> {
+        let status = in_scope(stack, mark, config)?;
+        let tags = readable_tags(stack)?;
+        let (base, expires) = expired(stack, &tags, mark, config, now)?;
+        let retrying_deletion = settled(stack, status, mark, &base)?;
+        unblocked(stack, &tags, &base)?;
+        let noticed = notices_given(stack, mark, expires, config, now, &base)?;
+        Continue(enforced(noticed, retrying_deletion, config, &base))
+    };
+    match rules() {
+        Break(decision) | Continue(decision) => decision,
+    }
+}
+
+/// Rule 1: the reaper is enabled and the stack in its scope: not deleted, opted in, not nested,
+/// not protected, not in progress. Returns its status class.
+fn in_scope(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig) -> Ruling<StatusClass> {
+    let skip = |reason| Decision::new(stack, Action::Skip, reason);
     if config.disabled {
-        return decision(Skip, R::ReaperDisabled);
+        return Break(skip(ReasonCode::ReaperDisabled));
     }
     let status = classify(&stack.status);
     if status == StatusClass::Deleted {
-        return decision(Skip, R::AlreadyDeleted).clear_mark(mark);
+        return Break(skip(ReasonCode::AlreadyDeleted).clear_mark(mark));
     }
     if !is_opted_in(&stack.tags) {
-        return decision(Skip, R::NotOptedIn).clear_mark(mark);
+        return Break(skip(ReasonCode::NotOptedIn).clear_mark(mark));
     }
     if let Some(parent) = &stack.parent_id {
-        return decision(Skip, R::Nested).detail(format!("nested in {parent}")).clear_mark(mark);
+        return Break(skip(ReasonCode::Nested).detail(format!("nested in {parent}")).clear_mark(mark));
     }
     if let Some(pattern) = config.protecting_pattern(&stack.name) {
-        return decision(Skip, R::ProtectedName)
-            .detail(format!("matches protected pattern {pattern:?}"))
-            .clear_mark(mark);
+        return Break(
+            skip(ReasonCode::ProtectedName)
+                .detail(format!("matches protected pattern {pattern:?}"))
+                .clear_mark(mark),
+        );
     }
     if status == StatusClass::InProgress {
-        return decision(Skip, R::UnsettledStatus).detail(stack.status.clone());
+        return Break(skip(ReasonCode::UnsettledStatus).detail(stack.status.clone()));
     }
-    let tags = match read_lifecycle_tags(&stack.tags) {
-        Ok(tags) => tags,
-        Err(error) => return decision(Warn, R::MalformedTag).detail(error.to_string()),
-    };
+    Continue(status)
+}
 
-    let Expiry { at: expires, cap, .. } = expiry(&tags, stack.created, config);
-    let mut base = decision(Keep, R::NotExpired);
-    base.expiry = Some(expires);
-    // A dormant mark (no notice in its cycle) only keeps the stack's history.
-    let active = mark.filter(|m| m.notices > 0);
-    base.delete_after = active.map(|m| m.delete_after);
-    let with = move |action, reason| Decision { action, reason, ..base };
-
-    if now < expires {
-        // Ends a notice cycle, keeping the mark's history; `snoozed` counts one more snooze.
-        let dormant = |m: &Mark, snoozed: bool| Mark {
-            notices: 0,
-            expiry_seen: expires,
-            times_snoozed: m.times_snoozed.saturating_add(u32::from(snoozed)),
-            ..m.clone()
-        };
-        if now >= cap {
-            let limit = format_duration(config.max_lifetime);
-            let decision = with(Warn, R::BeyondMaxLifetime)
-                .detail(format!("tags ask to live until {expires}, past {cap} ({MAX_LIFETIME_VAR}={limit})"));
-            return match active {
-                Some(m) => decision.end_cycle(dormant(m, expires > m.expiry_seen)),
-                None => decision,
-            };
+/// Rule 2: its lifecycle tags parse; otherwise it is warned about (`malformed-tag`).
+fn readable_tags(stack: &StackInfo) -> Ruling<LifecycleTags> {
+    match read_lifecycle_tags(&stack.tags) {
+        Ok(tags) => Continue(tags),
+        Err(error) => {
+            Break(Decision::new(stack, Action::Warn, ReasonCode::MalformedTag).detail(error.to_string()))
         }
-        return match active {
-            Some(m) if expires > m.expiry_seen => with(Keep, R::Snoozed).end_cycle(dormant(m, true)),
-            Some(m) => with(Keep, R::NotExpired).end_cycle(dormant(m, false)),
-            // A dormant mark: moving the expiry later again is one more snooze.
-            None => match mark {
-                Some(m) if expires > m.expiry_seen => with(Keep, R::Snoozed).end_cycle(dormant(m, true)),
-                _ => with(Keep, R::NotExpired),
-            },
-        };
     }
+}
 
+/// Rule 3: it has expired; before that it is kept (`not-expired`, `snoozed`) or, past the maximum
+/// lifetime, warned about (`beyond-max-lifetime`), and a running notice cycle ends. Returns the
+/// decision so far (owner, expiry, deletion date) and the expiry.
+fn expired(
+    stack: &StackInfo,
+    tags: &LifecycleTags,
+    mark: Option<&Mark>,
+    config: &ReaperConfig,
+    now: Timestamp,
+) -> Ruling<(Decision, Timestamp)> {
+    let Expiry { at: expires, cap, .. } = expiry(tags, stack.created, config);
+    let mut base = Decision::new(stack, Action::Keep, ReasonCode::NotExpired);
+    base.expiry = Some(expires);
+    let active = active(mark);
+    base.delete_after = active.map(|m| m.delete_after);
+    if now >= expires {
+        return Continue((base, expires));
+    }
+    // Ends a notice cycle, keeping the mark's history; `snoozed` counts one more snooze.
+    let dormant = |m: &Mark, snoozed: bool| Mark {
+        notices: 0,
+        expiry_seen: expires,
+        times_snoozed: m.times_snoozed.saturating_add(u32::from(snoozed)),
+        ..m.clone()
+    };
+    if now >= cap {
+        let limit = format_duration(config.max_lifetime);
+        let decision = base
+            .with(Action::Warn, ReasonCode::BeyondMaxLifetime)
+            .detail(format!("tags ask to live until {expires}, past {cap} ({MAX_LIFETIME_VAR}={limit})"));
+        return Break(match active {
+            Some(m) => decision.end_cycle(dormant(m, expires > m.expiry_seen)),
+            None => decision,
+        });
+    }
+    Break(match mark {
+        // Moving the expiry later, in a notice cycle or from a dormant mark, is one more snooze.
+        Some(m) if expires > m.expiry_seen => {
+            base.with(Action::Keep, ReasonCode::Snoozed).end_cycle(dormant(m, true))
+        }
+        Some(m) if m.notices > 0 => base.end_cycle(dormant(m, false)),
+        _ => base,
+    })
+}
+
+/// Rule 4: its status is settled, or it is a `DELETE_FAILED` stack that had its final notice (a
+/// deletion to retry); a failed or rolled-back stack is warned about (`failed-status`). Returns
+/// whether the deletion is a retry.
+fn settled(stack: &StackInfo, status: StatusClass, mark: Option<&Mark>, base: &Decision) -> Ruling<bool> {
     let retrying_deletion =
         stack.status == "DELETE_FAILED" && mark.is_some_and(|m| m.notices >= NOTICES_BEFORE_DELETION);
     if status == StatusClass::FailedOrRolledBack && !retrying_deletion {
-        return with(Warn, R::FailedStatus).detail(stack.status.clone());
+        return Break(base.with(Action::Warn, ReasonCode::FailedStatus).detail(stack.status.clone()));
     }
+    Continue(retrying_deletion)
+}
+
+/// Rule 5: termination protection is known to be off, no export is imported elsewhere, and the
+/// owner tag is present; otherwise it is warned about with the blocking reason.
+fn unblocked(stack: &StackInfo, tags: &LifecycleTags, base: &Decision) -> Ruling<()> {
+    let warn = |reason| base.with(Action::Warn, reason);
     match stack.termination_protection {
         Some(false) => {}
-        Some(true) => return with(Warn, R::TerminationProtected).detail("termination protection is on"),
-        None => return with(Warn, R::TerminationProtected).detail("termination protection is unknown"),
+        Some(true) => {
+            return Break(warn(ReasonCode::TerminationProtected).detail("termination protection is on"));
+        }
+        None => {
+            return Break(warn(ReasonCode::TerminationProtected).detail("termination protection is unknown"));
+        }
     }
     if stack.exports_in_use {
         let detail = match stack.exports.as_slice() {
             [] => "an export may be imported by another stack".to_owned(),
             exports => format!("another stack imports (or may import) one of: {}", exports.join(", ")),
         };
-        return with(Warn, R::ExportsInUse).detail(detail);
+        return Break(warn(ReasonCode::ExportsInUse).detail(detail));
     }
     if tags.owner.is_none() {
-        return with(Warn, R::NoOwner).detail(format!("no {OWNER_TAG} tag"));
+        return Break(warn(ReasonCode::NoOwner).detail(format!("no {OWNER_TAG} tag")));
     }
+    Continue(())
+}
 
-    let lead = config.final_notice_lead();
-    let Some(m) = active else {
+/// Rule 6: it was marked at least one grace period ago in enforce mode, `delete_after` has passed
+/// and the final notice went out; otherwise the notice due is planned (first notice, a new cycle,
+/// final notice) or the grace runs on (`grace-running`). Returns the mark.
+fn notices_given<'a>(
+    stack: &StackInfo,
+    mark: Option<&'a Mark>,
+    expires: Timestamp,
+    config: &ReaperConfig,
+    now: Timestamp,
+    base: &Decision,
+) -> Ruling<&'a Mark> {
+    let Some(m) = active(mark) else {
         let new_mark = Mark {
             stack_id: stack.id.clone(),
             first_notice: now,
@@ -537,7 +592,7 @@ fn decide(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig, now: Ti
                 .map_or(0, |m| m.times_snoozed.saturating_add(u32::from(expires > m.expiry_seen))),
             mode: config.mode,
         };
-        return with(Warn, R::ExpiredFirstNotice).write_mark(new_mark);
+        return Break(base.with(Action::Warn, ReasonCode::ExpiredFirstNotice).write_mark(new_mark));
     };
     if config.mode == Mode::Enforce && m.mode == Mode::Report {
         let restarted = Mark {
@@ -548,9 +603,11 @@ fn decide(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig, now: Ti
             mode: Mode::Enforce,
             ..m.clone()
         };
-        return with(Warn, R::ExpiredFirstNotice)
-            .detail("marked in report mode; the grace period starts again in enforce mode")
-            .write_mark(restarted);
+        return Break(
+            base.with(Action::Warn, ReasonCode::ExpiredFirstNotice)
+                .detail("marked in report mode; the grace period starts again in enforce mode")
+                .write_mark(restarted),
+        );
     }
     if expires > m.expiry_seen {
         // The owner moved the expiry, but not past now: a new notice cycle starts.
@@ -563,8 +620,9 @@ fn decide(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig, now: Ti
             times_snoozed: m.times_snoozed.saturating_add(1),
             mode: config.mode,
         };
-        return with(Warn, R::ExpiredFirstNotice).write_mark(renewed);
+        return Break(base.with(Action::Warn, ReasonCode::ExpiredFirstNotice).write_mark(renewed));
     }
+    let lead = config.final_notice_lead();
     let grace_over = now >= m.delete_after && now >= m.first_notice.plus(config.grace);
     let final_notice_due = m.notices < NOTICES_BEFORE_DELETION && now >= m.delete_after.minus(lead);
     if final_notice_due {
@@ -575,22 +633,62 @@ fn decide(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig, now: Ti
             mode: if config.mode == Mode::Report { Mode::Report } else { m.mode },
             ..m.clone()
         };
-        return with(Warn, R::FinalNotice).write_mark(updated);
+        return Break(base.with(Action::Warn, ReasonCode::FinalNotice).write_mark(updated));
     }
     if !grace_over || m.notices < NOTICES_BEFORE_DELETION {
-        return with(Keep, R::GraceRunning);
+        return Break(base.with(Action::Keep, ReasonCode::GraceRunning));
     }
+    Continue(m)
+}
+
+/// Rule 7: the mode is `enforce`, else it is warned about (`mode-report`) and its mark counts no
+/// more in enforce mode. The run's deletion cap, the rest of the rule, needs every decision:
+/// [`cap_deletions`].
+fn enforced(mark: &Mark, retrying_deletion: bool, config: &ReaperConfig, base: &Decision) -> Decision {
     match config.mode {
         // What report mode said ("nothing is deleted") must not count in enforce mode.
-        Mode::Report if m.mode == Mode::Enforce => with(Warn, R::ModeReport)
+        Mode::Report if mark.mode == Mode::Enforce => base
+            .with(Action::Warn, ReasonCode::ModeReport)
             .detail("would delete in enforce mode")
-            .write_mark(Mark { mode: Mode::Report, ..m.clone() }),
-        Mode::Report => with(Warn, R::ModeReport).detail("would delete in enforce mode"),
-        Mode::Enforce if retrying_deletion => {
-            with(Delete, R::Delete).detail("retrying a deletion that ended DELETE_FAILED")
+            .write_mark(Mark { mode: Mode::Report, ..mark.clone() }),
+        Mode::Report => {
+            base.with(Action::Warn, ReasonCode::ModeReport).detail("would delete in enforce mode")
         }
-        Mode::Enforce => with(Delete, R::Delete),
+        Mode::Enforce if retrying_deletion => base
+            .with(Action::Delete, ReasonCode::Delete)
+            .detail("retrying a deletion that ended DELETE_FAILED"),
+        Mode::Enforce => base.with(Action::Delete, ReasonCode::Delete),
     }
+}
+
+/// The deletion cap of rule 7: beyond `max_deletions`, a planned deletion is warned about
+/// (`deletion-cap-reached`), the oldest `delete_after` going first and retries of a
+/// `DELETE_FAILED` deletion last. Returns whether the cap held one back.
+fn cap_deletions(decisions: &mut [Decision], stacks: &[StackInfo], config: &ReaperConfig) -> bool {
+    let mut candidates: Vec<usize> =
+        (0..decisions.len()).filter(|&i| decisions[i].action == Action::Delete).collect();
+    // Retries of failed deletions go last, so stacks that keep failing cannot take every slot.
+    let retry = |i: usize| stacks[i].status == "DELETE_FAILED";
+    candidates.sort_by(|&a, &b| {
+        let key = |i: usize| (retry(i), decisions[i].delete_after, &decisions[i].stack_id);
+        key(a).cmp(&key(b))
+    });
+    let cap = usize::try_from(config.max_deletions).unwrap_or(usize::MAX);
+    let cap_detail =
+        format!("{MAX_DELETIONS_VAR}={} deletions already planned this run", config.max_deletions);
+    for &index in candidates.iter().skip(cap) {
+        let decision = &mut decisions[index];
+        decision.action = Action::Warn;
+        decision.reason = ReasonCode::DeletionCapReached;
+        decision.detail = Some(cap_detail.clone());
+    }
+    candidates.len() > cap
+}
+
+/// The mark when its notice cycle is running; a dormant one (no notice in its cycle) only keeps
+/// the stack's history.
+fn active(mark: Option<&Mark>) -> Option<&Mark> {
+    mark.filter(|m| m.notices > 0)
 }
 
 #[cfg(test)]

@@ -5,10 +5,9 @@
 //! - Reaper planner: 10,000 stacks of every kind (with marks for a third), time and memory.
 
 use lifeguard_common::AwsError;
-use lifeguard_hooks::analysis::{Rule, RuleKind};
+use lifeguard_hooks::analysis::rules::{MetricSpec, Outcome, Rule, RuleKind, Statistic};
 use lifeguard_hooks::metrics::{
-    MetricData, MetricQuery, MetricSpec, Metrics, PERIOD_SECONDS, Statistic, Subject, Window, fetch, judge,
-    plan,
+    MetricData, MetricQuery, Metrics, PERIOD_SECONDS, Subject, Window, fetch, judge_rules, metric_queries,
 };
 use lifeguard_reaper::tags::{EXPIRES_AT_TAG, OWNER_TAG, TEMPORARY_TAG, TTL_TAG};
 use lifeguard_reaper::{Mark, Mode, ReaperConfig, StackInfo, Timestamp, plan as reaper_plan};
@@ -169,17 +168,17 @@ async fn main() {
     let subject = Subject { function: "bench", alias: "live", baseline: "1", canary: "2" };
     let window = Window::new(0.0, (PERIODS * PERIOD_SECONDS) as f64);
     let metrics = SyntheticMetrics { calls: AtomicUsize::new(0) };
-    let queries = plan(&rules, &subject);
+    let queries = metric_queries(&rules, &subject);
     let (data, calls) = fetch(&metrics, &queries, window).await.expect("synthetic data");
 
     let mut times = Vec::with_capacity(RUNS);
     let mut failed = 0;
     for _ in 0..RUNS {
         let started = Instant::now();
-        let queries = plan(&rules, &subject);
-        let results = judge(&rules, &data, &window);
+        let queries = metric_queries(&rules, &subject);
+        let results = judge_rules(&rules, &data, &window);
         times.push(started.elapsed());
-        failed = results.iter().filter(|r| r.outcome == lifeguard_hooks::analysis::Outcome::Fail).count();
+        failed = results.iter().filter(|r| r.outcome == Outcome::Fail).count();
         std::hint::black_box((queries, results));
     }
     times.sort();

@@ -1,8 +1,14 @@
-"""Self-test of the local AWS (localaws/launcher.py). Run while it serves:
+"""Self-test of the local AWS stand-in (localaws/stand_in) against the running server named by
+AWS_ENDPOINT_URL (the `aws` fixture, tests/conftest.py): what it adds to moto, checked through
+boto3 and raw HTTP as the code under test meets it.
 
-    bash localaws/localaws.sh start && .venv/bin/python localaws/selftest.py
+    ./dev localaws start    # then, with ./dev's local_env exported:
+    .venv/bin/python -m pytest -q localaws/tests/test_selftest.py
 
-Prints one line per check, then "N passed, M failed"; exits non-zero on any failure.
+It resets the server first, and its tests run in file order, sharing that server's state (e.g.
+test_cloudformation counts every stack of us-east-1; test_iam_role_policies uses the stack and
+table of earlier IAM tests). Each test makes named checks (the `check` fixture): a failed check
+does not stop its test, which then fails listing every failed check with its detail.
 """
 
 import datetime
@@ -11,32 +17,16 @@ import io
 import json
 import os
 import re
-import sys
-import tempfile
 import threading
 import time
-import traceback
 import zipfile
 
 import boto3
-import botocore.session
 import cbor2
+import pytest
 import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
-
-URL = os.environ.get("LOCALAWS_URL", f"http://127.0.0.1:{os.environ.get('LOCALAWS_PORT', '4599')}")
-NO_RETRY = Config(retries={"mode": "standard", "total_max_attempts": 1})
-KW = dict(endpoint_url=URL, region_name="us-east-1", aws_access_key_id="testing",
-          aws_secret_access_key="testing", config=NO_RETRY)
-iam, lam, cd, cfn = (boto3.client(s, **KW) for s in ("iam", "lambda", "codedeploy", "cloudformation"))
-
-results = {"passed": 0, "failed": 0}
-
-
-def check(name, cond, detail=""):
-    results["passed" if cond else "failed"] += 1
-    print(f"{'ok  ' if cond else 'FAIL'} {name}" + ("" if cond else f"  -- {detail}"))
 
 
 def error_of(call, *args, **kwargs):
@@ -50,11 +40,6 @@ def error_of(call, *args, **kwargs):
     return (None, 200, None, None)
 
 
-def ctl(method, path, **kwargs):
-    r = requests.request(method, URL + "/_lifeguard/" + path, timeout=10, **kwargs)
-    return r.status_code, r.json()
-
-
 def zip_bytes():
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
@@ -62,26 +47,13 @@ def zip_bytes():
     return buf.getvalue()
 
 
-def invoke(name, qualifier=None, payload=None):
-    kwargs = {"FunctionName": name, "Payload": json.dumps(payload or {}).encode()}
-    if qualifier:
-        kwargs["Qualifier"] = qualifier
-    r = lam.invoke(**kwargs)
-    return r, _json(r["Payload"].read())
-
-
-def _json(raw):
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return raw
-
-
 # ---------------------------------------------------------------------------- setup
 
-def setup_lambda():
-    requests.post(URL + "/moto-api/reset", timeout=10)
-    requests.post(URL + "/moto-api/config", json={"lambda": {"use_docker": False}}, timeout=10)
+def setup_lambda(aws):
+    """A fresh server: reset, then fn-sut (versions 1 and 2, alias live -> 2), fn-slow (version
+    1) and CodeDeployHook_x; the ARN of fn-sut."""
+    iam, lam = aws.iam, aws.lam
+    aws.reset()
     role = iam.create_role(RoleName="lambda-role", AssumeRolePolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                                                 "Principal": {"Service": "lambda.amazonaws.com"}}]}))
@@ -92,10 +64,22 @@ def setup_lambda():
     v1 = lam.publish_version(FunctionName="fn-sut")["Version"]
     lam.update_function_code(FunctionName="fn-sut", ZipFile=zip_bytes() + b"\0")
     v2 = lam.publish_version(FunctionName="fn-sut")["Version"]
-    check("published versions 1 and 2", (v1, v2) == ("1", "2"), (v1, v2))
+    assert (v1, v2) == ("1", "2"), f"published versions 1 and 2  -- {(v1, v2)}"
     lam.create_alias(FunctionName="fn-sut", Name="live", FunctionVersion="2")
     lam.publish_version(FunctionName="fn-slow")
     return lam.get_function(FunctionName="fn-sut")["Configuration"]["FunctionArn"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fn_arn(aws):
+    """Before any test here, as the self-test always began: setup_lambda."""
+    return setup_lambda(aws)
+
+
+@pytest.fixture(scope="module")
+def deployments(aws, fn_arn):
+    """setup_codedeploy's deployment ids, made after setup_lambda's reset."""
+    return setup_codedeploy(aws)
 
 
 APPSPEC_YAML = """version: 0.0
@@ -115,7 +99,9 @@ APPSPEC_JSON = json.dumps({"version": 0.0, "Resources": [], "Hooks": [
     {"BeforeAllowTraffic": "CodeDeployHook_json"}]})
 
 
-def setup_codedeploy():
+def setup_codedeploy(aws):
+    """An application, a deployment group and four deployments of AppSpec revisions."""
+    cd = aws.cd
     cd.create_application(applicationName="app", computePlatform="Lambda")
     cd.create_deployment_group(
         applicationName="app", deploymentGroupName="dg",
@@ -138,7 +124,9 @@ def setup_codedeploy():
 
 # ---------------------------------------------------------------------------- checks
 
-def test_codedeploy(d):
+def test_codedeploy(aws, deployments, check):
+    d = deployments
+    ctl, cd = aws.ctl, aws.cd
     sha = hashlib.sha256(APPSPEC_YAML.encode()).hexdigest()
     check("deployment ids look like AWS's", all(re.fullmatch(r"d-[A-Z0-9]{9}", x) for x in d.values()), d)
 
@@ -182,7 +170,7 @@ def test_codedeploy(d):
     e = error_of(put, deploymentId="d-NOTTHERE0", lifecycleEventHookExecutionId=before, status="Succeeded")
     check("report: unknown deployment", e[:3] == ("DeploymentDoesNotExistException", 400,
                                                  "DeploymentDoesNotExistException"), e[:3])
-    body = json.loads(requests.post(URL + "/", data=json.dumps(
+    body = json.loads(requests.post(aws.url + "/", data=json.dumps(
         {"deploymentId": "d-NOTTHERE0", "lifecycleEventHookExecutionId": "x", "status": "Succeeded"}),
         headers={"X-Amz-Target": "CodeDeploy_20141006.PutLifecycleEventHookExecutionStatus",
                  "Content-Type": "application/x-amz-json-1.1",
@@ -246,7 +234,7 @@ def test_codedeploy(d):
     check("injected faults recorded as rejected reports",
           [(r["accepted"], r["error"]) for r in reports]
           == [(False, "InternalFailure"), (False, "InternalFailure"), (True, None)], reports)
-    retrying = boto3.client("codedeploy", **{**KW, "config": Config(retries={"mode": "standard",
+    retrying = boto3.client("codedeploy", **{**aws.kw, "config": Config(retries={"mode": "standard",
                                                                              "total_max_attempts": 3})})
     ctl("POST", "faults", json={"target": "CodeDeploy_20141006.GetDeployment", "match": d["json"],
                                 "count": 1, "status": 503, "code": "ThrottlingException"})
@@ -264,7 +252,8 @@ def test_codedeploy(d):
     check("StopDeployment twice", e[0] == "DeploymentAlreadyCompletedException", e[:3])
 
 
-def test_lambda(fn_arn):
+def test_lambda(aws, fn_arn, check):
+    ctl, invoke, lam = aws.ctl, aws.invoke, aws.lam
     st, _ = ctl("POST", "lambda/scripts", json={"function": "fn-sut", "qualifier": "2", "behaviours": [
         {"payload": {"errorMessage": "boom", "errorType": "Panic"}, "functionError": "Unhandled"}]})
     check("script v2 registered", st == 200)
@@ -297,7 +286,7 @@ def test_lambda(fn_arn):
           and e[3]["Error"]["Message"] == "Rate Exceeded.", e[:3] + (e[3],))
     check("then ok", invoke("fn-sut", "1")[1] == "first")
     check("last behaviour repeats", [invoke("fn-sut", "1")[1] for _ in range(3)] == ["again"] * 3)
-    retrying = boto3.client("lambda", **{**KW, "config": Config(retries={"mode": "standard",
+    retrying = boto3.client("lambda", **{**aws.kw, "config": Config(retries={"mode": "standard",
                                                                          "total_max_attempts": 3})})
     ctl("POST", "lambda/scripts", json={"function": "fn-sut", "qualifier": "1", "behaviours": [
         {"throttle": True}, {"payload": "after retry"}]})
@@ -347,7 +336,7 @@ def test_lambda(fn_arn):
     # Delays sleep outside the global lock: 8 x 300 ms run in parallel.
     ctl("POST", "lambda/scripts", json={"function": "fn-slow", "qualifier": "1",
                                         "behaviours": [{"payload": "slow", "delayMs": 300}]})
-    clients = [boto3.client("lambda", **KW) for _ in range(8)]
+    clients = [boto3.client("lambda", **aws.kw) for _ in range(8)]
     took = []
 
     def one(c):
@@ -366,27 +355,8 @@ def test_lambda(fn_arn):
           len(took) == 8 and min(took) >= 0.3 and total < 0.6, took)
 
 
-MODELS = tempfile.TemporaryDirectory(prefix="selftest-models-")  # removed at exit
-
-
-def cloudwatch_client(protocol, retries=1, access_key="testing"):
-    """A CloudWatch client speaking `protocol` (botocore picks JSON; the Rust SDK rpcv2Cbor),
-    from botocore's own model restricted to that protocol, in a data path of its own."""
-    session = botocore.session.get_session()
-    loader = session.get_component("data_loader")
-    model = loader.load_service_model("cloudwatch", "service-2")
-    model["metadata"]["protocols"] = [protocol]
-    path = os.path.join(MODELS.name, protocol)
-    os.makedirs(f"{path}/cloudwatch/{model['metadata']['apiVersion']}", exist_ok=True)
-    with open(f"{path}/cloudwatch/{model['metadata']['apiVersion']}/service-2.json", "w") as f:
-        json.dump(model, f)
-    loader.search_paths.insert(0, path)
-    config = Config(retries={"mode": "standard", "total_max_attempts": retries})
-    return boto3.Session(botocore_session=session).client(
-        "cloudwatch", **{**KW, "config": config, "aws_access_key_id": access_key})
-
-
-def test_cloudwatch():
+def test_cloudwatch(aws, check):
+    ctl, cloudwatch_client = aws.ctl, aws.cloudwatch_client
     cw = cloudwatch_client("smithy-rpc-v2-cbor")
     now = datetime.datetime.now(datetime.timezone.utc).replace(second=0, microsecond=0)
     dims = [{"Name": "FunctionName", "Value": "fn-cw"}, {"Name": "Resource", "Value": "fn-cw:live"},
@@ -439,7 +409,7 @@ def test_cloudwatch():
     check("CBOR fault (Service.Operation target) is a throttle the SDK retries",
           retried == points and r["ResponseMetadata"]["RetryAttempts"] == 1, r["ResponseMetadata"])
 
-    url = URL + "/service/GraniteServiceVersion20100801/operation/"
+    url = aws.url + "/service/GraniteServiceVersion20100801/operation/"
     auth = {"smithy-protocol": "rpc-v2-cbor", "Content-Type": "application/cbor",
             "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/monitoring/"
                              "aws4_request, SignedHeaders=host, Signature=x"}
@@ -463,11 +433,8 @@ def cfn_template(export=None, import_=None, queue="q"):
     return json.dumps(body)
 
 
-def describe(name):
-    return cfn.describe_stacks(StackName=name)["Stacks"][0]
-
-
-def test_cloudformation():
+def test_cloudformation(aws, check):
+    ctl, describe, cfn = aws.ctl, aws.describe, aws.cfn
     prot_id = cfn.create_stack(StackName="cf-prot", TemplateBody=cfn_template(queue="cf-prot"),
                            EnableTerminationProtection=True)["StackId"]
     cfn.create_stack(StackName="cf-plain", TemplateBody=cfn_template(queue="cf-plain"))
@@ -588,7 +555,8 @@ def test_cloudformation():
     check("bad NextToken -> ValidationError", e[:2] == ("ValidationError", 400), e[:2])
 
 
-def test_stack_state():
+def test_stack_state(aws, check):
+    ctl, describe, cfn = aws.ctl, aws.describe, aws.cfn
     param_tpl = json.dumps({"Parameters": {"P": {"Type": "String"}},
                             "Resources": {"H": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}})
     root_id = cfn.create_stack(StackName="st-root", TemplateBody=cfn_template(queue="st-root"))["StackId"]
@@ -677,7 +645,9 @@ def test_stack_state():
         cfn.delete_stack(StackName=name)
 
 
-def test_request_counts():
+def test_request_counts(aws, check):
+    ctl, cloudwatch_client = aws.ctl, aws.cloudwatch_client
+    cd, lam, cfn = aws.cd, aws.lam, aws.cfn
     st, answer = ctl("DELETE", "requests")
     check("DELETE requests zeroes the counts", st == 200 and ctl("GET", "requests")[1]
           == {"counts": {}, "total": 0}, answer)
@@ -690,10 +660,10 @@ def test_request_counts():
     cw_json.list_metrics()
     ctl("POST", "faults", json={"target": "ListExports", "count": 1, "status": 500})
     e = error_of(cfn.list_exports)
-    requests.get(URL + "/?Action=ListTopics&Version=2010-03-31", timeout=10, headers={
+    requests.get(aws.url + "/?Action=ListTopics&Version=2010-03-31", timeout=10, headers={
         "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/sns/aws4_request, "
                          "SignedHeaders=host, Signature=x"})
-    requests.get(URL + "/moto-api/data.json", timeout=10)
+    requests.get(aws.url + "/moto-api/data.json", timeout=10)
     ctl("GET", "faults")
     st, answer = ctl("GET", "requests")
     want = {"cloudformation.DescribeStacks": 2, "codedeploy.ListApplications": 1,
@@ -702,7 +672,7 @@ def test_request_counts():
     check("requests counted by service.Operation (awsQuery, awsJson, REST, rpcv2Cbor, query string,"
           " fault-answered); control and moto-api not", st == 200 and e[1] == 500
           and answer == {"counts": want, "total": 8}, answer)
-    other = boto3.client("cloudformation", **{**KW, "aws_access_key_id": "AKIDSELFTEST"})
+    other = boto3.client("cloudformation", **{**aws.kw, "aws_access_key_id": "AKIDSELFTEST"})
     other.describe_stacks()
     ctl("POST", "faults", json={"target": "DescribeStacks", "match": "AKIDSELFTEST", "count": 1,
                                 "status": 400, "code": "Throttling"})
@@ -716,8 +686,9 @@ def test_request_counts():
     check("DELETE requests again zeroes them", ctl("GET", "requests")[1]["total"] == 0)
 
 
-def test_clear_region():
-    west = boto3.client("cloudformation", **{**KW, "region_name": "eu-west-3"})
+def test_clear_region(aws, check):
+    ctl, describe, cfn = aws.ctl, aws.describe, aws.cfn
+    west = boto3.client("cloudformation", **{**aws.kw, "region_name": "eu-west-3"})
     west.create_stack(StackName="cr-one", TemplateBody=cfn_template())
     cfn.create_stack(StackName="cr-east", TemplateBody=cfn_template())
     st, answer = ctl("POST", "cloudformation/clear-region", json={"region": "eu-west-3"})
@@ -729,12 +700,13 @@ def test_clear_region():
           ctl("POST", "cloudformation/clear-region", json={})[0] == 400)
 
 
-def test_concurrent_writes():
+def test_concurrent_writes(aws, check):
+    cd = aws.cd
     errors = []
 
     def create(i):
         try:
-            boto3.client("codedeploy", **KW).create_application(
+            boto3.client("codedeploy", **aws.kw).create_application(
                 applicationName=f"par-{i}", computePlatform="Lambda")
         except Exception as e:  # moto unserialised fails with "mutated during iteration"
             errors.append(repr(e))
@@ -754,18 +726,6 @@ def test_concurrent_writes():
 ACCOUNT, REGION = "123456789012", "us-east-1"
 
 
-def principal(name, *statements):
-    """(access key id, principal ARN) of a principal bound to one policy of `statements`."""
-    st, answer = ctl("POST", "iam/principals", json={"name": name, "policies": [
-        {"Version": "2012-10-17", "Statement": list(statements)}]})
-    assert st == 200, answer
-    return answer["accessKeyId"], answer["principalArn"]
-
-
-def signed_by(service, access_key):
-    return boto3.client(service, **{**KW, "aws_access_key_id": access_key})
-
-
 def refusal(principal_arn, action, resource, explicit=False):
     """AWS's AccessDenied message."""
     why = ("with an explicit deny in an identity-based policy" if explicit
@@ -778,20 +738,18 @@ def message_of(e):
     return e[3]["Error"]["Message"] if e[3] else None
 
 
-def test_iam():
+def test_iam(aws, check):
+    ctl = aws.ctl
     st, answer = ctl("POST", "iam/principals", json={"name": "x", "policies": [
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*",
                                                  "Resource": "*", "Principal": "*"}]}]})
     check("IAM: a policy the local AWS cannot evaluate faithfully is refused (400)",
           st == 400 and "Principal" in answer.get("message", ""), (st, answer))
-    test_iam_lambda()
-    test_iam_codedeploy()
-    test_iam_cloudformation()
-    test_iam_data_services()
-    test_iam_role_policies()
 
 
-def test_iam_lambda():
+def test_iam_lambda(aws, check):
+    ctl, principal, signed_by = aws.ctl, aws.principal, aws.signed_by
+    lam, iam = aws.lam, aws.iam
     role = iam.create_role(RoleName="iam-fn-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     for name, tags in (("iam-tagged", {"guarded-by": "lifeguard"}), ("iam-plain", {})):
         lam.create_function(FunctionName=name, Runtime="provided.al2023", Role=role,
@@ -847,7 +805,8 @@ def test_iam_lambda():
           and denials[0]["reason"] == "no identity-based policy allows it", denials)
 
 
-def test_iam_codedeploy():
+def test_iam_codedeploy(aws, check):
+    ctl, principal, signed_by, cd = aws.ctl, aws.principal, aws.signed_by, aws.cd
     cd.create_application(applicationName="iam-app", computePlatform="Lambda")
     ids = {}
     for group in ("iam-dg", "iam-other"):
@@ -890,7 +849,8 @@ def test_iam_codedeploy():
           [1][0]["status"] == "Pending", reports)
 
 
-def test_iam_cloudformation():
+def test_iam_cloudformation(aws, check):
+    describe, principal, signed_by, cfn = aws.describe, aws.principal, aws.signed_by, aws.cfn
     temporary = [{"Key": "lifeguard:temporary", "Value": "true"}]
     ids = {name: cfn.create_stack(StackName=name, TemplateBody=cfn_template(queue=name),
                                   **({"Tags": temporary} if name != "iam-prod" else {}))["StackId"]
@@ -944,8 +904,9 @@ def test_iam_cloudformation():
           e[:2] == ("AccessDenied", 403), e[:2])
 
 
-def test_iam_data_services():
-    ddb, sns = (boto3.client(s, **KW) for s in ("dynamodb", "sns"))
+def test_iam_data_services(aws, check):
+    principal, signed_by, cloudwatch_client = aws.principal, aws.signed_by, aws.cloudwatch_client
+    ddb, sns = (boto3.client(s, **aws.kw) for s in ("dynamodb", "sns"))
     for table in ("iam-marks", "iam-other"):
         ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
                          KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
@@ -970,7 +931,7 @@ def test_iam_data_services():
     check("IAM: DynamoDB Scan of the allowed table",
           table.scan(TableName="iam-marks")["Count"] == 1)
     e = error_of(table.scan, TableName="iam-other")
-    raw = requests.post(URL + "/", timeout=10, data=json.dumps({"TableName": "iam-other"}),
+    raw = requests.post(aws.url + "/", timeout=10, data=json.dumps({"TableName": "iam-other"}),
                         headers={"X-Amz-Target": "DynamoDB_20120810.Scan",
                                  "Content-Type": "application/x-amz-json-1.0",
                                  "Authorization": f"AWS4-HMAC-SHA256 Credential={key}/20260101/"
@@ -1008,8 +969,9 @@ def test_iam_data_services():
     check("IAM: ... JSON CloudWatch too (403 AccessDenied)", e[:2] == ("AccessDenied", 403), e[:2])
 
 
-def test_iam_role_policies():
-    template = os.path.join(MODELS.name, "iam-role.yaml")
+def test_iam_role_policies(aws, check):
+    ctl, describe, principal, signed_by = aws.ctl, aws.describe, aws.principal, aws.signed_by
+    template = os.path.join(aws.models, "iam-role.yaml")
     with open(template, "w") as f:
         f.write("Resources:\n"
                 "  Table: {Type: AWS::DynamoDB::Table}\n"
@@ -1043,18 +1005,20 @@ def test_iam_role_policies():
           st == 400 and "Table.Arn" in answer.get("message", ""), (st, answer))
 
 
-def test_health():
-    r = requests.get(URL + "/_lifeguard/health", timeout=10)
+def test_health(aws, check):
+    r = requests.get(aws.url + "/_lifeguard/health", timeout=10)
     check("health endpoint answers", r.status_code == 200 and r.json() == {"status": "ok"}, r.text)
 
 
-def test_reset():
+def test_reset(aws, check):
+    ctl, invoke, cd = aws.ctl, aws.invoke, aws.cd
+    principal, signed_by = aws.principal, aws.signed_by
     ctl("POST", "faults", json={"target": "X", "count": 1})
     ctl("POST", "cloudformation/delete-failures", json={"stackName": "X"})
     cd.list_applications()
     key, _ = principal("reset", {"Effect": "Deny", "Action": "*", "Resource": "*"})
     error_of(signed_by("codedeploy", key).list_applications)  # a denial
-    requests.post(URL + "/moto-api/reset", timeout=10)
+    requests.post(aws.url + "/moto-api/reset", timeout=10)
     state = [ctl("GET", p)[1] for p in ("faults", "lambda/invocations", "codedeploy/hook-reports",
                                          "cloudformation/delete-failures", "requests",
                                          "iam/denials")]
@@ -1062,37 +1026,7 @@ def test_reset():
                                                        []], state)
     check("... principals too: their keys are unrestricted again",
           "applications" in signed_by("codedeploy", key).list_applications())
-    requests.post(URL + "/moto-api/config", json={"lambda": {"use_docker": False}}, timeout=10)
-    setup_lambda()
+    requests.post(aws.url + "/moto-api/config", json={"lambda": {"use_docker": False}}, timeout=10)
+    setup_lambda(aws)
     _, body = invoke("fn-sut", "1")
     check("scripts cleared by reset", body != {"statusCode": 200}, body)
-
-
-def run(step, *args):
-    try:
-        return step(*args)
-    except Exception:  # an unexpected exception is one failure; carry on with the rest
-        results["failed"] += 1
-        traceback.print_exc()
-        print(f"FAIL {step.__name__}: unexpected exception")
-
-
-def main():
-    fn_arn = run(setup_lambda)
-    run(lambda: test_codedeploy(setup_codedeploy()))
-    run(test_lambda, fn_arn)
-    run(test_cloudwatch)
-    run(test_cloudformation)
-    run(test_stack_state)
-    run(test_request_counts)
-    run(test_clear_region)
-    run(test_concurrent_writes)
-    run(test_iam)
-    run(test_health)
-    run(test_reset)
-    print(f"{results['passed']} passed, {results['failed']} failed")
-    sys.exit(1 if results["failed"] else 0)
-
-
-if __name__ == "__main__":
-    main()

@@ -22,9 +22,9 @@ role's policies use must be given; anything unresolved is an error naming it. Tr
 cached by (path, mtime, parameters, region).
 
 CLI (prints {"role": id, "policies": [{"name", "document"}]}):
-    .venv/bin/python localaws/roles.py TEMPLATE (--function ID | --role ID) [--param K=V ...]
-        [--resource ID=physical-id ...] [--attr ID.Attr=value ...] [--stack-name S]
-        [--stack-id ARN] [--region R] [--account A]
+    PYTHONPATH=localaws .venv/bin/python -m stand_in.iam.roles TEMPLATE
+        (--function ID | --role ID) [--param K=V ...] [--resource ID=physical-id ...]
+        [--attr ID.Attr=value ...] [--stack-name S] [--stack-id ARN] [--region R] [--account A]
 """
 
 import argparse

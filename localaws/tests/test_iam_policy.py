@@ -1,11 +1,11 @@
-"""Unit tests of localaws/iam_policy.py (IAM policy evaluation as AWS documents it).
+"""Unit tests of localaws/stand_in/iam/policy.py (IAM policy evaluation as AWS documents it).
 
-    .venv/bin/python -m unittest discover -s localaws -p 'test_*.py'
+    .venv/bin/python -m pytest -q localaws/tests/test_iam_policy.py
 """
 
 import unittest
 
-from iam_policy import PolicyError, evaluate, validate
+from stand_in.iam.policy import PolicyError, evaluate, validate
 
 FN = "arn:aws:lambda:us-east-1:123456789012:function:f"
 

@@ -1,16 +1,16 @@
-//! Validates check files the way the hooks read them, so a mistake is caught before a deployment;
-//! with `--template`, also checks that every key names a function the consumer's SAM template
-//! guards with the hooks. Run without arguments for the defaults, with `--help` for the usage.
+//! `lifeguard check-file`: validates check files the way the hooks read them, so a mistake is
+//! caught before a deployment; with `--template`, also checks that every key names a function the
+//! consumer's SAM template guards with the hooks.
 
+use lifeguard_hooks::analysis::rules::default_rules;
 use lifeguard_hooks::checks::CheckFile;
 use lifeguard_hooks::guarded::{self, SamFunction};
-use lifeguard_hooks::metrics::default_rules;
 use std::process::ExitCode;
 
 const DEFAULT_CHECK_FILE: &str = "examples/loyalty/checks/checks.yaml";
 
 const USAGE: &str = "\
-usage: lifeguard-checks [--template TEMPLATE] [FILE...]
+usage: lifeguard check-file [--template TEMPLATE] [FILE...]
 
 Validates each check FILE the way the hooks read it (default examples/loyalty/checks/checks.yaml).
 With --template, also reads the SAM template TEMPLATE (YAML or JSON) and reports every key under
@@ -56,15 +56,16 @@ fn parse_arguments(mut args: impl Iterator<Item = String>) -> Result<Option<Argu
     Ok(Some(Arguments { template, files }))
 }
 
-fn main() -> ExitCode {
-    let arguments = match parse_arguments(std::env::args().skip(1)) {
+/// Runs the subcommand with its arguments.
+pub fn check(args: impl Iterator<Item = String>) -> ExitCode {
+    let arguments = match parse_arguments(args) {
         Ok(Some(arguments)) => arguments,
         Ok(None) => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
         }
         Err(problem) => {
-            eprintln!("lifeguard-checks: {problem}\n\n{USAGE}");
+            eprintln!("lifeguard check-file: {problem}\n\n{USAGE}");
             return ExitCode::from(2);
         }
     };

@@ -1,7 +1,7 @@
-"""Unit tests of localaws/authorization.py (request -> IAM actions, resources, context), with
+"""Unit tests of localaws/stand_in/iam/authorization.py (request -> IAM actions, resources, context), with
 moto in-process for the resources' state.
 
-    .venv/bin/python -m unittest discover -s localaws -p 'test_*.py'
+    .venv/bin/python -m pytest -q localaws/tests/test_authorization.py
 """
 
 import io
@@ -9,16 +9,28 @@ import json
 import os
 import unittest
 import zipfile
+from unittest import mock
 
 import boto3
 from moto import mock_aws
 
-from authorization import Call, Unmapped, call_of, plan
+from stand_in.iam.authorization import Call, Unmapped, call_of, plan
 
-# moto runs in-process here: clients must not follow an endpoint the environment points at (./dev
-# test exports the local AWS's).
-for _name in [n for n in os.environ if n == "AWS_ENDPOINT_URL" or n.startswith("AWS_ENDPOINT_URL_")]:
-    del os.environ[_name]
+# moto runs in-process here: while these tests run, clients must not follow an endpoint the
+# environment points at (./dev test exports the local AWS's, which the self-test then uses).
+_environ = mock.patch.dict(os.environ)
+
+
+def setUpModule():
+    _environ.start()
+    for name in [n for n in os.environ
+                 if n == "AWS_ENDPOINT_URL" or n.startswith("AWS_ENDPOINT_URL_")]:
+        del os.environ[name]
+
+
+def tearDownModule():
+    _environ.stop()
+
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 FN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function"

@@ -1,6 +1,6 @@
-"""Unit tests of localaws/roles.py (a role's policies from a SAM template, resolved).
+"""Unit tests of localaws/stand_in/iam/roles.py (a role's policies from a SAM template, resolved).
 
-    .venv/bin/python -m unittest discover -s localaws -p 'test_*.py'
+    .venv/bin/python -m pytest -q localaws/tests/test_roles.py
 """
 
 import contextlib
@@ -10,8 +10,8 @@ import os
 import tempfile
 import unittest
 
-import roles
-from roles import RoleError, role_policies
+from stand_in.iam import roles
+from stand_in.iam.roles import RoleError, role_policies
 
 TEMPLATE = """\
 AWSTemplateFormatVersion: '2010-09-09'

@@ -3,7 +3,7 @@
     call = call_of(environ, body, scope, called)     # the request, decoded
     plan(call, role_name) -> Plan(checks=[Check(action, resource, context), ...], tags_check)
 
-Every check must be allowed for the request to go through (iam_policy.evaluate decides each).
+Every check must be allowed for the request to go through (policy.evaluate decides each).
 An operation not mapped below raises Unmapped: the local AWS then refuses it rather than let a
 new call through unchecked. Resources and condition keys follow the Service Authorization
 Reference (https://docs.aws.amazon.com/service-authorization/latest/reference/) and each
@@ -77,8 +77,9 @@ class Unmapped(Exception):
 
 def call_of(environ, body: bytes, scope, called, cbor_params=None) -> Call:
     """The Call a request makes. `scope` is its credential scope (access key, region,
-    service); `called` the launcher's (X-Amz-Target or rpcv2Cbor Service.Operation, query
-    Action, rpc path match); `cbor_params` the decoded input of an rpcv2Cbor request."""
+    service); `called` its calls.request_target (X-Amz-Target or rpcv2Cbor
+    Service.Operation, query Action, rpc path match); `cbor_params` the decoded input of an
+    rpcv2Cbor request."""
     _, region, service = scope
     target, action, rpc = called
     query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}

@@ -1,0 +1,274 @@
+"""CloudWatch as the post-traffic hook speaks it and reads it: Smithy rpcv2Cbor translated for
+moto, and GetMetricData with AWS's metric identity, StartTime rounding and paging.
+
+  * rpcv2Cbor (what aws-sdk-cloudwatch speaks; moto reads only the query protocol): CBOR
+    requests are translated to query calls and moto's XML answers back to CBOR, errors
+    included (`__type`, `message`, x-amzn-query-error), gzip bodies read;
+  * GetMetricData: a metric is its namespace, name and *set* of dimensions (moto wants the
+    dimensions in put order and ignores the namespace when they are given), StartTime rounded
+    as AWS documents, MaxDatapoints/NextToken pages.
+
+aws-sdk-cloudwatch (and botocore's newest clients) speak Smithy rpcv2Cbor: POST
+/service/GraniteServiceVersion20100801/operation/<Op>, CBOR bodies, `smithy-protocol:
+rpc-v2-cbor` on both sides. moto only reads CloudWatch's query (form/XML) protocol, so such
+a request is decoded, serialized again by botocore's own query serializer from the same
+service model, run through moto, and moto's XML is parsed by botocore's query parser and
+encoded as CBOR by the output shape (timestamps as tag 1 epoch seconds, doubles as floats).
+Errors keep their HTTP status and carry `__type` (the error's shape id) and `message`, plus
+the `x-amzn-query-error: Code;Sender|Receiver` header of an awsQueryCompatible service: the
+SDKs match modeled errors by that code (e.g. InvalidParameterValue, ResourceNotFound).
+"""
+
+import base64
+import datetime
+import gzip
+import hashlib
+import io
+import json
+import uuid
+from urllib.parse import urlencode
+
+import cbor2
+from botocore.loaders import create_loader
+from botocore.model import ServiceModel
+from botocore.parsers import create_parser
+from botocore.serialize import create_serializer
+from moto.cloudwatch import exceptions as cw_exceptions
+from moto.cloudwatch import models as cw_models
+from moto.cloudwatch import responses as cw_responses
+from moto.cloudwatch.metric_data_expression_parser import parse_expression as cw_parse_expression
+from moto.core.responses import ActionResult
+from moto.core.utils import utcnow
+
+CW_SERVICE = "GraniteServiceVersion20100801"
+CW_PATH = f"/service/{CW_SERVICE}/operation/"
+CW_MODEL = ServiceModel(create_loader().load_service_model("cloudwatch", "service-2"),
+                        "cloudwatch")
+CW_TO_QUERY = create_serializer("query", include_validation=False)
+CW_FROM_XML = create_parser("query")
+CW_ERROR_SHAPES = {s.metadata.get("error", {}).get("code", s.name): s.name
+                   for s in CW_MODEL.error_shapes}
+# what CBOR values may stand for each simple shape type (anything else is a bad request)
+CBOR_TYPES = {"string": str, "boolean": bool, "integer": int, "long": int, "blob": bytes,
+              "double": (int, float), "float": (int, float),
+              "timestamp": (int, float, datetime.datetime)}
+
+
+class RequestRejected(Exception):
+    def __init__(self, status, code, message):
+        super().__init__(message)
+        self.status, self.code = status, code
+
+
+def _from_cbor(value, shape):
+    """A decoded CBOR input as botocore's serializers take it: nulls and unknown members dropped,
+    timestamps as aware datetimes; a value of the wrong type raises TypeError."""
+    kind = shape.type_name
+    if kind == "structure" and isinstance(value, dict):
+        return {k: _from_cbor(v, shape.members[k]) for k, v in value.items()
+                if k in shape.members and v is not None}
+    if kind == "list" and isinstance(value, list):
+        return [_from_cbor(v, shape.member) for v in value]
+    if kind == "map" and isinstance(value, dict):
+        return {k: _from_cbor(v, shape.value) for k, v in value.items()}
+    if not isinstance(value, CBOR_TYPES.get(kind, ())) or isinstance(value, bool) != (
+            kind == "boolean"):
+        raise TypeError(f"a CBOR {type(value).__name__} cannot be a {kind} ({shape.name})")
+    if kind == "timestamp" and not isinstance(value, datetime.datetime):
+        return datetime.datetime.fromtimestamp(value, datetime.timezone.utc)
+    return value
+
+
+def _to_cbor(value, shape):
+    """A value parsed by botocore as rpcv2Cbor encodes it for `shape`."""
+    kind = shape.type_name
+    if kind == "structure":
+        return {k: _to_cbor(v, shape.members[k]) for k, v in value.items()
+                if k in shape.members and v is not None}
+    if kind == "list":
+        return [_to_cbor(v, shape.member) for v in value]
+    if kind == "map":
+        return {k: _to_cbor(v, shape.value) for k, v in value.items()}
+    if kind == "timestamp":
+        return cbor2.CBORTag(1, round(value.timestamp(), 3))
+    return float(value) if kind in ("double", "float") else value
+
+
+def cbor_input(environ, body):
+    """(operation model, input params) of an rpcv2Cbor CloudWatch request, or RequestRejected."""
+    name = environ.get("PATH_INFO", "")[len(CW_PATH):]
+    if name not in CW_MODEL.operation_names:
+        raise RequestRejected(404, "UnknownOperationException", f"Unknown operation {name}")
+    operation = CW_MODEL.operation_model(name)
+    try:
+        if "gzip" in environ.get("HTTP_CONTENT_ENCODING", ""):  # SDKs compress big PutMetricData
+            body = gzip.decompress(body)
+        value = cbor2.loads(body) if body else {}
+        shape = operation.input_shape
+        return operation, (_from_cbor(value, shape) if shape else {})
+    except (cbor2.CBORError, ValueError, TypeError, OSError, EOFError) as err:
+        raise RequestRejected(400, "SerializationException", f"Cannot read the request: {err}")
+
+
+def cbor_error(status, code, message, fault=None, request_id=None):
+    """An rpcv2Cbor error response of the awsQueryCompatible CloudWatch."""
+    shape = CW_ERROR_SHAPES.get(code)
+    body = {"__type": f"com.amazonaws.cloudwatch#{shape}" if shape else code, "message": message}
+    fault = fault or ("Sender" if status < 500 else "Receiver")
+    return status, {"smithy-protocol": "rpc-v2-cbor", "Content-Type": "application/cbor",
+                    "x-amzn-query-error": f"{code};{fault}",
+                    "x-amzn-RequestId": request_id or str(uuid.uuid4())}, cbor2.dumps(body)
+
+
+def cloudwatch_cbor(call_moto, environ, body):
+    """One rpcv2Cbor CloudWatch call, run by moto as the equivalent query-protocol call."""
+    try:
+        operation, params = cbor_input(environ, body)
+    except RequestRejected as err:
+        return cbor_error(err.status, err.code, str(err))
+    request = CW_TO_QUERY.serialize_to_request(params, operation)
+    form = urlencode(request["body"]).encode()
+    drop = ("HTTP_CONTENT_ENCODING", "HTTP_SMITHY_PROTOCOL", "HTTP_ACCEPT",
+            "HTTP_X_AMZN_QUERY_MODE", "HTTP_TRANSFER_ENCODING")
+    query_environ = {k: v for k, v in environ.items() if k not in drop}
+    query_environ.update({
+        "PATH_INFO": "/", "RAW_URI": "/", "REQUEST_URI": "/", "QUERY_STRING": "",
+        "CONTENT_TYPE": request["headers"]["Content-Type"], "CONTENT_LENGTH": str(len(form)),
+        "wsgi.input": io.BytesIO(form)})
+    try:
+        status_line, headers, chunks = call_moto(query_environ)
+    except NotImplementedError as err:  # moto lacks the operation: the same 500, readable
+        return cbor_error(500, "InternalFailure", f"The local AWS (moto): {err}")
+    status = int(status_line.split()[0])
+    parsed = CW_FROM_XML.parse({"status_code": status, "headers": dict(headers),
+                                "body": b"".join(chunks)}, operation.output_shape)
+    request_id = parsed.pop("ResponseMetadata", {}).get("RequestId") or str(uuid.uuid4())
+    if status >= 300:
+        error = parsed.get("Error", {})
+        return cbor_error(status, error.get("Code") or str(status), error.get("Message") or "",
+                          error.get("Type"), request_id)
+    headers = {"smithy-protocol": "rpc-v2-cbor", "x-amzn-RequestId": request_id}
+    if operation.output_shape is None:  # no output: empty body, no Content-Type
+        return 200, headers, b""
+    return (200, {**headers, "Content-Type": "application/cbor"},
+            cbor2.dumps(_to_cbor(parsed, operation.output_shape)))
+
+
+def _naive_utc(moment):
+    """moto keeps timestamps as naive UTC datetimes."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return moment
+
+
+def _rounded_start(start, periods):
+    """StartTime rounded down as GetMetricData documents: to the 5/10/20/30 s division for such
+    high-resolution periods, else to the minute (< 15 days ago), 5 minutes (< 63) or hour."""
+    age = utcnow() - start
+    days = datetime.timedelta(days=1)
+    step = 60 if age < 15 * days else 300 if age < 63 * days else 3600
+    step = min([step] + [p for p in periods if p < 60])
+    epoch = datetime.datetime(1970, 1, 1)
+    return start - datetime.timedelta(seconds=(start - epoch).total_seconds() % step)
+
+
+STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
+_orig_get_metric_data = cw_models.CloudWatchBackend.get_metric_data
+
+
+def get_metric_data(self, queries, start_time, end_time, scan_by="TimestampDescending"):
+    """moto's GetMetricData, with AWS's metric identity for MetricStat queries (namespace, name
+    and the *set* of dimensions: moto compares dimension lists in order and, when dimensions
+    are given, ignores the namespace) and AWS's StartTime rounding. Math expressions (moto
+    knows only `Id` references) and Metrics Insights queries are moto's."""
+    stat_queries = [q for q in queries if "MetricStat" in q]
+    start_time = _rounded_start(_naive_utc(start_time), [int(q["MetricStat"]["Period"])
+                                                         for q in stat_queries])
+    end_time = _naive_utc(end_time)
+    insights = _orig_get_metric_data(  # also validates StartTime < EndTime
+        self, [q for q in queries if q.get("Expression", "").startswith("SELECT")],
+        start_time, end_time, scan_by)
+    results = [_metric_stat_result(self, q, start_time, end_time, scan_by) for q in stat_queries]
+    expressions = [
+        {"id": q["Id"], "label": q.get("Label") or q["Id"], "status_code": "Complete",
+         **dict(zip(("values", "timestamps"), cw_parse_expression(q["Expression"], results)))}
+        for q in queries if "Expression" in q and not q["Expression"].startswith("SELECT")]
+    returned = [r for q, r in zip(stat_queries, results) if q.get("ReturnData", True)]
+    return returned + expressions + insights
+
+
+def _metric_stat_result(backend, query, start_time, end_time, scan_by):
+    stat, metric = query["MetricStat"], query["MetricStat"]["Metric"]
+    if stat["Stat"] not in STATISTICS:
+        raise cw_exceptions.InvalidParameterValue(
+            f"The local AWS (moto) cannot compute the statistic {stat['Stat']}; "
+            f"it computes {', '.join(STATISTICS)}.")
+    wanted = {(d["Name"], d["Value"]) for d in metric.get("Dimensions", [])}
+    data = [md for md in backend.get_all_metrics()
+            if md.namespace == metric["Namespace"] and md.name == metric["MetricName"]
+            and {(d.name, d.value) for d in md.dimensions} == wanted
+            and (not stat.get("Unit") or md.unit == stat["Unit"])
+            and start_time <= _naive_utc(md.timestamp) < end_time]
+    period, points = datetime.timedelta(seconds=int(stat["Period"])), []
+    bucket = start_time
+    while bucket < end_time:
+        in_bucket = [md for md in data if bucket <= _naive_utc(md.timestamp) < bucket + period]
+        if in_bucket:
+            stats = cw_models.Statistics([stat["Stat"]], bucket)
+            stats.metric_data = in_bucket
+            points.append((bucket, stats.get_statistics_for_type(stat["Stat"])))
+        bucket += period
+    if scan_by != "TimestampAscending":
+        points.reverse()
+    label = query.get("Label") or f"{metric['MetricName']} {stat['Stat']}"  # moto's default
+    return {"id": query["Id"], "label": label,
+            "timestamps": [t for t, _ in points], "values": [v for _, v in points],
+            "status_code": "Complete"}
+
+
+cw_models.CloudWatchBackend.get_metric_data = get_metric_data
+
+
+class InvalidNextToken(cw_exceptions.CloudWatchException):
+    code = "InvalidNextToken"
+
+
+_orig_get_metric_data_response = cw_responses.CloudWatchResponse.get_metric_data
+
+
+def _get_metric_data_response(self):
+    """GetMetricData pages by MaxDatapoints (default 100,800) with a NextToken, as AWS does:
+    moto returns everything at once. A page holds every query's result, in order, with up to
+    MaxDatapoints points in all; a result with points left for later pages is `PartialData`."""
+    params = self._get_params()
+    request = {k: v for k, v in params.items() if k not in ("NextToken", "MaxDatapoints")}
+    digest = hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
+    offset = 0
+    if params.get("NextToken"):
+        try:
+            token = json.loads(base64.b64decode(params["NextToken"]))
+            offset = int(token["offset"]) if token["request"] == digest[:16] else -1
+        except (ValueError, TypeError, KeyError):
+            offset = -1
+        if offset < 0:
+            raise InvalidNextToken("The service couldn't process the NextToken.")
+    results = _orig_get_metric_data_response(self).result["MetricDataResults"]
+    budget, skip, page = int(params.get("MaxDatapoints") or 100800), offset, []
+    for result in results:
+        values = result["values"][min(skip, len(result["values"])):]
+        skip = max(0, skip - len(result["values"]))
+        taken = min(len(values), budget)
+        budget -= taken
+        start = len(result["values"]) - len(values)
+        page.append({**result, "values": values[:taken],
+                     "timestamps": result["timestamps"][start:start + taken],
+                     "status_code": "PartialData" if taken < len(values) else "Complete"})
+    answer = {"MetricDataResults": page}
+    used = offset + sum(len(r["values"]) for r in page)
+    if used < sum(len(r["values"]) for r in results):
+        answer["NextToken"] = base64.b64encode(json.dumps(
+            {"offset": used, "request": digest[:16]}).encode()).decode()
+    return ActionResult(answer)
+
+
+cw_responses.CloudWatchResponse.get_metric_data = _get_metric_data_response

@@ -1,0 +1,13 @@
+//! Canary analysis: judges a canary version against the baseline version on metrics gathered over
+//! the deployment window, with statistics rather than raw differences.
+//!
+//! - [`rules`]: the rules as written in a check file, their defaults and validation.
+//! - [`judge`]: one rule over both versions' observations, to a [`judge::RuleResult`].
+//! - [`statistics`]: the tests behind the p-values, on plain numbers.
+//!
+//! `judge` uses `rules` and `statistics`, which use nothing else in the crate; [`crate::metrics`]
+//! plans the rules' queries and feeds their answers to `judge`.
+
+pub mod judge;
+pub mod rules;
+pub mod statistics;

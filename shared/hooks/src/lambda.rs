@@ -1,0 +1,120 @@
+//! The hooks as Lambda functions: logging, the settings read and reported once at cold start,
+//! and for each invocation the clock, the time Lambda leaves and the ARN it invoked the hook by.
+
+use crate::deadline::remaining;
+use crate::hook::{CodeDeploy, DeploymentAlarms, HookError, HookReport};
+use crate::metrics::Metrics;
+use crate::post_traffic::PostTrafficHook;
+use crate::pre_traffic::PreTrafficHook;
+use crate::probe::Functions;
+use crate::settings::HookSettings;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde::Serialize;
+use serde_json::Value;
+use std::future::Future;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// What Lambda tells a hook about one invocation.
+#[derive(Debug, Clone, Copy)]
+pub struct Invocation<'a> {
+    /// Time left before Lambda's deadline.
+    pub remaining: Duration,
+    /// The clock, in seconds since the Unix epoch.
+    pub now: f64,
+    /// The ARN Lambda invoked the hook by.
+    pub invoked_arn: &'a str,
+}
+
+/// A lifecycle hook Lambda can run.
+pub trait LifecycleHook {
+    /// What its report holds besides the verdict.
+    type Findings: Serialize;
+    /// Its settings, read at cold start.
+    fn settings(&self) -> &HookSettings;
+    /// Handles one lifecycle event.
+    fn respond(
+        &self,
+        payload: Value,
+        invocation: Invocation<'_>,
+    ) -> impl Future<Output = Result<HookReport<Self::Findings>, HookError>>;
+}
+
+impl<C: CodeDeploy, F: Functions> LifecycleHook for PreTrafficHook<C, F> {
+    type Findings = crate::probe::ProbeFindings;
+
+    fn settings(&self) -> &HookSettings {
+        &self.settings
+    }
+
+    async fn respond(
+        &self,
+        payload: Value,
+        invocation: Invocation<'_>,
+    ) -> Result<HookReport<Self::Findings>, HookError> {
+        self.handle(payload, invocation.remaining, invocation.invoked_arn).await
+    }
+}
+
+impl<C: CodeDeploy + DeploymentAlarms, F: Functions, M: Metrics> LifecycleHook for PostTrafficHook<C, F, M> {
+    type Findings = crate::post_traffic::PostTrafficFindings;
+
+    fn settings(&self) -> &HookSettings {
+        &self.settings
+    }
+
+    async fn respond(
+        &self,
+        payload: Value,
+        invocation: Invocation<'_>,
+    ) -> Result<HookReport<Self::Findings>, HookError> {
+        self.handle(payload, invocation.remaining, invocation.now, invocation.invoked_arn).await
+    }
+}
+
+/// Runs the pre-traffic hook with these clients as a Lambda function (see [`serve`]).
+pub async fn serve_pre_traffic<C: CodeDeploy, F: Functions>(
+    codedeploy: C,
+    functions: F,
+) -> Result<(), Error> {
+    let hook_name = own_name("pre-traffic");
+    serve(PreTrafficHook { codedeploy, functions, settings: HookSettings::from_env(), hook_name }).await
+}
+
+/// Runs the post-traffic hook with these clients as a Lambda function (see [`serve`]).
+pub async fn serve_post_traffic<C, F, M>(codedeploy: C, functions: F, metrics: M) -> Result<(), Error>
+where
+    C: CodeDeploy + DeploymentAlarms,
+    F: Functions,
+    M: Metrics,
+{
+    let settings = HookSettings::from_env();
+    serve(PostTrafficHook { codedeploy, functions, metrics, settings, hook_name: own_name("post-traffic") })
+        .await
+}
+
+/// The function's name as Lambda gives it (`AWS_LAMBDA_FUNCTION_NAME`), which the AppSpec names.
+fn own_name(fallback: &str) -> String {
+    std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| fallback.into())
+}
+
+/// Runs `hook` as a Lambda function: JSON logs (Lambda's log format and level), a settings
+/// problem logged once at cold start (each invocation then reports `Failed` naming it), and each
+/// invocation handled with the clock, the time left and the invoked ARN.
+pub async fn serve<H: LifecycleHook>(hook: H) -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    if let Err(problem) = &hook.settings().checks {
+        tracing::error!(%problem, "every invocation will report Failed until this is fixed");
+    }
+    let hook = &hook;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let now_ms = u64::try_from(now.as_millis()).unwrap_or(u64::MAX);
+        let invocation = Invocation {
+            remaining: remaining(event.context.deadline, now_ms),
+            now: now.as_secs_f64(),
+            invoked_arn: &event.context.invoked_function_arn,
+        };
+        hook.respond(event.payload, invocation).await
+    }))
+    .await
+}

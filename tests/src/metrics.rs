@@ -1,0 +1,109 @@
+//! CloudWatch seeded for the post-traffic analysis: the per-minute Lambda metrics of a version
+//! and alarms on them.
+
+use crate::local_aws::LocalAws;
+use crate::traffic::Minute;
+use aws_sdk_cloudwatch::primitives::DateTime;
+use aws_sdk_cloudwatch::types::{
+    ComparisonOperator, Dimension, MetricDatum, StandardUnit, StateValue, Statistic,
+};
+
+/// Target of a GetMetricData fault: `Service.Operation`, as the rpcv2Cbor path names it (the
+/// launcher matches the fault's text against the decoded CBOR body, which holds the dimensions).
+pub const GET_METRIC_DATA_TARGET: &str = "GraniteServiceVersion20100801.GetMetricData";
+
+/// The dimensions Lambda publishes for invocations of `version` through `alias` (weighted
+/// routing): `FunctionName`, `Resource` (`function:alias`) and `ExecutedVersion`.
+pub fn lambda_dimensions(function: &str, alias: &str, version: &str) -> Vec<Dimension> {
+    [
+        ("FunctionName", function.to_owned()),
+        ("Resource", format!("{function}:{alias}")),
+        ("ExecutedVersion", version.to_owned()),
+    ]
+    .into_iter()
+    .map(|(name, value)| Dimension::builder().name(name).value(value).build())
+    .collect()
+}
+
+impl LocalAws {
+    /// Puts `minutes` of `version`'s Lambda metrics as Lambda publishes them for invocations
+    /// through `alias` (namespace `AWS/Lambda`, [`lambda_dimensions`]): minute `i` at
+    /// `start + 60 i` seconds since the epoch. Per minute: `Invocations`, `Errors` and `Throttles`
+    /// as one value each (their `Sum` is the count), and, when there were invocations,
+    /// `Duration` as two latency buckets (`Values` with `Counts`) whose weighted mean is the
+    /// minute's `duration_ms`: CloudWatch's `Average` for the minute is that, its
+    /// `SampleCount` the invocations.
+    pub async fn put_lambda_metrics(
+        &self,
+        function: &str,
+        alias: &str,
+        version: &str,
+        start: f64,
+        minutes: &[Minute],
+    ) {
+        let mut put = self.cloudwatch.put_metric_data().namespace("AWS/Lambda");
+        for (i, minute) in minutes.iter().enumerate() {
+            let at = DateTime::from_secs_f64(start + 60.0 * i as f64);
+            let datum = |name: &str, unit: StandardUnit| {
+                MetricDatum::builder()
+                    .metric_name(name)
+                    .set_dimensions(Some(lambda_dimensions(function, alias, version)))
+                    .timestamp(at)
+                    .unit(unit)
+            };
+            let count = |name: &str, n: u32| datum(name, StandardUnit::Count).value(f64::from(n)).build();
+            put = put
+                .metric_data(count("Invocations", minute.invocations))
+                .metric_data(count("Errors", minute.errors))
+                .metric_data(count("Throttles", minute.throttles));
+            if minute.invocations > 0 {
+                // A quarter of the invocations (whole counts: moto truncates fractional ones) at
+                // 1.45x the mean, the rest just fast enough that the weighted mean is the mean.
+                let (slow, fast) = (minute.invocations / 4, minute.invocations - minute.invocations / 4);
+                let slow_ms = minute.duration_ms * 1.45;
+                let total_ms = minute.duration_ms * f64::from(minute.invocations);
+                let fast_ms = (total_ms - slow_ms * f64::from(slow)) / f64::from(fast);
+                let duration = datum("Duration", StandardUnit::Milliseconds)
+                    .values(fast_ms)
+                    .values(slow_ms)
+                    .counts(f64::from(fast))
+                    .counts(f64::from(slow))
+                    .build();
+                put = put.metric_data(duration);
+            }
+        }
+        put.send().await.unwrap_or_else(|e| panic!("PutMetricData {function} version {version}: {e:?}"));
+    }
+
+    /// Creates a metric alarm `name` on the `Errors` of `function`'s `version` through alias `live`
+    /// and sets it to `state`.
+    pub async fn put_alarm(&self, name: &str, function: &str, version: &str, state: StateValue) {
+        self.cloudwatch
+            .put_metric_alarm()
+            .alarm_name(name)
+            .namespace("AWS/Lambda")
+            .metric_name("Errors")
+            .set_dimensions(Some(lambda_dimensions(function, "live", version)))
+            .statistic(Statistic::Sum)
+            .period(60)
+            .evaluation_periods(1)
+            .threshold(0.0)
+            .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("PutMetricAlarm {name}: {e:?}"));
+        self.set_alarm_state(name, state).await;
+    }
+
+    /// Drives alarm `name` to `state`, as CloudWatch would on its metric.
+    pub async fn set_alarm_state(&self, name: &str, state: StateValue) {
+        self.cloudwatch
+            .set_alarm_state()
+            .alarm_name(name)
+            .state_value(state.clone())
+            .state_reason(format!("set to {} by the test", state.as_str()))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("SetAlarmState {name}: {e:?}"));
+    }
+}
