@@ -23,6 +23,7 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
+use std::sync::Once;
 use std::time::Duration;
 
 /// The environment variable naming a PEM file of CA certificates to trust besides
@@ -48,12 +49,20 @@ pub const AMAZON_ROOTS_PEM: &[u8] = include_bytes!("amazon-roots.pem");
 /// in both) but first build a provider for each later link, an STS client and IMDS clients
 /// among them, at every cold start.
 pub async fn load_config() -> aws_config::SdkConfig {
-    load_config_trusting(extra_ca_from_env().as_deref()).await
+    let http_client = match extra_ca_from_env() {
+        Ok(pem) => build_https_client(Ok(pem.as_deref())),
+        Err(problem) => build_https_client(Err(problem)),
+    };
+    load_config_with(http_client).await
 }
 
 /// [`load_config`], trusting the CA certificates of `extra_ca_pem` (PEM) besides the compiled-in
 /// roots, whatever `LIFEGUARD_EXTRA_CA_FILE` says.
 pub async fn load_config_trusting(extra_ca_pem: Option<&[u8]>) -> aws_config::SdkConfig {
+    load_config_with(https_client(extra_ca_pem)).await
+}
+
+async fn load_config_with(http_client: SharedHttpClient) -> aws_config::SdkConfig {
     let retries =
         RetryConfig::standard().with_max_attempts(6).with_initial_backoff(Duration::from_millis(200));
     let timeouts = TimeoutConfig::builder()
@@ -61,7 +70,7 @@ pub async fn load_config_trusting(extra_ca_pem: Option<&[u8]>) -> aws_config::Sd
         .operation_attempt_timeout(Duration::from_secs(10))
         .build();
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(https_client(extra_ca_pem))
+        .http_client(http_client)
         .retry_config(retries)
         .timeout_config(timeouts);
     if let Some(region) = EnvironmentVariableRegionProvider::new().region().await {
@@ -80,19 +89,34 @@ pub async fn load_config_trusting(extra_ca_pem: Option<&[u8]>) -> aws_config::Sd
 /// it trusts the compiled-in [`AMAZON_ROOTS_PEM`] and `extra_ca_pem` instead of the system's
 /// certificates. Nothing is read from disk, and 5 roots decode in microseconds where the system's
 /// store took milliseconds of every cold start. An `extra_ca_pem` holding anything but
-/// well-formed CA certificates is left out, with an error in the log.
+/// well-formed CA certificates is left out, with an error logged when the first connection is
+/// set up.
 pub fn https_client(extra_ca_pem: Option<&[u8]>) -> SharedHttpClient {
+    build_https_client(Ok(extra_ca_pem))
+}
+
+/// [`https_client`] for an extra CA that may have failed to load (`Err`: why). The error about a
+/// CA left out is logged when the first connection is set up: the functions load their SDK
+/// configuration before they install their log subscriber, and that is when it matters.
+fn build_https_client(extra_ca: Result<Option<&[u8]>, String>) -> SharedHttpClient {
     let mut roots = TrustStore::empty().with_native_roots(false).with_pem_certificate(AMAZON_ROOTS_PEM);
-    if let Some(pem) = extra_ca_pem {
-        match check_ca_pem(pem) {
-            Ok(_) => roots = roots.with_pem_certificate(pem),
-            Err(problem) => tracing::error!(%problem, "extra CA certificates left out"),
+    let checked = extra_ca.and_then(|pem| pem.map(|pem| check_ca_pem(pem).map(|_| pem)).transpose());
+    let left_out = match checked {
+        Ok(Some(pem)) => {
+            roots = roots.with_pem_certificate(pem);
+            None
         }
-    }
+        Ok(None) => None,
+        Err(problem) => Some(problem),
+    };
+    let reported = Once::new();
     let tls = TlsContext::builder().with_trust_store(roots).build().expect("a TLS context of roots only");
     // aws-smithy-runtime's `default_https_client`, plus `tls_context`.
     let client =
         aws_smithy_http_client::Builder::new().build_with_connector_fn(move |settings, components| {
+            if let Some(problem) = &left_out {
+                reported.call_once(|| tracing::error!(%problem, "extra CA certificates left out"));
+            }
             let mut connector = Connector::builder()
                 .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
                 .tls_context(tls.clone());
@@ -140,17 +164,13 @@ impl HttpClient for NoTrialConnector {
     }
 }
 
-/// The file named by `LIFEGUARD_EXTRA_CA_FILE`, when set and readable (else an error in the log).
-fn extra_ca_from_env() -> Option<Vec<u8>> {
-    let path = std::env::var_os(EXTRA_CA_FILE_ENV)?;
-    match std::fs::read(&path) {
-        Ok(pem) => Some(pem),
-        Err(error) => {
-            let path = path.to_string_lossy();
-            tracing::error!(%path, %error, "{EXTRA_CA_FILE_ENV}: extra CA certificates not read");
-            None
-        }
-    }
+/// The content of the file named by `LIFEGUARD_EXTRA_CA_FILE` (`None` when unset), or why it
+/// could not be read.
+fn extra_ca_from_env() -> Result<Option<Vec<u8>>, String> {
+    let Some(path) = std::env::var_os(EXTRA_CA_FILE_ENV) else { return Ok(None) };
+    std::fs::read(&path)
+        .map(Some)
+        .map_err(|error| format!("{EXTRA_CA_FILE_ENV}={}: {error}", path.to_string_lossy()))
 }
 
 /// The number of certificates in `pem` if each is one the TLS client can trust as a root, as the
