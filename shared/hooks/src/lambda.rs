@@ -16,21 +16,19 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// What Lambda tells a hook about one invocation.
 #[derive(Debug, Clone, Copy)]
-pub struct Invocation<'a> {
+struct Invocation<'a> {
     /// Time left before Lambda's deadline.
-    pub remaining: Duration,
+    remaining: Duration,
     /// The clock, in seconds since the Unix epoch.
-    pub now: f64,
+    now: f64,
     /// The ARN Lambda invoked the hook by.
-    pub invoked_arn: &'a str,
+    invoked_arn: &'a str,
 }
 
 /// A lifecycle hook Lambda can run.
-pub trait LifecycleHook {
+trait LifecycleHook {
     /// What its report holds besides the verdict.
     type Findings: Serialize;
-    /// Its settings, read at cold start.
-    fn settings(&self) -> &HookSettings;
     /// Handles one lifecycle event.
     fn respond(
         &self,
@@ -41,10 +39,6 @@ pub trait LifecycleHook {
 
 impl<C: CodeDeploy, F: Functions> LifecycleHook for PreTrafficHook<C, F> {
     type Findings = crate::probe::ProbeFindings;
-
-    fn settings(&self) -> &HookSettings {
-        &self.settings
-    }
 
     async fn respond(
         &self,
@@ -58,10 +52,6 @@ impl<C: CodeDeploy, F: Functions> LifecycleHook for PreTrafficHook<C, F> {
 impl<C: CodeDeploy + DeploymentAlarms, F: Functions, M: Metrics> LifecycleHook for PostTrafficHook<C, F, M> {
     type Findings = crate::post_traffic::PostTrafficFindings;
 
-    fn settings(&self) -> &HookSettings {
-        &self.settings
-    }
-
     async fn respond(
         &self,
         payload: Value,
@@ -71,23 +61,25 @@ impl<C: CodeDeploy + DeploymentAlarms, F: Functions, M: Metrics> LifecycleHook f
     }
 }
 
-/// Runs the pre-traffic hook with these clients as a Lambda function (see [`serve`]).
+/// Runs the pre-traffic hook with these clients as a Lambda function: JSON logs, settings read
+/// once, each invocation handled with the clock, the time left and the invoked ARN.
 pub async fn serve_pre_traffic<C: CodeDeploy, F: Functions>(
     codedeploy: C,
     functions: F,
 ) -> Result<(), Error> {
-    let hook_name = own_name("pre-traffic");
-    serve(PreTrafficHook { codedeploy, functions, settings: HookSettings::from_env(), hook_name }).await
+    let settings = start();
+    serve(PreTrafficHook { codedeploy, functions, settings, hook_name: own_name("pre-traffic") }).await
 }
 
-/// Runs the post-traffic hook with these clients as a Lambda function (see [`serve`]).
+/// Runs the post-traffic hook with these clients as a Lambda function, as
+/// [`serve_pre_traffic`] does.
 pub async fn serve_post_traffic<C, F, M>(codedeploy: C, functions: F, metrics: M) -> Result<(), Error>
 where
     C: CodeDeploy + DeploymentAlarms,
     F: Functions,
     M: Metrics,
 {
-    let settings = HookSettings::from_env();
+    let settings = start();
     serve(PostTrafficHook { codedeploy, functions, metrics, settings, hook_name: own_name("post-traffic") })
         .await
 }
@@ -97,14 +89,20 @@ fn own_name(fallback: &str) -> String {
     std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| fallback.into())
 }
 
-/// Runs `hook` as a Lambda function: JSON logs (Lambda's log format and level), a settings
-/// problem logged once at cold start (each invocation then reports `Failed` naming it), and each
-/// invocation handled with the clock, the time left and the invoked ARN.
-pub async fn serve<H: LifecycleHook>(hook: H) -> Result<(), Error> {
+/// JSON logs (Lambda's log format and level), then the settings, read once; a problem with them
+/// is logged at cold start, and each invocation then reports `Failed` naming it.
+fn start() -> HookSettings {
     lambda_runtime::tracing::init_default_subscriber();
-    if let Err(problem) = &hook.settings().checks {
+    let settings = HookSettings::from_env();
+    if let Err(problem) = &settings.checks {
         tracing::error!(%problem, "every invocation will report Failed until this is fixed");
     }
+    settings
+}
+
+/// Runs `hook` as a Lambda function, each invocation handled with the clock, the time left and
+/// the invoked ARN.
+async fn serve<H: LifecycleHook>(hook: H) -> Result<(), Error> {
     let hook = &hook;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
