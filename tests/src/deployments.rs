@@ -8,6 +8,7 @@ use aws_sdk_codedeploy::types::{
     Alarm, AlarmConfiguration, AppSpecContent, ComputePlatform, DeploymentOption, DeploymentStyle,
     DeploymentType, RevisionLocation, RevisionLocationType,
 };
+use lifeguard_common::time::Timestamp;
 use lifeguard_hooks::deployment::LifecycleEvent;
 use serde_json::{Value, json};
 
@@ -158,8 +159,8 @@ pub struct SeededDeployment {
     pub executions: Vec<(LifecycleEvent, String)>,
     /// The AppSpec text it was created with.
     pub appspec: String,
-    /// `createTime` as GetDeployment returns it, in seconds since the epoch.
-    pub create_time: f64,
+    /// `createTime` as GetDeployment returns it.
+    pub create_time: Timestamp,
 }
 
 impl SeededDeployment {
@@ -243,8 +244,9 @@ impl LocalAws {
         let create_time = info
             .deployment_info()
             .and_then(|info| info.create_time())
-            .unwrap_or_else(|| panic!("GetDeployment {deployment_id} gave no createTime"))
-            .as_secs_f64();
+            .and_then(|time| time.to_millis().ok())
+            .map(Timestamp::from_unix_millis)
+            .unwrap_or_else(|| panic!("GetDeployment {deployment_id} gave no createTime"));
         SeededDeployment { application, group, deployment_id, execution_id, executions, appspec, create_time }
     }
 

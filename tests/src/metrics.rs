@@ -7,6 +7,8 @@ use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{
     ComparisonOperator, Dimension, MetricDatum, StandardUnit, StateValue, Statistic,
 };
+use lifeguard_common::time::Timestamp;
+use std::time::Duration;
 
 /// Target of a GetMetricData fault: `Service.Operation`, as the rpcv2Cbor path names it (the
 /// launcher matches the fault's text against the decoded CBOR body, which holds the dimensions).
@@ -38,12 +40,12 @@ impl LocalAws {
         function: &str,
         alias: &str,
         version: &str,
-        start: f64,
+        start: Timestamp,
         minutes: &[Minute],
     ) {
         let mut put = self.cloudwatch.put_metric_data().namespace("AWS/Lambda");
         for (i, minute) in minutes.iter().enumerate() {
-            let at = DateTime::from_secs_f64(start + 60.0 * i as f64);
+            let at = DateTime::from_millis(start.plus(Duration::from_secs(60 * i as u64)).unix_millis());
             let datum = |name: &str, unit: StandardUnit| {
                 MetricDatum::builder()
                     .metric_name(name)

@@ -155,7 +155,7 @@ async fn every_post_traffic_hook_statement_is_needed() {
             }
             let principal = aws.principal("PostTrafficHook", &policies);
             let hook = aws.post_traffic_hook_as(&principal, CHECKS, HOOK);
-            let now = deployment.create_time + 600.0;
+            let now = deployment.create_time.plus(Duration::from_secs(600));
             let handled = hook.handle(deployment.event(), REMAINING, now, &aws.function_arn(HOOK)).await;
             let outcome = match handled {
                 Ok(report) => format!("{} ({:?})", report.verdict, report.reported),

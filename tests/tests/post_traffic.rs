@@ -7,6 +7,7 @@
 //! creation on, and hands the hook `now` = creation + 10 minutes, the end of its window.
 
 use aws_sdk_cloudwatch::types::StateValue;
+use lifeguard_common::time::Timestamp;
 use lifeguard_tests::behaviour::{answer, api};
 use lifeguard_tests::{
     DeploymentSpec, FunctionSpec, GET_METRIC_DATA_TARGET, LocalAws, Minute, Noise, PostHook,
@@ -23,7 +24,7 @@ const REMAINING: Duration = Duration::from_secs(60);
 /// Minutes of metrics seeded, one datapoint per minute from the deployment's creation on.
 const MINUTES: usize = 10;
 /// When the hook runs, after the deployment's creation: the end of the analysis window.
-const HOOK_RUNS_AFTER_SECS: f64 = 600.0;
+const HOOK_RUNS_AFTER: Duration = Duration::from_secs(600);
 
 /// The old version's traffic before and while the canary gets its share.
 const BASELINE: Traffic = Traffic { invocations: 300, error_rate: 0.01, duration_ms: 120.0, jitter: 0.05 };
@@ -136,8 +137,8 @@ impl Case {
     }
 
     /// The hook's `now`: ten minutes after the deployment was created.
-    fn now(&self) -> f64 {
-        self.deployment.create_time + HOOK_RUNS_AFTER_SECS
+    fn now(&self) -> Timestamp {
+        self.deployment.create_time.plus(HOOK_RUNS_AFTER)
     }
 
     async fn handle(&self) -> Value {
@@ -170,8 +171,8 @@ impl Case {
     fn assert_analysed(&self, report: &Value) {
         let analysis = &report["analysis"];
         assert_eq!(analysis["getMetricDataCalls"], 1, "{analysis:#}");
-        let start = (self.deployment.create_time.floor() as i64).div_euclid(60) * 60;
-        let end = (self.now().ceil() as i64 + 59).div_euclid(60) * 60;
+        let start = self.deployment.create_time.unix_seconds().div_euclid(60) * 60;
+        let end = (self.now().unix_seconds_rounded_up() + 59).div_euclid(60) * 60;
         assert_eq!(analysis["window"], json!({"start": start, "end": end}), "{analysis:#}");
     }
 

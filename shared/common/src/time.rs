@@ -1,5 +1,6 @@
-//! Instants and lifetimes as the reaper's tags and settings spell them: RFC 3339 UTC instants
-//! (`2026-03-01T12:00:00Z`) and whole-unit durations (`36h`, `7d`, `2w`).
+//! The one wall-clock type of every lifeguard crate, [`Timestamp`], and lifetimes as the reaper's
+//! tags and settings spell them: RFC 3339 UTC instants (`2026-03-01T12:00:00Z`) and whole-unit
+//! durations (`36h`, `7d`, `2w`). Spans of time are [`Duration`]s.
 
 use std::fmt;
 use std::time::Duration;
@@ -10,7 +11,15 @@ const SECONDS_PER_WEEK: u64 = 7 * SECONDS_PER_DAY;
 /// Longest duration accepted anywhere: 100 years, far beyond any sane lifetime.
 const MAX_DURATION_SECONDS: u64 = 36_500 * SECONDS_PER_DAY;
 
-/// A UTC instant, in whole seconds since the Unix epoch (fractions of a second are dropped).
+const MILLIS_PER_SECOND: i64 = 1_000;
+/// `Lambda-Runtime-Deadline-Ms` values below this cannot be epoch timestamps (they would fall
+/// on 1970-01-02): they are relative budgets, as `cargo lambda watch` sends (a constant
+/// `600000`, meaning ten minutes).
+const RELATIVE_DEADLINE_BELOW_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// A UTC instant, in milliseconds since the Unix epoch: the clock, the Lambda deadline, a
+/// deployment's creation, a tag's expiry. It is written (RFC 3339, [`fmt::Display`]) and parsed
+/// in whole seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(i64);
 
@@ -38,31 +47,63 @@ pub struct DurationError {
 impl Timestamp {
     /// The instant `seconds` after the Unix epoch.
     pub const fn from_unix_seconds(seconds: i64) -> Self {
-        Self(seconds)
+        Self(seconds.saturating_mul(MILLIS_PER_SECOND))
     }
 
-    /// Seconds since the Unix epoch.
+    /// The instant `millis` milliseconds after the Unix epoch.
+    pub const fn from_unix_millis(millis: i64) -> Self {
+        Self(millis)
+    }
+
+    /// Whole seconds since the Unix epoch, rounded down.
     pub const fn unix_seconds(self) -> i64 {
+        self.0.div_euclid(MILLIS_PER_SECOND)
+    }
+
+    /// Seconds since the Unix epoch, rounded up to the next whole second.
+    pub const fn unix_seconds_rounded_up(self) -> i64 {
+        self.unix_seconds() + if self.0.rem_euclid(MILLIS_PER_SECOND) == 0 { 0 } else { 1 }
+    }
+
+    /// Milliseconds since the Unix epoch.
+    pub const fn unix_millis(self) -> i64 {
         self.0
+    }
+
+    /// An invocation's deadline as Lambda's Runtime API gives it (`Lambda-Runtime-Deadline-Ms`,
+    /// milliseconds since the epoch). A value too small to be a timestamp is the budget itself,
+    /// counted from `now` (local emulators).
+    pub fn lambda_deadline(deadline_ms: u64, now: Self) -> Self {
+        let millis = i64::try_from(deadline_ms).unwrap_or(i64::MAX);
+        if deadline_ms < RELATIVE_DEADLINE_BELOW_MS {
+            Self(now.0.saturating_add(millis))
+        } else {
+            Self(millis)
+        }
     }
 
     /// The current instant from the system clock.
     pub fn now() -> Self {
         let since_epoch =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or(Duration::ZERO);
-        Self(i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX))
+        Self(i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX))
     }
 
     /// The instant `duration` later, saturating at the end of time.
     pub fn plus(self, duration: Duration) -> Self {
-        let seconds = i64::try_from(duration.as_secs()).unwrap_or(i64::MAX);
-        Self(self.0.saturating_add(seconds))
+        let millis = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
+        Self(self.0.saturating_add(millis))
     }
 
     /// The instant `duration` earlier, saturating at the start of time.
     pub fn minus(self, duration: Duration) -> Self {
-        let seconds = i64::try_from(duration.as_secs()).unwrap_or(i64::MAX);
-        Self(self.0.saturating_sub(seconds))
+        let millis = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
+        Self(self.0.saturating_sub(millis))
+    }
+
+    /// The time from `earlier` to this instant; zero when `earlier` is not earlier.
+    pub fn duration_since(self, earlier: Self) -> Duration {
+        Duration::from_millis(u64::try_from(self.0.saturating_sub(earlier.0)).unwrap_or(0))
     }
 
     /// Parses an RFC 3339 instant in UTC: `YYYY-MM-DDTHH:MM:SS[.fraction]` followed by `Z` (or
@@ -132,7 +173,7 @@ impl Timestamp {
         }
 
         let days = days_from_civil(year, month, day);
-        Ok(Self(days * SECONDS_PER_DAY as i64 + hour * 3_600 + minute * 60 + second))
+        Ok(Self::from_unix_seconds(days * SECONDS_PER_DAY as i64 + hour * 3_600 + minute * 60 + second))
     }
 }
 
@@ -146,8 +187,9 @@ impl serde::Serialize for Timestamp {
 impl fmt::Display for Timestamp {
     /// Formats as RFC 3339 UTC, e.g. `2026-03-01T12:00:00Z`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let days = self.0.div_euclid(SECONDS_PER_DAY as i64);
-        let seconds_of_day = self.0.rem_euclid(SECONDS_PER_DAY as i64);
+        let seconds = self.unix_seconds();
+        let days = seconds.div_euclid(SECONDS_PER_DAY as i64);
+        let seconds_of_day = seconds.rem_euclid(SECONDS_PER_DAY as i64);
         let (year, month, day) = civil_from_days(days);
         write!(
             f,
@@ -251,6 +293,33 @@ mod tests {
     }
 
     #[test]
+    fn keeps_milliseconds_and_rounds_seconds_both_ways() {
+        let instant = Timestamp::from_unix_millis(1_795_000_000_250);
+        assert_eq!(
+            (instant.unix_seconds(), instant.unix_seconds_rounded_up()),
+            (1_795_000_000, 1_795_000_001)
+        );
+        let whole = Timestamp::from_unix_seconds(1_795_000_000);
+        assert_eq!((whole.unix_seconds(), whole.unix_seconds_rounded_up()), (1_795_000_000, 1_795_000_000));
+        assert_eq!(Timestamp::from_unix_millis(-1).unix_seconds(), -1);
+        assert_eq!(instant.to_string(), "2026-11-18T11:06:40Z");
+        assert_eq!(instant.duration_since(whole), Duration::from_millis(250));
+        assert_eq!(whole.duration_since(instant), Duration::ZERO);
+        assert_eq!(whole.plus(Duration::from_millis(250)), instant);
+        assert_eq!(instant.minus(Duration::from_millis(250)), whole);
+    }
+
+    #[test]
+    fn lambda_deadlines_are_absolute_or_emulator_budgets() {
+        let now = Timestamp::from_unix_millis(1_795_000_000_000);
+        let remaining = |deadline_ms| Timestamp::lambda_deadline(deadline_ms, now).duration_since(now);
+        assert_eq!(remaining(1_795_000_030_000), Duration::from_secs(30));
+        assert_eq!(remaining(1_794_999_970_000), Duration::ZERO);
+        // cargo lambda watch sends `Lambda-Runtime-Deadline-Ms: 600000`.
+        assert_eq!(remaining(600_000), Duration::from_secs(600));
+    }
+
+    #[test]
     fn parses_known_instants() {
         assert_eq!(at("1970-01-01T00:00:00Z").unix_seconds(), 0);
         assert_eq!(at("2000-03-01T00:00:00Z").unix_seconds(), 951_868_800);
@@ -336,9 +405,10 @@ mod tests {
 
     #[test]
     fn arithmetic_saturates() {
-        let end = Timestamp::from_unix_seconds(i64::MAX - 1);
-        assert_eq!(end.plus(Duration::from_secs(10)).unix_seconds(), i64::MAX);
-        let start = Timestamp::from_unix_seconds(i64::MIN + 1);
-        assert_eq!(start.minus(Duration::from_secs(10)).unix_seconds(), i64::MIN);
+        let end = Timestamp::from_unix_millis(i64::MAX - 1);
+        assert_eq!(end.plus(Duration::from_secs(10)).unix_millis(), i64::MAX);
+        let start = Timestamp::from_unix_millis(i64::MIN + 1);
+        assert_eq!(start.minus(Duration::from_secs(10)).unix_millis(), i64::MIN);
+        assert_eq!(Timestamp::from_unix_seconds(i64::MAX).unix_millis(), i64::MAX);
     }
 }

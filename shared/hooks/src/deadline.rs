@@ -10,21 +10,6 @@ pub const DEFAULT_REPORT_MARGIN: Duration = Duration::from_secs(5);
 /// Time kept back after the report, to return the response and flush logs.
 const RESPONSE_TAIL: Duration = Duration::from_millis(250);
 
-/// `Lambda-Runtime-Deadline-Ms` values below this cannot be epoch timestamps (they would fall
-/// on 1970-01-02): they are relative budgets, as `cargo lambda watch` sends (a constant
-/// `600000`, meaning ten minutes).
-const RELATIVE_DEADLINE_BELOW_MS: u64 = 24 * 60 * 60 * 1000;
-
-/// Time left before Lambda's deadline, given as milliseconds since the epoch by the Runtime API.
-/// A value too small to be a timestamp is taken as the budget itself (local emulators).
-pub fn remaining(deadline_ms: u64, now_epoch_ms: u64) -> Duration {
-    if deadline_ms < RELATIVE_DEADLINE_BELOW_MS {
-        Duration::from_millis(deadline_ms)
-    } else {
-        Duration::from_millis(deadline_ms.saturating_sub(now_epoch_ms))
-    }
-}
-
 /// When the work must stop, and when the report must have been sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Deadlines {
@@ -70,17 +55,7 @@ mod tests {
     #[test]
     fn past_deadlines_leave_no_time() {
         let now = Instant::now();
-        let d = Deadlines::split(now, remaining(1_795_000_001_000, 1_795_000_002_000), DEFAULT_REPORT_MARGIN);
+        let d = Deadlines::split(now, Duration::ZERO, DEFAULT_REPORT_MARGIN);
         assert_eq!((d.work_until, d.report_until), (now, now));
-        let d = Deadlines::split(now, remaining(1_795_000_061_000, 1_795_000_001_000), DEFAULT_REPORT_MARGIN);
-        assert_eq!(d.work_until - now, Duration::from_secs(55));
-    }
-
-    #[test]
-    fn emulator_budgets_are_relative() {
-        // cargo lambda watch sends `Lambda-Runtime-Deadline-Ms: 600000`.
-        assert_eq!(remaining(600_000, 1_795_000_000_000), Duration::from_secs(600));
-        assert_eq!(remaining(1_795_000_030_000, 1_795_000_000_000), Duration::from_secs(30));
-        assert_eq!(remaining(1_795_000_000_000, 1_795_000_030_000), Duration::ZERO);
     }
 }

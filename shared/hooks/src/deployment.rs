@@ -1,6 +1,7 @@
 //! What a CodeDeploy deployment of a Lambda function is about: the AppSpec, parsed into a
 //! [`Target`] (function, alias, current and target version) and the lifecycle event a hook serves.
 
+use lifeguard_common::time::Timestamp;
 use serde_json::Value;
 use std::fmt;
 
@@ -47,8 +48,8 @@ pub struct Deployment {
     pub deployment_group: Option<String>,
     /// The deployment's revision.
     pub revision: Revision,
-    /// Creation time, seconds since the Unix epoch, when known.
-    pub create_time: Option<f64>,
+    /// Creation time, when known.
+    pub create_time: Option<Timestamp>,
 }
 
 /// The function version a deployment moves an alias to.

@@ -1,7 +1,6 @@
 //! The hooks as Lambda functions: logging, the settings read and reported once at cold start,
 //! and for each invocation the clock, the time Lambda leaves and the ARN it invoked the hook by.
 
-use crate::deadline::remaining;
 use crate::hook::{CodeDeploy, DeploymentAlarms, HookError, HookReport};
 use crate::metrics::Metrics;
 use crate::post_traffic::PostTrafficHook;
@@ -9,18 +8,19 @@ use crate::pre_traffic::PreTrafficHook;
 use crate::probe::Functions;
 use crate::settings::HookSettings;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
+use lifeguard_common::time::Timestamp;
 use serde::Serialize;
 use serde_json::Value;
 use std::future::Future;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// What Lambda tells a hook about one invocation.
 #[derive(Debug, Clone, Copy)]
 struct Invocation<'a> {
     /// Time left before Lambda's deadline.
     remaining: Duration,
-    /// The clock, in seconds since the Unix epoch.
-    now: f64,
+    /// The clock when the invocation arrived.
+    now: Timestamp,
     /// The ARN Lambda invoked the hook by.
     invoked_arn: &'a str,
 }
@@ -105,11 +105,10 @@ fn start() -> HookSettings {
 async fn serve<H: LifecycleHook>(hook: H) -> Result<(), Error> {
     let hook = &hook;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-        let now_ms = u64::try_from(now.as_millis()).unwrap_or(u64::MAX);
+        let now = Timestamp::now();
         let invocation = Invocation {
-            remaining: remaining(event.context.deadline, now_ms),
-            now: now.as_secs_f64(),
+            remaining: Timestamp::lambda_deadline(event.context.deadline, now).duration_since(now),
+            now,
             invoked_arn: &event.context.invoked_function_arn,
         };
         hook.respond(event.payload, invocation).await

@@ -7,6 +7,7 @@ use crate::analysis::rules::{MetricSpec, Rule, Statistic, lambda_metric};
 use crate::analysis::statistics::EventCounts;
 use futures::future::try_join_all;
 use lifeguard_common::AwsError;
+use lifeguard_common::time::Timestamp;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::future::Future;
@@ -56,9 +57,10 @@ pub struct Window {
 
 impl Window {
     /// From the deployment's creation to `now`, widened to whole periods.
-    pub fn new(created: f64, now: f64) -> Self {
-        let start = (created.floor() as i64).div_euclid(PERIOD_SECONDS) * PERIOD_SECONDS;
-        let end = ((now.ceil() as i64) + PERIOD_SECONDS - 1).div_euclid(PERIOD_SECONDS) * PERIOD_SECONDS;
+    pub fn new(created: Timestamp, now: Timestamp) -> Self {
+        let start = created.unix_seconds().div_euclid(PERIOD_SECONDS) * PERIOD_SECONDS;
+        let end =
+            (now.unix_seconds_rounded_up() + PERIOD_SECONDS - 1).div_euclid(PERIOD_SECONDS) * PERIOD_SECONDS;
         Self { start, end: end.max(start + PERIOD_SECONDS) }
     }
 
@@ -214,10 +216,17 @@ mod tests {
 
     #[test]
     fn windows_cover_whole_periods() {
-        let window = Window::new(1_000_030.5, 1_000_200.0);
+        let window =
+            Window::new(Timestamp::from_unix_millis(1_000_030_500), Timestamp::from_unix_seconds(1_000_200));
         assert_eq!(window, Window { start: 1_000_020, end: 1_000_200 });
         assert_eq!(window.periods(), 3);
-        assert_eq!(Window::new(120.0, 120.0).periods(), 1);
+        let late =
+            Window::new(Timestamp::from_unix_seconds(1_000_020), Timestamp::from_unix_millis(1_000_200_001));
+        assert_eq!(late, Window { start: 1_000_020, end: 1_000_260 });
+        assert_eq!(
+            Window::new(Timestamp::from_unix_seconds(120), Timestamp::from_unix_seconds(120)).periods(),
+            1
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::hook::{
 use crate::metrics::{Metrics, Subject, Window, fetch, judge_rules, metric_queries};
 use crate::probe::{Functions, ProbeFindings, ProbeTarget, logical_id, probe_and_judge};
 use crate::settings::HookSettings;
+use lifeguard_common::time::Timestamp;
 use serde::Serialize;
 use serde_json::Value;
 use std::time::Duration;
@@ -67,13 +68,13 @@ pub struct PostTrafficHook<C, F, M> {
 
 impl<C: CodeDeploy + DeploymentAlarms, F: Functions, M: Metrics> PostTrafficHook<C, F, M> {
     /// Handles one lifecycle event; `remaining` is the time left before Lambda's deadline,
-    /// `now` the current time in seconds since the epoch (the end of the analysis window) and
+    /// `now` the clock (the end of the analysis window) and
     /// `invoked_arn` the ARN Lambda invoked this hook by (see [`HookSettings::own_arn`]).
     pub async fn handle(
         &self,
         payload: Value,
         remaining: Duration,
-        now: f64,
+        now: Timestamp,
         invoked_arn: &str,
     ) -> Result<HookReport<PostTrafficFindings>, HookError> {
         let event = HookEvent::parse(payload)?;
@@ -94,7 +95,7 @@ impl<C: CodeDeploy + DeploymentAlarms, F: Functions, M: Metrics> PostTrafficHook
     async fn judge(
         &self,
         discovered: Discovered,
-        now: f64,
+        now: Timestamp,
         own_arn: &str,
         deadline: Instant,
     ) -> Judgement<PostTrafficFindings> {
@@ -156,7 +157,10 @@ impl<C: CodeDeploy + DeploymentAlarms, F: Functions, M: Metrics> PostTrafficHook
                 baseline,
                 canary: &target.target_version,
             };
-            let window = Window::new(discovered.deployment.create_time.unwrap_or(now - 60.0), now);
+            let window = Window::new(
+                discovered.deployment.create_time.unwrap_or(now.minus(Duration::from_secs(60))),
+                now,
+            );
             let (data, calls) = fetch(&self.metrics, &metric_queries(&rules, &subject), window).await?;
             let results = judge_rules(&rules, &data, &window);
             Ok::<_, lifeguard_common::AwsError>(Some(AnalysisFindings {

@@ -166,7 +166,8 @@ async fn main() {
     bench_planner();
     let rules = rules();
     let subject = Subject { function: "bench", alias: "live", baseline: "1", canary: "2" };
-    let window = Window::new(0.0, (PERIODS * PERIOD_SECONDS) as f64);
+    let window =
+        Window::new(Timestamp::from_unix_seconds(0), Timestamp::from_unix_seconds(PERIODS * PERIOD_SECONDS));
     let metrics = SyntheticMetrics { calls: AtomicUsize::new(0) };
     let queries = metric_queries(&rules, &subject);
     let (data, calls) = fetch(&metrics, &queries, window).await.expect("synthetic data");

@@ -272,7 +272,7 @@ async fn rehearse_example(
     }
     // Lambda's metrics of the versions in the canary deployments, put once every deployment
     // exists: within each one's window (from its creation to when its hook runs).
-    let created = rehearsals.iter().map(|r| r.deployment.create_time).fold(0.0, f64::max);
+    let created = rehearsals.iter().map(|r| r.deployment.create_time).max().expect("rehearsed deployments");
     let mut noise = Noise::new(2026);
     for &(logical_id, version, traffic) in traffic {
         eprintln!(

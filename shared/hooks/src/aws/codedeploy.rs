@@ -7,6 +7,7 @@ use aws_sdk_codedeploy::types::{
 };
 use lifeguard_common::AwsError;
 use lifeguard_common::aws_error;
+use lifeguard_common::time::Timestamp;
 
 /// CodeDeploy through the SDK, with the shared configuration's retries and timeouts.
 #[derive(Debug, Clone)]
@@ -63,7 +64,7 @@ impl CodeDeploy for CodeDeployClient {
             application_name,
             deployment_group: info.deployment_group_name().map(str::to_owned),
             revision,
-            create_time: info.create_time().map(|t| t.as_secs_f64()),
+            create_time: info.create_time().and_then(|t| t.to_millis().ok()).map(Timestamp::from_unix_millis),
         })
     }
 
