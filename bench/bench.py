@@ -32,6 +32,9 @@ import boto3
 from botocore.config import Config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Where bench.sh built the host binaries and the arm64 bootstraps.
+HOST_RELEASE_DIR = os.path.join(ROOT, os.environ.get("BENCH_HOST_RELEASE_DIR", "target/release"))
+LAMBDA_DIR = os.path.join(ROOT, os.environ.get("BENCH_LAMBDA_DIR", "target/lambda"))
 AWS_URL = os.environ["AWS_ENDPOINT_URL"]  # set by ./dev's local_env
 COLD_RUNS, HOOK_RUNS, CHECKS = 25, 10, 8
 # Scripted delays of version 2's answers, 100..800 ms, handed out in order of arrival at the local
@@ -161,7 +164,7 @@ class RuntimeApi:
                     raise RuntimeError(f"init error: {self.results['init'][2].decode()[:500]}")
                 if process.poll() is not None:
                     raise RuntimeError(f"process exited with status {process.returncode}"
-                                       " (its output: target/release/bench-*.log)")
+                                       f" (its output: {HOST_RELEASE_DIR}/bench-*.log)")
                 if time.monotonic() > end:
                     raise RuntimeError(f"nothing from the process within {timeout} s")
                 self.cond.wait(0.05)
@@ -184,8 +187,8 @@ class Function:
 
     def __init__(self, api, name, function_name=None, **env):
         self.api, self.name = api, name
-        self.binary = os.path.join(ROOT, "target", "release", name)
-        self.log = open(os.path.join(ROOT, "target", "release", f"bench-{name}.log"), "wb")
+        self.binary = os.path.join(HOST_RELEASE_DIR, name)
+        self.log = open(os.path.join(HOST_RELEASE_DIR, f"bench-{name}.log"), "wb")
         keep = ("PATH", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_EC2_METADATA_DISABLED")
         self.env = {k: os.environ[k] for k in keep if k in os.environ} | {
             "AWS_LAMBDA_RUNTIME_API": api.address,
@@ -277,7 +280,7 @@ def peak_rss_after(fn, payload, accept):
 
 def zipped_size(name):
     """(unzipped, zipped) MB of the arm64 bootstrap built by `cargo lambda build`."""
-    path = os.path.join(ROOT, "target", "lambda", name, "bootstrap")
+    path = os.path.join(LAMBDA_DIR, name, "bootstrap")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.write(path, "bootstrap")
@@ -474,8 +477,8 @@ def main(names):
     seed, overhead = Seed(), None
     for name in [FLOOR] + [name for name in names if name != FLOOR]:
         rows[name] = {}
-        if not os.path.exists(os.path.join(ROOT, "target", "release", name)):
-            failures.append(f"{name}: no release binary target/release/{name}")
+        if not os.path.exists(os.path.join(HOST_RELEASE_DIR, name)):
+            failures.append(f"{name}: no release binary {os.path.join(HOST_RELEASE_DIR, name)}")
             continue
         fns[name] = Function(api, name, hook_function(name) if name in HOOKS else None)
     colds = measure(f"cold start x{COLD_RUNS}, interleaved", ", ".join(fns), failures,

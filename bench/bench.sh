@@ -15,9 +15,15 @@ FLOOR=runtime-floor
 PACKAGES=(-p "$FLOOR"); BINS=(--bin "$FLOOR")
 for f in "${FUNCTIONS[@]}"; do PACKAGES+=(-p "$f"); BINS+=(--bin "$f"); done
 
-echo "==> cargo build --release (host): $FLOOR ${FUNCTIONS[*]}"
+# The host build is linked as the Lambda build is (.cargo/config.toml: position-dependent
+# executables). RUSTFLAGS with an explicit --target reach the binaries only, not the build
+# scripts and proc macros (which must stay position-independent).
+HOST="$(rustc -vV | sed -n 's/^host: //p')"
+TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+export BENCH_HOST_RELEASE_DIR="$TARGET_DIR/$HOST/release" BENCH_LAMBDA_DIR="$TARGET_DIR/lambda"
+echo "==> cargo build --release --target $HOST (host, non-PIE): $FLOOR ${FUNCTIONS[*]}"
 started=$SECONDS
-cargo build --release --locked "${PACKAGES[@]}"
+RUSTFLAGS="-C relocation-model=static" cargo build --release --locked --target "$HOST" "${PACKAGES[@]}"
 export BENCH_HOST_BUILD_S=$((SECONDS - started))
 
 echo "==> cargo lambda build --release --arm64: $FLOOR ${FUNCTIONS[*]}"

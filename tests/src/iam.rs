@@ -224,8 +224,9 @@ impl LocalAws {
         self.principal(binding.function, &self.role_policies(binding))
     }
 
-    /// A principal with the reaper application's role as deployed for `config`: its mode and
-    /// tagging switch (which decide the role's statements), marks table, topic and own stack.
+    /// A principal with the reaper application's role as deployed for `config`: its mode,
+    /// tagging switch, allowlist and production stacks (which decide the role's statements),
+    /// marks table, topic and own stack.
     pub fn reaper_principal(&self, config: &ReaperConfig) -> Principal {
         let region = self.region();
         let table = config.marks_table.as_deref().expect("the reaper's marks table");
@@ -234,7 +235,12 @@ impl LocalAws {
             Mode::Report => "report",
             Mode::Enforce => "enforce",
         };
-        let parameters = json!({"ReaperMode": mode, "ReaperTagStacks": config.tag_stacks.to_string()});
+        let parameters = json!({
+            "ReaperMode": mode,
+            "ReaperTagStacks": config.tag_stacks.to_string(),
+            "ReaperAllowedStacks": config.allowed_stacks.as_deref().unwrap_or_default().join(","),
+            "ProductionStacks": config.production_stacks.join(","),
+        });
         let own_stack = format!(
             "arn:aws:cloudformation:{region}:{ACCOUNT}:stack/{}/7e1c0de5-0000-4000-8000-000000000000",
             config.own_stack

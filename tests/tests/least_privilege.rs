@@ -177,7 +177,8 @@ async fn every_reaper_statement_is_needed() {
     let table = aws.create_marks_table("lp-marks").await;
     let (topic, _queue) = aws.topic_with_queue("lp-notices").await;
     // Enforce mode with the courtesy tag: every statement of the role exists.
-    let parameters = json!({"ReaperMode": "enforce", "ReaperTagStacks": "true"});
+    let parameters =
+        json!({"ReaperMode": "enforce", "ReaperTagStacks": "true", "ReaperAllowedStacks": "lg-*"});
     let binding = RoleBinding::reaper(&own_stack, &table, &topic, REGION, parameters);
     let policies = aws.role_policies(&binding);
     let scenario = |policies: Vec<Policy>| {
@@ -197,6 +198,7 @@ async fn every_reaper_statement_is_needed() {
                 notifier: Some(SnsNotifier::new(&principal.sdk, &topic)),
                 config: ReaperConfig {
                     mode: Mode::Enforce,
+                    allowed_stacks: Some(vec!["lg-*".into()]), // unique() names
                     tag_stacks: true,
                     allow_replay: true,
                     max_deletions: 5,
@@ -206,7 +208,7 @@ async fn every_reaper_statement_is_needed() {
                     ..ReaperConfig::default()
                 },
             };
-            let t0 = Timestamp::now();
+            let t0 = Timestamp::now().whole_seconds();
             let mut outcome = Vec::new();
             for hours in [48, 108, 121] {
                 let at = t0.plus(Duration::from_secs(hours * 3_600));

@@ -49,6 +49,8 @@ fn as_role(aws: &LocalAws, config: ReaperConfig) -> (AwsReaper, Principal) {
 fn enforce() -> ReaperConfig {
     ReaperConfig {
         mode: Mode::Enforce,
+        // Wide enough to let the protections, not the allowlist, keep lifeguard* and shared-*.
+        allowed_stacks: Some(vec!["app-*".into(), "shared-*".into(), "lifeguard*".into()]),
         protected_stacks: vec!["shared-*".into()],
         max_deletions: 5,
         allow_replay: true,
@@ -100,7 +102,7 @@ const TEMP_ALICE: [(&str, &str); 3] = [(TEMPORARY_TAG, "true"), (OWNER_TAG, ALIC
 async fn a_mixed_inventory_over_replayed_runs_loses_exactly_the_expired_owned_stacks() {
     let aws = LocalAws::connect_isolated("eu-west-3").await;
     let template = stack_template(&[], &[]);
-    let t0 = Timestamp::now();
+    let t0 = Timestamp::now().whole_seconds();
     let bob_temporary = [(TEMPORARY_TAG, "true"), (OWNER_TAG, BOB), (TTL_TAG, "1d")];
     // Never deleted, whatever the times.
     let production = aws.create_stack("lifeguard", &template, &TEMP_ALICE, false).await;
@@ -133,6 +135,8 @@ async fn a_mixed_inventory_over_replayed_runs_loses_exactly_the_expired_owned_st
     aws.create_stack("app-snoozed", &template, &bob_temporary, false).await;
     aws.create_stack("app-expired", &template, &TEMP_ALICE, false).await;
     aws.create_stack("app-stuck", &template, &bob_temporary, false).await;
+    // Opted in, owned and expired, but outside the allowlist: it survives every run.
+    aws.create_stack("team-database", &template, &TEMP_ALICE, false).await;
     let everything = aws.stack_names().await;
     let (reaper, table, queue, _role) = reaper(&aws, enforce()).await;
 
@@ -155,6 +159,7 @@ async fn a_mixed_inventory_over_replayed_runs_loses_exactly_the_expired_owned_st
     assert_decision(&report, "app-termination-protected", "warn", "termination-protected");
     assert_decision(&report, "app-exporter", "warn", "exports-in-use");
     assert_decision(&report, "app-young", "keep", "not-expired");
+    assert_decision(&report, "team-database", "skip", "not-allowed");
     assert!(!report.stacks.iter().any(|s| s.name == "app-untagged" || s.name == "app-importer"));
     assert_eq!(report.counts.stacks, everything.len());
     assert_eq!(aws.stack_names().await, everything, "nothing deleted on a first notice");
@@ -171,7 +176,9 @@ async fn a_mixed_inventory_over_replayed_runs_loses_exactly_the_expired_owned_st
     for name in ["app-expired", "app-termination-protected", "app-exporter"] {
         assert!(alice[0].contains(name), "{name} missing from {}", alice[0]);
     }
-    assert!(!alice[0].contains("app-young") && !alice[0].contains("app-snoozed"), "{}", alice[0]);
+    for name in ["app-young", "app-snoozed", "team-database"] {
+        assert!(!alice[0].contains(name), "{name} in {}", alice[0]);
+    }
     let bob = to(BOB);
     assert_eq!(bob.len(), 1, "{sent:#?}");
     assert!(
@@ -208,6 +215,7 @@ async fn a_mixed_inventory_over_replayed_runs_loses_exactly_the_expired_owned_st
         let entry = report.stacks.iter().find(|s| s.name == name).unwrap();
         assert_eq!(entry.deletion, Some(DeletionOutcome::Requested), "{name}");
     }
+    assert_decision(&report, "team-database", "skip", "not-allowed");
     let mut expected = everything.clone();
     expected.remove("app-expired");
     assert_eq!(aws.stack_names().await, expected, "exactly app-expired is gone");
@@ -249,7 +257,7 @@ async fn a_mixed_inventory_over_replayed_runs_loses_exactly_the_expired_owned_st
 async fn the_cap_stops_deletions_loudly_and_report_mode_marks_do_not_count() {
     let aws = LocalAws::connect_isolated("ap-south-2").await;
     let template = stack_template(&[], &[]);
-    let t0 = Timestamp::now();
+    let t0 = Timestamp::now().whole_seconds();
     for i in 0..4 {
         aws.create_stack(&format!("app-{i}"), &template, &TEMP_ALICE, false).await;
     }
@@ -284,7 +292,7 @@ async fn the_cap_stops_deletions_loudly_and_report_mode_marks_do_not_count() {
 async fn throttling_is_retried_reported_and_never_forced() {
     let aws = LocalAws::connect_isolated("ca-west-1").await;
     let template = stack_template(&[], &[]);
-    let t0 = Timestamp::now();
+    let t0 = Timestamp::now().whole_seconds();
     aws.create_stack("app-a", &template, &TEMP_ALICE, false).await;
     let (reaper, _table, _queue, role) = reaper(&aws, enforce()).await;
     run(&reaper, after(t0, 2 * DAY)).await;

@@ -22,6 +22,8 @@ fn reaper_role(aws: &LocalAws, mode: Mode, tag_stacks: bool, table: &str, topic:
     aws.reaper_principal(&ReaperConfig {
         mode,
         tag_stacks,
+        // Every stack these tests create (unique names start lg-).
+        allowed_stacks: Some(vec!["lg-*".into()]),
         marks_table: Some(table.to_owned()),
         topic_arn: Some(topic.to_owned()),
         ..ReaperConfig::default()
@@ -147,6 +149,45 @@ async fn delete_removes_the_stack_and_describe_then_finds_none() {
     let stacks = cloudformation.list().await.unwrap();
     assert!(!stacks.iter().any(|s| s.name == name), "deleted stacks are not listed");
     assert_eq!(cloudformation.describe(&unique("cfn-never-existed")).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn the_role_deletes_only_allowed_stacks_and_never_production_ones() {
+    let aws = LocalAws::connect().await;
+    let template = stack_template(&[], &[]);
+    let allowed = unique("cfn-allowed");
+    // A stack nested in an allowed one, as CloudFormation names it: deleted with its parent.
+    let nested = format!("{allowed}-Hooks-0ABC");
+    let outside = unique("cfn-outside").replacen("lg-", "team-", 1);
+    let production = unique("cfn-production");
+    let mut ids = BTreeMap::new();
+    for name in [&allowed, &nested, &outside, &production] {
+        ids.insert(name.clone(), aws.create_stack(name, &template, &TEMPORARY, false).await);
+    }
+    // Deployed as an operator might misconfigure it: the allowlist names a production stack.
+    let role = aws.reaper_principal(&ReaperConfig {
+        mode: Mode::Enforce,
+        allowed_stacks: Some(vec![allowed.clone(), production.clone()]),
+        production_stacks: vec![production.clone()],
+        marks_table: Some(unique("unused-marks")),
+        topic_arn: Some(topic_arn(&aws, &unique("unused-notices"))),
+        ..ReaperConfig::default()
+    });
+    let cloudformation = CloudFormationClient::new(&role.sdk);
+
+    let error = cloudformation.delete(&ids[&outside]).await.unwrap_err();
+    assert_eq!((error.operation, error.code.as_str()), ("DeleteStack", "AccessDenied"), "{error}");
+    assert!(error.message.contains("no identity-based policy allows"), "{error}");
+    let error = cloudformation.delete(&ids[&production]).await.unwrap_err();
+    assert_eq!((error.operation, error.code.as_str()), ("DeleteStack", "AccessDenied"), "{error}");
+    assert!(error.message.contains("explicit deny"), "{error}");
+    for name in [&outside, &production] {
+        assert!(cloudformation.describe(name).await.unwrap().is_some(), "{name} is still there");
+    }
+    for name in [&nested, &allowed] {
+        cloudformation.delete(&ids[name]).await.unwrap();
+        assert_eq!(cloudformation.describe(name).await.unwrap(), None, "{name} is deleted");
+    }
 }
 
 #[tokio::test]

@@ -21,6 +21,9 @@ use lifeguard_tests::{
 use serde_json::{Value, json};
 use std::time::Duration;
 
+/// The stacks the reaper binary may delete (`lifeguard` is kept by its protection).
+const ALLOWED_STACKS: &str = "app-*";
+
 /// A deployment 1 → 2 of a new LoyaltyFunction whose pre-traffic hook is the real binary, and a
 /// watch serving the binaries under the pre-traffic hook's role for that deployment's application.
 fn pre_traffic_setup(aws: &LocalAws, label: &str) -> (DeploymentSpec, Watch) {
@@ -231,6 +234,7 @@ async fn reaper_watch(aws: &LocalAws, mode: Mode, reaper_env: &[(&str, &str)]) -
     let (topic, _queue) = aws.topic_with_queue("rt-notices").await;
     let config = ReaperConfig {
         mode,
+        allowed_stacks: Some(vec![ALLOWED_STACKS.into()]),
         topic_arn: Some(topic.clone()),
         marks_table: Some(table.clone()),
         ..ReaperConfig::default()
@@ -245,6 +249,7 @@ async fn reaper_watch(aws: &LocalAws, mode: Mode, reaper_env: &[(&str, &str)]) -
         ("REAPER_MODE", mode),
         ("REAPER_TOPIC_ARN", topic.as_str()),
         ("REAPER_MARKS_TABLE", table.as_str()),
+        ("REAPER_ALLOWED_STACKS", ALLOWED_STACKS),
     ];
     env.extend_from_slice(reaper_env);
     (Watch::start(&env), role)
@@ -254,7 +259,7 @@ async fn reaper_watch(aws: &LocalAws, mode: Mode, reaper_env: &[(&str, &str)]) -
 async fn real_reaper_binary_replays_runs_and_deletes_only_the_ripe_stack() {
     let aws = LocalAws::connect_isolated("eu-south-1").await;
     let template = stack_template(&[], &[]);
-    let t0 = Timestamp::now();
+    let t0 = Timestamp::now().whole_seconds();
     let owned = [(TEMPORARY_TAG, "true"), (OWNER_TAG, "alice@example.com"), (TTL_TAG, "1d")];
     aws.create_stack("app-expired", &template, &owned, false).await;
     aws.create_stack("app-protected", &template, &owned, true).await;

@@ -36,7 +36,7 @@ fn test_pki() -> TestPki {
     server.distinguished_name.push(DnType::CommonName, "lifeguard test server");
     let server_cert = server.signed_by(&server_key, &issuer).unwrap();
 
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let server = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()

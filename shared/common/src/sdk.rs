@@ -83,8 +83,8 @@ async fn load_config_with(http_client: SharedHttpClient) -> aws_config::SdkConfi
     loader.load().await
 }
 
-/// The SDK's default HTTPS client, built as `default-https-client` builds it (hyper 1 and rustls
-/// on aws-lc, the SDK's cipher suites, ALPN h2/http1.1, the connect and read timeouts of each
+/// The SDK's HTTPS client, built as `default-https-client` builds it (hyper 1 and rustls, the
+/// SDK's cipher suites, ALPN h2/http1.1, the connect and read timeouts of each
 /// client's settings, proxies from `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY`), with one difference:
 /// it trusts the compiled-in [`AMAZON_ROOTS_PEM`] and `extra_ca_pem` instead of the system's
 /// certificates. Nothing is read from disk, and 5 roots decode in microseconds where the system's
@@ -118,7 +118,7 @@ fn build_https_client(extra_ca: Result<Option<&[u8]>, String>) -> SharedHttpClie
                 reported.call_once(|| tracing::error!(%problem, "extra CA certificates left out"));
             }
             let mut connector = Connector::builder()
-                .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+                .tls_provider(Provider::Rustls(CryptoMode::Ring))
                 .tls_context(tls.clone());
             connector.set_connector_settings(settings.cloned());
             if let Some(components) = components {

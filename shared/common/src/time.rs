@@ -65,6 +65,11 @@ impl Timestamp {
         self.unix_seconds() + if self.0.rem_euclid(MILLIS_PER_SECOND) == 0 { 0 } else { 1 }
     }
 
+    /// This instant without its fraction of a second, as RFC 3339 tags and marks record it.
+    pub const fn whole_seconds(self) -> Self {
+        Self::from_unix_seconds(self.unix_seconds())
+    }
+
     /// Milliseconds since the Unix epoch.
     pub const fn unix_millis(self) -> i64 {
         self.0
@@ -305,6 +310,8 @@ mod tests {
         assert_eq!(instant.to_string(), "2026-11-18T11:06:40Z");
         assert_eq!(instant.duration_since(whole), Duration::from_millis(250));
         assert_eq!(whole.duration_since(instant), Duration::ZERO);
+        assert_eq!(instant.whole_seconds(), whole);
+        assert_eq!(Timestamp::from_unix_millis(-1).whole_seconds(), Timestamp::from_unix_seconds(-1));
         assert_eq!(whole.plus(Duration::from_millis(250)), instant);
         assert_eq!(instant.minus(Duration::from_millis(250)), whole);
     }

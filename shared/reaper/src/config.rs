@@ -26,6 +26,10 @@ pub const MAX_DELETIONS_VAR: &str = "REAPER_MAX_DELETIONS";
 pub const DEFAULT_TTL_VAR: &str = "REAPER_DEFAULT_TTL";
 /// Longest lifetime tags may ask for, counted from creation; default `60d`.
 pub const MAX_LIFETIME_VAR: &str = "REAPER_MAX_LIFETIME";
+/// Comma-separated glob patterns (`*`, `?`) of the only stacks the reaper may ever delete;
+/// required in enforce mode. Unset in report mode, every name is planned as if allowed (report
+/// mode deletes nothing).
+pub const ALLOWED_STACKS_VAR: &str = "REAPER_ALLOWED_STACKS";
 /// Comma-separated glob patterns of stack names never to delete, besides the built-in ones.
 pub const PROTECTED_STACKS_VAR: &str = "REAPER_PROTECTED_STACKS";
 /// Name of the reaper's own stack, always protected; default [`DEFAULT_OWN_STACK`].
@@ -112,6 +116,9 @@ pub struct ReaperConfig {
     pub production_stacks: Vec<String>,
     /// Further protected patterns from [`PROTECTED_STACKS_VAR`].
     pub protected_stacks: Vec<String>,
+    /// The only stacks that may be deleted ([`ALLOWED_STACKS_VAR`]); `None` (report mode only)
+    /// allows every name.
+    pub allowed_stacks: Option<Vec<String>>,
     /// SNS topic for notices.
     pub topic_arn: Option<String>,
     /// DynamoDB table holding the marks.
@@ -133,6 +140,7 @@ impl Default for ReaperConfig {
             own_stack: DEFAULT_OWN_STACK.to_owned(),
             production_stacks: DEFAULT_PRODUCTION_STACKS.iter().map(|p| (*p).to_owned()).collect(),
             protected_stacks: Vec::new(),
+            allowed_stacks: None,
             topic_arn: None,
             marks_table: None,
         }
@@ -203,6 +211,20 @@ impl ReaperConfig {
         if let Some((_, value)) = read(PROTECTED_STACKS_VAR) {
             config.protected_stacks = patterns(&value);
         }
+        if let Some((variable, value)) = read(ALLOWED_STACKS_VAR) {
+            let allowed = patterns(&value);
+            if let Some(bad) = allowed.iter().find(|pattern| !is_stack_name_glob(pattern)) {
+                return Err(problem(
+                    variable,
+                    &value,
+                    &format!("{bad:?} is not a stack-name glob (letters, digits, -, * and ?)"),
+                ));
+            }
+            if allowed.is_empty() {
+                return Err(problem(variable, &value, "names no pattern"));
+            }
+            config.allowed_stacks = Some(allowed);
+        }
         if let Some((variable, value)) = read(TOPIC_ARN_VAR) {
             let arn = value.trim();
             if !(arn.starts_with("arn:") && arn.split(':').nth(2) == Some("sns")) {
@@ -226,6 +248,7 @@ impl ReaperConfig {
             let required = [
                 (TOPIC_ARN_VAR, config.topic_arn.is_none(), "to notify owners"),
                 (MARKS_TABLE_VAR, config.marks_table.is_none(), "to keep marks"),
+                (ALLOWED_STACKS_VAR, config.allowed_stacks.is_none(), "to name the stacks it may delete"),
             ];
             if let Some((variable, _, purpose)) = required.into_iter().find(|(_, missing, _)| *missing) {
                 let value = lookup(variable).unwrap_or_default();
@@ -256,6 +279,13 @@ impl ReaperConfig {
         self.protected_patterns().find(|pattern| glob_matches(pattern, stack_name))
     }
 
+    /// Whether `stack_name` matches a pattern of [`ALLOWED_STACKS_VAR`] (always, when unset).
+    pub fn allows(&self, stack_name: &str) -> bool {
+        self.allowed_stacks
+            .as_ref()
+            .is_none_or(|patterns| patterns.iter().any(|pattern| glob_matches(pattern, stack_name)))
+    }
+
     /// How long before `delete_after` the final notice goes out: one day, or half the grace
     /// period when that is shorter.
     pub fn final_notice_lead(&self) -> Duration {
@@ -265,6 +295,12 @@ impl ReaperConfig {
 
 fn problem(variable: &'static str, value: &str, problem: &str) -> ConfigError {
     ConfigError { variable, value: value.to_owned(), problem: problem.to_owned() }
+}
+
+/// Letters, digits, `-` (what stack names hold) and the glob characters `*` and `?`: nothing
+/// that could change the meaning of the IAM stack ARNs the template builds from the same list.
+fn is_stack_name_glob(pattern: &str) -> bool {
+    pattern.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '*' | '?'))
 }
 
 fn patterns(list: &str) -> Vec<String> {
@@ -286,6 +322,7 @@ mod tests {
         (MODE_VAR, "enforce"),
         (TOPIC_ARN_VAR, "arn:aws:sns:eu-west-1:123456789012:reaper"),
         (MARKS_TABLE_VAR, "reaper-marks"),
+        (ALLOWED_STACKS_VAR, "feature-*"),
     ];
 
     #[test]
@@ -332,6 +369,16 @@ mod tests {
         assert_eq!(config.protecting_pattern("lifeguard"), None);
         assert_eq!(config.final_notice_lead(), Duration::from_secs(18 * 3_600));
         assert_eq!(config.marks_table.as_deref(), Some("reaper-marks"));
+        assert_eq!(config.allowed_stacks, Some(vec!["feature-*".to_owned()]));
+    }
+
+    #[test]
+    fn only_allowed_names_may_be_deleted() {
+        let config = config(&[(ALLOWED_STACKS_VAR, "feature-*, demo-??")]).unwrap();
+        assert!(config.allows("feature-login") && config.allows("demo-42"));
+        assert!(!config.allows("demo-420") && !config.allows("prod-feature-x") && !config.allows("feature"));
+        let unset = super::ReaperConfig::default();
+        assert!(unset.allows("anything"), "report mode without the setting plans every name");
     }
 
     #[test]
@@ -362,6 +409,13 @@ mod tests {
                 "required to notify owners when REAPER_MODE=enforce",
             ),
             (ENFORCE[..2].to_vec(), MARKS_TABLE_VAR, "required to keep marks"),
+            (ENFORCE[..3].to_vec(), ALLOWED_STACKS_VAR, "required to name the stacks it may delete"),
+            (vec![(ALLOWED_STACKS_VAR, " , ")], ALLOWED_STACKS_VAR, "no pattern"),
+            (
+                vec![(ALLOWED_STACKS_VAR, "feature-*,prod/*")],
+                ALLOWED_STACKS_VAR,
+                "\"prod/*\" is not a stack-name glob",
+            ),
         ] {
             let error = config(&vars).unwrap_err();
             assert_eq!(error.variable, variable, "{error}");

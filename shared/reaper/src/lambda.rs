@@ -57,7 +57,7 @@ where
     }
     let reaper = reaper.as_ref();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
-        handle(reaper, &event.payload, Timestamp::now()).await
+        handle(reaper, &event.payload, Timestamp::now().whole_seconds()).await
     }))
     .await
 }

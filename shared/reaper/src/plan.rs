@@ -6,8 +6,9 @@
 //! 7 once every stack is decided).
 //!
 //! 1. The reaper is enabled, the stack is not `DELETE_COMPLETE`, carries
-//!    `lifeguard:temporary=true`, is not nested, matches no protected pattern and is not in
-//!    progress (`*_IN_PROGRESS` or an unknown status). Otherwise: `Skip`.
+//!    `lifeguard:temporary=true`, is not nested, matches no protected pattern, matches a pattern
+//!    of the allowlist (`REAPER_ALLOWED_STACKS`; every name in report mode without one) and is
+//!    not in progress (`*_IN_PROGRESS` or an unknown status). Otherwise: `Skip`.
 //! 2. Its lifecycle tags parse. Otherwise: `Warn` (`malformed-tag`) on every run.
 //! 3. It has expired. Otherwise: `Keep` (`not-expired`, or `snoozed` when the owner moved the
 //!    expiry past the one the mark saw, which ends the notice cycle); or `Warn`
@@ -142,6 +143,8 @@ pub enum ReasonCode {
     Nested,
     /// The name matches a protected pattern.
     ProtectedName,
+    /// The name matches no pattern of the allowlist (`REAPER_ALLOWED_STACKS`).
+    NotAllowed,
     /// An operation is in progress, or the status is unknown.
     UnsettledStatus,
     /// A lifecycle tag cannot be parsed.
@@ -177,12 +180,13 @@ pub enum ReasonCode {
 
 impl ReasonCode {
     /// Every code, in the planner's order.
-    pub const ALL: [ReasonCode; 20] = [
+    pub const ALL: [ReasonCode; 21] = [
         Self::ReaperDisabled,
         Self::AlreadyDeleted,
         Self::NotOptedIn,
         Self::Nested,
         Self::ProtectedName,
+        Self::NotAllowed,
         Self::UnsettledStatus,
         Self::MalformedTag,
         Self::NotExpired,
@@ -208,6 +212,7 @@ impl ReasonCode {
             Self::NotOptedIn => "not-opted-in",
             Self::Nested => "nested",
             Self::ProtectedName => "protected-name",
+            Self::NotAllowed => "not-allowed",
             Self::UnsettledStatus => "unsettled-status",
             Self::MalformedTag => "malformed-tag",
             Self::NotExpired => "not-expired",
@@ -447,7 +452,7 @@ fn decide(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig, now: Ti
 }
 
 /// Rule 1: the reaper is enabled and the stack in its scope: not deleted, opted in, not nested,
-/// not protected, not in progress. Returns its status class.
+/// not protected, allowed, not in progress. Returns its status class.
 fn in_scope(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig) -> Ruling<StatusClass> {
     let skip = |reason| Decision::new(stack, Action::Skip, reason);
     if config.disabled {
@@ -467,6 +472,13 @@ fn in_scope(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig) -> Ru
         return Break(
             skip(ReasonCode::ProtectedName)
                 .detail(format!("matches protected pattern {pattern:?}"))
+                .clear_mark(mark),
+        );
+    }
+    if !config.allows(&stack.name) {
+        return Break(
+            skip(ReasonCode::NotAllowed)
+                .detail("matches no pattern of REAPER_ALLOWED_STACKS")
                 .clear_mark(mark),
         );
     }
@@ -765,6 +777,21 @@ mod tests {
             assert_decision(&d, Action::Skip, reason);
             assert_eq!(d.mark, MarkChange::Clear);
         }
+    }
+
+    #[test]
+    fn deletes_only_stacks_the_allowlist_names() {
+        let config = ReaperConfig { allowed_stacks: Some(vec!["pr-*".into()]), ..enforce() };
+        let outside = stack("team-db", 20);
+        let d = decide_one(&outside, Some(&ripe_mark(&outside)), &config);
+        assert_decision(&d, Action::Skip, ReasonCode::NotAllowed);
+        assert_eq!(d.mark, MarkChange::Clear);
+        let inside = stack("pr-1", 20);
+        assert_decision(
+            &decide_one(&inside, Some(&ripe_mark(&inside)), &config),
+            Action::Delete,
+            ReasonCode::Delete,
+        );
     }
 
     #[test]

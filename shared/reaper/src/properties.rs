@@ -67,8 +67,17 @@ const NAMES: &[&str] = &["pr-", "feature-", "shared-", "lifeguard", "lifeguard-r
 fn random_config(rng: &mut Rng) -> ReaperConfig {
     let default_ttl = Duration::from_secs((1 + rng.below(30 * 24)) * HOUR);
     let max_lifetime = default_ttl + Duration::from_secs(rng.below(60) * DAY);
+    let mode = if rng.chance(70) { Mode::Enforce } else { Mode::Report };
+    // Enforce mode never runs without an allowlist (the settings refuse it).
+    let allowed_stacks = match rng.below(4) {
+        0 if mode == Mode::Report => None,
+        0 | 1 => Some(vec!["pr-*".into(), "feature-*".into()]),
+        2 => Some(vec!["pr-?".into()]),
+        _ => Some(vec!["*".into()]),
+    };
     ReaperConfig {
-        mode: if rng.chance(70) { Mode::Enforce } else { Mode::Report },
+        mode,
+        allowed_stacks,
         disabled: rng.chance(5),
         grace: Duration::from_secs((1 + rng.below(7 * 24)) * HOUR),
         max_deletions: rng.below(7) as u32,
@@ -225,6 +234,8 @@ fn owner_is_valid(stack: &StackInfo) -> bool {
 fn deletable(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig, now: Timestamp) -> bool {
     let opted_in = stack.tags.get(TEMPORARY_TAG).is_some_and(|v| v == "true");
     let protected = config.protected_patterns().any(|p| glob_matches(p, &stack.name));
+    let allowed =
+        config.allowed_stacks.as_ref().is_none_or(|a| a.iter().any(|p| glob_matches(p, &stack.name)));
     let malformed_owner = stack.tags.get(OWNER_TAG).is_some_and(|o| !is_email(o.trim()));
     let Some(expiry) = expected_expiry(stack, config) else { return false };
     let Some(mark) = mark else { return false };
@@ -235,6 +246,7 @@ fn deletable(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig, now:
         && stack.termination_protection == Some(false)
         && (SETTLED_STATUSES.contains(&stack.status.as_str()) || stack.status == "DELETE_FAILED")
         && !protected
+        && allowed
         && !stack.exports_in_use
         && owner_is_valid(stack)
         && !malformed_owner

@@ -133,6 +133,7 @@ fn bench_planner() {
         "REAPER_MODE" => Some("enforce".to_owned()),
         "REAPER_TOPIC_ARN" => Some("arn:aws:sns:us-east-1:123456789012:reaper".to_owned()),
         "REAPER_MARKS_TABLE" => Some("reaper-marks".to_owned()),
+        "REAPER_ALLOWED_STACKS" => Some("app-feature-*".to_owned()),
         _ => None,
     };
     let config = ReaperConfig::from_lookup(lookup).expect("bench configuration");

@@ -443,7 +443,7 @@ fn print_tables(rows: &[Row], stacks: usize) {
 #[tokio::main]
 async fn main() {
     let aws = LocalAws::connect_isolated(REGION).await;
-    let t0 = Timestamp::now();
+    let t0 = Timestamp::now().whole_seconds();
     let specs = inventory(t0);
     let exporters: BTreeSet<&str> =
         specs.iter().filter(|s| !s.exports.is_empty()).map(|s| s.name.as_str()).collect();
@@ -471,6 +471,7 @@ async fn main() {
         notifier: Some(SnsNotifier::new(&aws.sdk, &topic)),
         config: ReaperConfig {
             mode: Mode::Enforce,
+            allowed_stacks: Some(vec!["*".into()]),
             allow_replay: true,
             max_deletions: MAX_DELETIONS,
             topic_arn: Some(topic.clone()),

@@ -399,6 +399,8 @@ const REAPER_REGION: &str = "eu-central-2";
 const REAPER_MODE: &str = "enforce";
 /// The reaper's own protected pattern, besides the built-in `lifeguard` and `lifeguard-reaper`.
 const PROTECTED: &str = "shared-*";
+/// The stacks the reaper may delete at all (`shared-*` and `lifeguard*` are kept by protection).
+const ALLOWED: &str = "app-*,shared-*,lifeguard*";
 const HOUR: u64 = 3_600;
 const DAY: u64 = 24 * HOUR;
 const ALICE: &str = "alice@example.com";
@@ -472,7 +474,7 @@ async fn seed_stacks(aws: &LocalAws, t0: Timestamp) -> (BTreeSet<String>, BTreeS
 /// expected stacks are gone.
 async fn rehearse_reaper() -> bool {
     let aws = LocalAws::connect_isolated(REAPER_REGION).await;
-    let t0 = Timestamp::now();
+    let t0 = Timestamp::now().whole_seconds();
     let (seeded, expected_gone) = seed_stacks(&aws, t0).await;
     eprintln!("==> seeded {} stacks in {REAPER_REGION}", seeded.len());
     let table = aws.create_marks_table("rehearsal-marks").await;
@@ -480,6 +482,7 @@ async fn rehearse_reaper() -> bool {
     // The reaper application's role, deployed in enforce mode with its defaults otherwise.
     let role = aws.reaper_principal(&ReaperConfig {
         mode: Mode::Enforce,
+        allowed_stacks: Some(ALLOWED.split(',').map(str::to_owned).collect()),
         topic_arn: Some(topic.clone()),
         marks_table: Some(table.clone()),
         ..ReaperConfig::default()
@@ -492,6 +495,7 @@ async fn rehearse_reaper() -> bool {
         ("AWS_DEFAULT_REGION", REAPER_REGION),
         ("AWS_ACCESS_KEY_ID", &role.access_key),
         ("REAPER_MODE", REAPER_MODE),
+        ("REAPER_ALLOWED_STACKS", ALLOWED),
         // The runs are replayed at later event times.
         ("REAPER_ALLOW_REPLAY", "true"),
         ("REAPER_TOPIC_ARN", &topic),
