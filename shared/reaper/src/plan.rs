@@ -14,7 +14,9 @@
 //!    expiry past the one the mark saw, which ends the notice cycle); or `Warn`
 //!    (`beyond-max-lifetime`) once the maximum lifetime has passed while the tags ask for more.
 //!    Such a stack is reported on every run and never deleted.
-//! 4. Its status is settled: `CREATE_COMPLETE`, `UPDATE_COMPLETE` or `IMPORT_COMPLETE`. Failed
+//! 4. Its status is settled: `CREATE_COMPLETE` or `UPDATE_COMPLETE`. `IMPORT_COMPLETE` is not
+//!    deletable (`not-deletable`): its last operation brought in resources CloudFormation did
+//!    not create, which deleting the stack would delete. Failed
 //!    and rollback states (`*_FAILED`, `ROLLBACK_COMPLETE`, `UPDATE_ROLLBACK_COMPLETE`,
 //!    `IMPORT_ROLLBACK_COMPLETE`) are reported (`failed-status`) and left to a person: a rollback
 //!    means the stack is not what its template says. One exception: a `DELETE_FAILED` stack that
@@ -50,7 +52,9 @@ use std::fmt;
 use std::ops::ControlFlow::{self, Break, Continue};
 
 /// Statuses from which a stack may be deleted.
-pub const SETTLED_STATUSES: &[&str] = &["CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"];
+pub const SETTLED_STATUSES: &[&str] = &["CREATE_COMPLETE", "UPDATE_COMPLETE"];
+/// A settled status never deleted: the stack's last operation imported existing resources.
+pub const IMPORTED_STATUS: &str = "IMPORT_COMPLETE";
 /// Settled statuses that follow a failure; never deleted, reported when expired.
 pub const ROLLBACK_STATUSES: &[&str] =
     &["ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_ROLLBACK_COMPLETE"];
@@ -158,6 +162,8 @@ pub enum ReasonCode {
     BeyondMaxLifetime,
     /// Expired, but in a failed or rollback status.
     FailedStatus,
+    /// Expired, but deleting it could delete what it does not own (`IMPORT_COMPLETE`).
+    NotDeletable,
     /// Expired, but termination protection is on or unknown.
     TerminationProtected,
     /// Expired, but another stack imports its exports.
@@ -180,7 +186,7 @@ pub enum ReasonCode {
 
 impl ReasonCode {
     /// Every code, in the planner's order.
-    pub const ALL: [ReasonCode; 21] = [
+    pub const ALL: [ReasonCode; 22] = [
         Self::ReaperDisabled,
         Self::AlreadyDeleted,
         Self::NotOptedIn,
@@ -193,6 +199,7 @@ impl ReasonCode {
         Self::Snoozed,
         Self::BeyondMaxLifetime,
         Self::FailedStatus,
+        Self::NotDeletable,
         Self::TerminationProtected,
         Self::ExportsInUse,
         Self::NoOwner,
@@ -219,6 +226,7 @@ impl ReasonCode {
             Self::Snoozed => "snoozed",
             Self::BeyondMaxLifetime => "beyond-max-lifetime",
             Self::FailedStatus => "failed-status",
+            Self::NotDeletable => "not-deletable",
             Self::TerminationProtected => "termination-protected",
             Self::ExportsInUse => "exports-in-use",
             Self::NoOwner => "no-owner",
@@ -413,6 +421,7 @@ pub fn plan(stacks: &[StackInfo], marks: &[Mark], config: &ReaperConfig, now: Ti
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum StatusClass {
     Settled,
+    Imported,
     FailedOrRolledBack,
     Deleted,
     InProgress,
@@ -421,6 +430,8 @@ enum StatusClass {
 fn classify(status: &str) -> StatusClass {
     if SETTLED_STATUSES.contains(&status) {
         StatusClass::Settled
+    } else if status == IMPORTED_STATUS {
+        StatusClass::Imported
     } else if status == "DELETE_COMPLETE" {
         StatusClass::Deleted
     } else if ROLLBACK_STATUSES.contains(&status) || status.ends_with("_FAILED") {
@@ -544,13 +555,19 @@ fn expired(
 }
 
 /// Rule 4: its status is settled, or it is a `DELETE_FAILED` stack that had its final notice (a
-/// deletion to retry); a failed or rolled-back stack is warned about (`failed-status`). Returns
-/// whether the deletion is a retry.
+/// deletion to retry); a failed or rolled-back stack is warned about (`failed-status`), an
+/// imported one too (`not-deletable`). Returns whether the deletion is a retry.
 fn settled(stack: &StackInfo, status: StatusClass, mark: Option<&Mark>, base: &Decision) -> Ruling<bool> {
     let retrying_deletion =
         stack.status == "DELETE_FAILED" && mark.is_some_and(|m| m.notices >= NOTICES_BEFORE_DELETION);
     if status == StatusClass::FailedOrRolledBack && !retrying_deletion {
         return Break(base.with(Action::Warn, ReasonCode::FailedStatus).detail(stack.status.clone()));
+    }
+    if status == StatusClass::Imported {
+        return Break(
+            base.with(Action::Warn, ReasonCode::NotDeletable)
+                .detail("IMPORT_COMPLETE: resources were imported into it, which deleting it would delete"),
+        );
     }
     Continue(retrying_deletion)
 }
@@ -835,6 +852,17 @@ mod tests {
                 let d = decide_one(&s, Some(&ripe_mark(&s)), &enforce());
                 assert_decision(&d, Action::Warn, ReasonCode::FailedStatus);
             }
+        }
+    }
+
+    #[test]
+    fn never_deletes_a_stack_whose_last_operation_imported_resources() {
+        let mut s = stack("pr-1", 20);
+        s.status = "IMPORT_COMPLETE".into();
+        for mark in [None, Some(&ripe_mark(&s))] {
+            let d = decide_one(&s, mark, &enforce());
+            assert_decision(&d, Action::Warn, ReasonCode::NotDeletable);
+            assert!(d.detail.as_deref().unwrap().contains("IMPORT_COMPLETE"), "{d:?}");
         }
     }
 
