@@ -120,7 +120,7 @@ fn report_coverage(path: &str, file: &CheckFile, template: &str, functions: &[Sa
                  DeploymentPreference has no PreTraffic or PostTraffic hook, or Enabled: false); {candidates}"
             ),
             None => {
-                eprintln!("{path}: {section}.{key} matches no guarded function of {template}; {candidates}")
+                eprintln!("{path}: {section}.{key} matches no guarded function of {template}; {candidates}");
             }
         }
     }

@@ -1,6 +1,10 @@
 //! Scripted invoke answers for [`LocalAws::script`](crate::LocalAws::script). Behaviours without
 //! `whenPayload` are used in order (the last repeats); one with `whenPayload` answers every
 //! request with that payload.
+#![expect(
+    clippy::needless_pass_by_value,
+    reason = "builders take the JSON they wrap, as callers write it inline"
+)]
 
 use serde_json::{Value, json};
 
@@ -19,7 +23,7 @@ pub fn function_error(message: &str) -> Value {
     json!({"payload": {"errorType": "Panic", "errorMessage": message}, "functionError": "Unhandled"})
 }
 
-/// Lambda refuses the invocation: 429 TooManyRequestsException.
+/// Lambda refuses the invocation: 429 `TooManyRequestsException`.
 pub fn throttle() -> Value {
     json!({"throttle": true})
 }

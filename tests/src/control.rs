@@ -21,7 +21,7 @@ pub(crate) fn http(
         .ok_or_else(|| format!("{addr} resolves to nothing"))?;
     let mut stream = TcpStream::connect_timeout(&socket, Duration::from_secs(3))
         .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
-    stream.set_read_timeout(Some(Duration::from_secs(60))).map_err(|e| e.to_string())?;
+    stream.set_read_timeout(Some(Duration::from_mins(1))).map_err(|e| e.to_string())?;
     stream.set_write_timeout(Some(Duration::from_secs(10))).map_err(|e| e.to_string())?;
     let body = body.map(Value::to_string).unwrap_or_default();
     let request = format!(

@@ -11,6 +11,7 @@ use aws_sdk_codedeploy::types::{
 use lifeguard_common::time::Timestamp;
 use lifeguard_hooks::deployment::LifecycleEvent;
 use serde_json::{Value, json};
+use std::fmt::Write as _;
 
 /// Target of the hook-report fault that tests inject.
 pub const REPORT_TARGET: &str = "CodeDeploy_20141006.PutLifecycleEventHookExecutionStatus";
@@ -27,9 +28,9 @@ pub enum AppSpecFormat {
 /// How the deployment carries its AppSpec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RevisionForm {
-    /// `AppSpecContent`: GetDeployment returns only its sha256 (what SAM deployments use).
+    /// `AppSpecContent`: `GetDeployment` returns only its sha256 (what SAM deployments use).
     AppSpecContent,
-    /// `String`: GetDeployment returns the text.
+    /// `String`: `GetDeployment` returns the text.
     String,
 }
 
@@ -78,7 +79,7 @@ pub struct DeploymentSpec {
 }
 
 impl DeploymentSpec {
-    /// A SAM-like deployment of `function` from `current` to `target` with BeforeAllowTraffic
+    /// A SAM-like deployment of `function` from `current` to `target` with `BeforeAllowTraffic`
     /// hook `hook`: JSON AppSpec, `AppSpecContent` revision, alias `live`, no group alarms.
     pub fn new(function: &str, current: Option<&str>, target: &str, hook: &str) -> Self {
         Self {
@@ -95,7 +96,7 @@ impl DeploymentSpec {
         }
     }
 
-    /// Like [`DeploymentSpec::new`], with `hook` as the AfterAllowTraffic hook only.
+    /// Like [`DeploymentSpec::new`], with `hook` as the `AfterAllowTraffic` hook only.
     pub fn post_traffic(function: &str, current: Option<&str>, target: &str, hook: &str) -> Self {
         Self {
             hooks: vec![(LifecycleEvent::AfterAllowTraffic, hook.into())],
@@ -129,14 +130,14 @@ impl DeploymentSpec {
                     self.resource, self.function, self.alias
                 );
                 if let Some(current) = &self.current_version {
-                    text.push_str(&format!("        CurrentVersion: \"{current}\"\n"));
+                    writeln!(text, "        CurrentVersion: \"{current}\"").expect("writing to a String");
                 }
                 if let Some(target) = &self.target_version {
-                    text.push_str(&format!("        TargetVersion: \"{target}\"\n"));
+                    writeln!(text, "        TargetVersion: \"{target}\"").expect("writing to a String");
                 }
                 text.push_str("Hooks:\n");
                 for (event, hook) in &self.hooks {
-                    text.push_str(&format!("  - {event}: {hook}\n"));
+                    writeln!(text, "  - {event}: {hook}").expect("writing to a String");
                 }
                 text
             }
@@ -159,7 +160,7 @@ pub struct SeededDeployment {
     pub executions: Vec<(LifecycleEvent, String)>,
     /// The AppSpec text it was created with.
     pub appspec: String,
-    /// `createTime` as GetDeployment returns it.
+    /// `createTime` as `GetDeployment` returns it.
     pub create_time: Timestamp,
 }
 
@@ -174,8 +175,7 @@ impl SeededDeployment {
         self.executions
             .iter()
             .find(|(e, _)| *e == event)
-            .map(|(_, id)| id.as_str())
-            .unwrap_or_else(|| panic!("the deployment has no {event} hook"))
+            .map_or_else(|| panic!("the deployment has no {event} hook"), |(_, id)| id.as_str())
     }
 
     /// The event CodeDeploy would send the hook of `event`.
@@ -201,7 +201,7 @@ impl LocalAws {
             .await;
         let reused = match created {
             Ok(_) => false,
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_application_already_exists_exception()) => {
+            Err(e) if e.as_service_error().is_some_and(aws_sdk_codedeploy::operation::create_application::CreateApplicationError::is_application_already_exists_exception) => {
                 true
             }
             Err(e) => panic!("CreateApplication {application}: {e:?}"),
@@ -245,8 +245,10 @@ impl LocalAws {
             .deployment_info()
             .and_then(|info| info.create_time())
             .and_then(|time| time.to_millis().ok())
-            .map(Timestamp::from_unix_millis)
-            .unwrap_or_else(|| panic!("GetDeployment {deployment_id} gave no createTime"));
+            .map_or_else(
+                || panic!("GetDeployment {deployment_id} gave no createTime"),
+                Timestamp::from_unix_millis,
+            );
         SeededDeployment { application, group, deployment_id, execution_id, executions, appspec, create_time }
     }
 
@@ -274,7 +276,7 @@ impl LocalAws {
             .unwrap_or_else(|e| panic!("CreateDeploymentGroup {application}: {e:?}"));
     }
 
-    /// The deployment group's alarm names as GetDeploymentGroup returns them (the hook reads
+    /// The deployment group's alarm names as `GetDeploymentGroup` returns them (the hook reads
     /// them this way).
     pub async fn deployment_group_alarms(&self, deployment: &SeededDeployment) -> Vec<String> {
         let info = self
@@ -297,7 +299,7 @@ impl LocalAws {
         as_list(self.control("GET", &path, None))
     }
 
-    /// Every PutLifecycleEventHookExecutionStatus call made for a deployment, in order, accepted
+    /// Every `PutLifecycleEventHookExecutionStatus` call made for a deployment, in order, accepted
     /// or not (`status`, `accepted`, `error`, `lifecycleEventHookExecutionId`).
     pub fn hook_reports(&self, deployment_id: &str) -> Vec<Value> {
         let path = format!("/_lifeguard/codedeploy/hook-reports?deploymentId={}", encode(deployment_id));

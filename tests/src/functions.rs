@@ -177,6 +177,7 @@ impl LocalAws {
     }
 
     /// Scripts the answers of `function` at `qualifier`: see [`behaviour`](crate::behaviour).
+    #[expect(clippy::needless_pass_by_value, reason = "callers write the behaviours inline with vec!")]
     pub fn script(&self, function: &str, qualifier: &str, behaviours: Vec<Value>) {
         let conditional = behaviours.iter().filter(|b| b.get("whenPayload").is_some()).count();
         let body = json!({"function": function, "qualifier": qualifier, "behaviours": behaviours});

@@ -140,7 +140,7 @@ impl Policy {
     }
 }
 
-/// AccessDenied's message, as AWS words it when no statement of `principal`'s policies allows
+/// `AccessDenied`'s message, as AWS words it when no statement of `principal`'s policies allows
 /// `action` on `resource`.
 pub fn principal_denied(principal: &Principal, action: &str, resource: &str) -> String {
     format!(
@@ -169,7 +169,7 @@ pub fn without_statement(policies: &[Policy], sid: &str) -> Vec<Policy> {
 pub struct Principal {
     /// Its access key id.
     pub access_key: String,
-    /// Its ARN, as AccessDenied messages name it.
+    /// Its ARN, as `AccessDenied` messages name it.
     pub arn: String,
     /// The SDK configuration signing with its credentials (region and endpoint of the local AWS).
     pub sdk: aws_config::SdkConfig,

@@ -41,13 +41,15 @@ pub struct LocalAws {
 /// Panics (so the test fails) with instructions when the local AWS is not there.
 fn local_endpoint() -> String {
     for var in ["AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
-        if std::env::var(var).map_or(true, |v| v.trim().is_empty()) {
-            panic!("{var} is not set: these integration tests need the local AWS; {HOW_TO_START}");
-        }
+        assert!(
+            !std::env::var(var).map_or(true, |v| v.trim().is_empty()),
+            "{var} is not set: these integration tests need the local AWS; {HOW_TO_START}"
+        );
     }
-    if std::env::var("AWS_REGION").or_else(|_| std::env::var("AWS_DEFAULT_REGION")).is_err() {
-        panic!("AWS_REGION is not set; {HOW_TO_START}");
-    }
+    assert!(
+        std::env::var("AWS_REGION").or_else(|_| std::env::var("AWS_DEFAULT_REGION")).is_ok(),
+        "AWS_REGION is not set; {HOW_TO_START}"
+    );
     let url = std::env::var("AWS_ENDPOINT_URL").expect("checked above");
     let addr = url
         .strip_prefix("http://")
@@ -55,9 +57,10 @@ fn local_endpoint() -> String {
         .trim_end_matches('/')
         .to_owned();
     let host = addr.rsplit_once(':').map_or(addr.as_str(), |(host, _)| host);
-    if !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
-        panic!("AWS_ENDPOINT_URL={url} is not on this machine: the tests only talk to the local AWS");
-    }
+    assert!(
+        matches!(host, "127.0.0.1" | "localhost" | "[::1]"),
+        "AWS_ENDPOINT_URL={url} is not on this machine: the tests only talk to the local AWS"
+    );
     match http(&addr, "GET", "/_lifeguard/health", None) {
         Ok((200, _)) => addr,
         Ok((status, body)) => panic!(

@@ -10,7 +10,7 @@ use aws_sdk_cloudwatch::types::{
 use lifeguard_common::time::Timestamp;
 use std::time::Duration;
 
-/// Target of a GetMetricData fault: `Service.Operation`, as the rpcv2Cbor path names it (the
+/// Target of a `GetMetricData` fault: `Service.Operation`, as the rpcv2Cbor path names it (the
 /// launcher matches the fault's text against the decoded CBOR body, which holds the dimensions).
 pub const GET_METRIC_DATA_TARGET: &str = "GraniteServiceVersion20100801.GetMetricData";
 

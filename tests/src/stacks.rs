@@ -71,7 +71,7 @@ impl LocalAws {
         id
     }
 
-    /// Makes the next DeleteStack of `stack` (name or id) leave it `DELETE_FAILED` with `reason`.
+    /// Makes the next `DeleteStack` of `stack` (name or id) leave it `DELETE_FAILED` with `reason`.
     pub fn script_delete_failure(&self, stack: &str, reason: &str) {
         self.control(
             "POST",
@@ -81,7 +81,7 @@ impl LocalAws {
     }
 
     /// Sets a live stack's (name or id) `StackStatus` and/or `ParentId` (a stack's name or id,
-    /// stored as its id; `RootId` follows: the parent's root, else the parent), as DescribeStacks
+    /// stored as its id; `RootId` follows: the parent's root, else the parent), as `DescribeStacks`
     /// then shows them; `None` leaves that one unchanged. Panics if there is no such stack.
     pub fn set_stack_state(&self, stack: &str, status: Option<&str>, parent_id: Option<&str>) {
         let mut body = json!({"stackName": stack, "region": self.region()});
@@ -124,7 +124,7 @@ impl LocalAws {
         stack.tags().iter().find(|t| t.key() == Some(key)).and_then(|t| t.value().map(str::to_owned))
     }
 
-    /// Replaces a stack's tags, as an owner does with `sam deploy --tags` (an UpdateStack).
+    /// Replaces a stack's tags, as an owner does with `sam deploy --tags` (an `UpdateStack`).
     pub async fn set_stack_tags(&self, name: &str, tags: &[(&str, &str)]) {
         let tags = tags
             .iter()

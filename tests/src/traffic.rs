@@ -33,6 +33,11 @@ impl Traffic {
     pub fn minutes(&self, count: usize, noise: &mut Noise) -> Vec<Minute> {
         (0..count)
             .map(|_| {
+                #[expect(
+                    clippy::cast_possible_truncation,
+                    clippy::cast_sign_loss,
+                    reason = "a rounded count near a u32 mean"
+                )]
                 let invocations = noise.around(f64::from(self.invocations), self.jitter).round() as u32;
                 let errors = noise.successes(invocations, self.error_rate);
                 let duration_ms = (noise.around(self.duration_ms, self.jitter) * 1000.0).round() / 1000.0;
@@ -67,11 +72,11 @@ pub mod summary {
             minutes.iter().filter(|m| m.invocations > 0).map(|m| m.duration_ms).collect();
         values.sort_by(f64::total_cmp);
         let middle = values.len() / 2;
-        if values.len() % 2 == 1 { values[middle] } else { (values[middle - 1] + values[middle]) / 2.0 }
+        if values.len() % 2 == 1 { values[middle] } else { f64::midpoint(values[middle - 1], values[middle]) }
     }
 }
 
-/// A deterministic pseudo-random generator (SplitMix64) for realistic, repeatable noise.
+/// A deterministic pseudo-random generator (`SplitMix64`) for realistic, repeatable noise.
 #[derive(Debug, Clone)]
 pub struct Noise(u64);
 

@@ -3,8 +3,8 @@
 //! it an event. The watch process (and everything it started) is killed on drop.
 //!
 //! Under `cargo lambda watch` a function's `AWS_LAMBDA_FUNCTION_NAME` is its binary name, so a
-//! deployment whose hooks are the real binaries names [`PRE_TRAFFIC_HOOK`] (BeforeAllowTraffic)
-//! and [`POST_TRAFFIC_HOOK`] (AfterAllowTraffic) in its AppSpec.
+//! deployment whose hooks are the real binaries names [`PRE_TRAFFIC_HOOK`] (`BeforeAllowTraffic`)
+//! and [`POST_TRAFFIC_HOOK`] (`AfterAllowTraffic`) in its AppSpec.
 
 use crate::iam::Principal;
 use crate::{ACCOUNT, TempFile, repo_root, unique};
@@ -25,7 +25,7 @@ pub const POST_TRAFFIC_HOOK: &str = "post-traffic";
 /// How long `cargo lambda watch` may take to listen.
 const START_TIMEOUT: Duration = Duration::from_secs(90);
 /// How long one invocation may take, including compiling the binary on its first invocation.
-pub const INVOKE_TIMEOUT: Duration = Duration::from_secs(600);
+pub const INVOKE_TIMEOUT: Duration = Duration::from_mins(10);
 
 /// Environment variables handed to the functions (when set in this process).
 const AWS_VARS: [&str; 9] = [
@@ -155,9 +155,11 @@ impl Watch {
             if let Ok(Some(status)) = watch.child.try_wait() {
                 panic!("`cargo lambda watch` exited ({status}) before listening:\n{}", watch.log_tail());
             }
-            if started.elapsed() > START_TIMEOUT {
-                panic!("`cargo lambda watch` did not listen within {START_TIMEOUT:?}:\n{}", watch.log_tail());
-            }
+            assert!(
+                started.elapsed() <= START_TIMEOUT,
+                "`cargo lambda watch` did not listen within {START_TIMEOUT:?}:\n{}",
+                watch.log_tail()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -251,9 +253,9 @@ fn descendants(pid: u32) -> Vec<u32> {
         let Some(child) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
         let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
         // Fields after the command name (which is in parentheses and may hold spaces).
-        let ppid = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1));
-        if let Some(ppid) = ppid.and_then(|p| p.parse::<u32>().ok()) {
-            parents.push((child, ppid));
+        let parent = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1));
+        if let Some(parent) = parent.and_then(|p| p.parse::<u32>().ok()) {
+            parents.push((child, parent));
         }
     }
     let mut found = vec![pid];

@@ -1,7 +1,7 @@
 //! Each AWS call of the hooks' adapters, through the real SDK, against the local AWS, signing as
 //! the role of the hook that makes it (as the hooks application deploys it, see
 //! `lifeguard_tests::iam`): the pre-traffic hook's for CodeDeploy and Lambda, the post-traffic
-//! hook's for GetDeploymentGroup, which only it calls. Seeding keeps the unrestricted clients.
+//! hook's for `GetDeploymentGroup`, which only it calls. Seeding keeps the unrestricted clients.
 
 use lifeguard_hooks::aws::{CodeDeployClient, LambdaClient};
 use lifeguard_hooks::deployment::Revision;
@@ -193,7 +193,7 @@ async fn throttled_invoke_is_transient_and_not_retried_by_the_sdk() {
     let lambda = LambdaClient::new(&lambda_role(&aws).sdk);
     match lambda.invoke(&name, "2", b"{}").await {
         Err(InvokeError::Transient(message)) => {
-            assert!(message.contains("TooManyRequestsException"), "{message}")
+            assert!(message.contains("TooManyRequestsException"), "{message}");
         }
         other => panic!("expected a transient error, got {other:?}"),
     }
@@ -208,7 +208,7 @@ async fn invoking_an_unknown_version_is_fatal() {
     let name = function(&aws, "fn-unknown").await;
     match LambdaClient::new(&lambda_role(&aws).sdk).invoke(&name, "9", b"{}").await {
         Err(InvokeError::Fatal(message)) => {
-            assert!(message.contains("ResourceNotFoundException"), "{message}")
+            assert!(message.contains("ResourceNotFoundException"), "{message}");
         }
         other => panic!("expected a fatal error, got {other:?}"),
     }

@@ -2,9 +2,9 @@
 //! only reads the query protocol: `localaws/stand_in/cloudwatch.py` translates). Seeds `AWS/Lambda`-style
 //! per-minute datapoints under a unique function name and reads them back as the hook will.
 //!
-//! What the post-traffic hook calls (GetMetricData, DescribeAlarms) is signed as its role, as the
+//! What the post-traffic hook calls (`GetMetricData`, `DescribeAlarms`) is signed as its role, as the
 //! hooks application deploys it (see `lifeguard_tests::iam`). What stands in for Lambda and
-//! CloudWatch themselves (PutMetricData, PutMetricAlarm, SetAlarmState) stays on the unrestricted
+//! CloudWatch themselves (`PutMetricData`, `PutMetricAlarm`, `SetAlarmState`) stays on the unrestricted
 //! clients: no role of ours may call them, and they are seeding, not the hook's calls.
 
 use aws_sdk_cloudwatch::Client;
@@ -23,7 +23,7 @@ use lifeguard_tests::{LocalAws, lambda_dimensions, unique};
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// The fault target of GetMetricData: `Service.Operation`, as an rpcv2Cbor path names them.
+/// The fault target of `GetMetricData`: `Service.Operation`, as an rpcv2Cbor path names them.
 const GET_METRIC_DATA: &str = "GraniteServiceVersion20100801.GetMetricData";
 const MINUTES: i64 = 6;
 
@@ -52,7 +52,7 @@ fn without_retries(sdk: &aws_config::SdkConfig) -> Client {
 
 /// The start of the minute ten minutes ago, in epoch seconds: the seeded series begin there.
 fn base_minute() -> i64 {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("after 1970").as_secs() as i64;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("after 1970").as_secs().cast_signed();
     now / 60 * 60 - 600
 }
 
@@ -128,7 +128,7 @@ fn queries(function: &str) -> Vec<MetricDataQuery> {
     ]
 }
 
-/// Id -> (timestamps in epoch seconds, values) of one GetMetricData page or of all pages.
+/// Id -> (timestamps in epoch seconds, values) of one `GetMetricData` page or of all pages.
 fn series<'a>(
     results: impl IntoIterator<Item = &'a MetricDataResult>,
 ) -> BTreeMap<String, (Vec<i64>, Vec<f64>)> {
@@ -262,7 +262,9 @@ async fn get_metric_data_pages_by_max_datapoints() {
     assert_eq!(first.metric_data_results()[1].status_code(), Some(&StatusCode::PartialData), "{first:?}");
     assert!(pages.last().unwrap().next_token().is_none());
     assert_eq!(
-        series(pages.iter().flat_map(|p| p.metric_data_results())),
+        series(pages.iter().flat_map(
+            aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput::metric_data_results
+        )),
         series(whole.metric_data_results())
     );
 
@@ -276,7 +278,7 @@ async fn alarm_set_to_alarm_is_described_in_alarm() {
     let function = unique("cw-alarm");
     let alarm = format!("{function}-errors");
     aws.put_alarm(&alarm, &function, "2", StateValue::Ok).await;
-    let before = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
+    let before = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs().cast_signed();
     // CloudWatch's own doing, seeded unrestricted; the hook only describes the alarm.
     client(&aws)
         .set_alarm_state()
@@ -298,7 +300,7 @@ async fn alarm_set_to_alarm_is_described_in_alarm() {
     assert!((before - 5..=before + 60).contains(&updated), "{updated} vs {before}");
     let mut dims: Vec<_> =
         found.dimensions().iter().map(|d| (d.name().unwrap(), d.value().unwrap())).collect();
-    dims.sort();
+    dims.sort_unstable();
     assert_eq!(dims[0], ("ExecutedVersion", "2"));
 
     let by_prefix = cw.describe_alarms().alarm_name_prefix(&function).send().await.expect("by prefix");
@@ -390,7 +392,7 @@ async fn large_put_metric_data_is_compressed_and_still_read() {
     // 6 x 150 distinct values: far above the SDK's 10 KiB threshold for gzip request bodies.
     let mut put = cw.put_metric_data().namespace("AWS/Lambda");
     for i in 0..MINUTES {
-        let values: Vec<f64> = (0..150).map(|n| 100.0 + n as f64 + i as f64 / 8.0).collect();
+        let values: Vec<f64> = (0..150).map(|n| 100.0 + f64::from(n) + i as f64 / 8.0).collect();
         put = put.metric_data(
             MetricDatum::builder()
                 .metric_name("Duration")

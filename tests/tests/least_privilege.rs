@@ -40,17 +40,17 @@ const USED_BY_CLOUDFORMATION: &str = "delete-temporary-stacks";
 
 const HOOK: &str = "lifeguard-hook";
 const LOGICAL_ID: &str = "GuardedFunction";
-const REMAINING: Duration = Duration::from_secs(60);
+const REMAINING: Duration = Duration::from_mins(1);
 
 /// Checks with a comparison, so the pre-traffic hook invokes the target and current versions.
-const CHECKS: &str = r#"
+const CHECKS: &str = r"
 functions:
   GuardedFunction:
     - name: answers-ok
       payload: {probe: 1}
       expect: {statusCode: 200, values: {/body/ok: true}}
       compareWithCurrent: {ignore: [/body/version]}
-"#;
+";
 
 fn healthy(version: &str) -> Value {
     answer(api(200, json!({"ok": true, "version": version})))
@@ -155,7 +155,7 @@ async fn every_post_traffic_hook_statement_is_needed() {
             }
             let principal = aws.principal("PostTrafficHook", &policies);
             let hook = aws.post_traffic_hook_as(&principal, CHECKS, HOOK);
-            let now = deployment.create_time.plus(Duration::from_secs(600));
+            let now = deployment.create_time.plus(Duration::from_mins(10));
             let handled = hook.handle(deployment.event(), REMAINING, now, &aws.function_arn(HOOK)).await;
             let outcome = match handled {
                 Ok(report) => format!("{} ({:?})", report.verdict, report.reported),

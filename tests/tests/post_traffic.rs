@@ -1,4 +1,4 @@
-//! The post-traffic (AfterAllowTraffic) hook end to end through `PostTrafficHook::handle`, with
+//! The post-traffic (`AfterAllowTraffic`) hook end to end through `PostTrafficHook::handle`, with
 //! the real SDK clients (CodeDeploy, Lambda, CloudWatch over rpcv2Cbor) against the local AWS:
 //! alarms, canary-versus-baseline analysis on seeded `AWS/Lambda` series, probes on the alias,
 //! the status it reports (read back from the launcher) and the JSON report it returns.
@@ -20,11 +20,11 @@ const HOOK: &str = "CodeDeployHook_lifeguard-post-traffic";
 const LOGICAL_ID: &str = "SampleFunction";
 const ALIAS: &str = "live";
 /// Time the tests give the hook, as Lambda would (the hook's own timeout).
-const REMAINING: Duration = Duration::from_secs(60);
+const REMAINING: Duration = Duration::from_mins(1);
 /// Minutes of metrics seeded, one datapoint per minute from the deployment's creation on.
 const MINUTES: usize = 10;
 /// When the hook runs, after the deployment's creation: the end of the analysis window.
-const HOOK_RUNS_AFTER: Duration = Duration::from_secs(600);
+const HOOK_RUNS_AFTER: Duration = Duration::from_mins(10);
 
 /// The old version's traffic before and while the canary gets its share.
 const BASELINE: Traffic = Traffic { invocations: 300, error_rate: 0.01, duration_ms: 120.0, jitter: 0.05 };
@@ -167,7 +167,7 @@ impl Case {
         self.aws.assert_reported_once(&self.deployment.deployment_id, expected);
     }
 
-    /// The analysis covered the whole deployment window in one GetMetricData call.
+    /// The analysis covered the whole deployment window in one `GetMetricData` call.
     fn assert_analysed(&self, report: &Value) {
         let analysis = &report["analysis"];
         assert_eq!(analysis["getMetricDataCalls"], 1, "{analysis:#}");
@@ -189,7 +189,7 @@ impl Case {
     }
 
     /// The probe on the alias passed.
-    fn assert_probes_passed(&self, report: &Value) {
+    fn assert_probes_passed(report: &Value) {
         let checks = report["probes"]["checks"].as_array().expect("probe checks");
         assert_eq!(report["probes"]["checkKey"], LOGICAL_ID);
         assert_eq!(checks.len(), 1, "{checks:#?}");
@@ -278,7 +278,7 @@ async fn healthy_canary_passes_with_both_versions_measured() {
         (Some(0.0), Some(0.0))
     );
     assert_eq!(throttles["canarySamples"], 10);
-    case.assert_probes_passed(&report);
+    Case::assert_probes_passed(&report);
     case.assert_reported_once("Succeeded");
 }
 
@@ -304,7 +304,7 @@ async fn canary_error_rate_five_times_the_baseline_fails_naming_the_rule() {
         "{reason}"
     );
     case.assert_alarms(&report, "OK");
-    case.assert_probes_passed(&report);
+    Case::assert_probes_passed(&report);
     case.assert_reported_once("Failed");
 }
 
@@ -399,7 +399,7 @@ async fn alarm_in_alarm_fails_naming_it() {
     assert!(
         rule(&report, "error-rate")["outcome"] == "pass" && rule(&report, "latency")["outcome"] == "pass"
     );
-    case.assert_probes_passed(&report);
+    Case::assert_probes_passed(&report);
     case.assert_reported_once("Failed");
 }
 
@@ -450,7 +450,7 @@ async fn cloudwatch_down_until_the_deadline_fails_in_time() {
     assert_report(&report, "Failed", "metrics unread");
     assert_eq!(report["analysis"], Value::Null, "{report:#}");
     case.assert_alarms(&report, "OK");
-    case.assert_probes_passed(&report);
+    Case::assert_probes_passed(&report);
     case.assert_reported_once("Failed");
 }
 
@@ -459,7 +459,7 @@ async fn probes_go_through_the_alias_to_the_target_version() {
     let case = Case::new(Setup { label: "post-alias", expect_version: Some("2"), ..Setup::default() }).await;
     let report = case.handle().await;
     assert_report(&report, "Succeeded", "1 checks passed on alias live (version 2)");
-    case.assert_probes_passed(&report);
+    Case::assert_probes_passed(&report);
 
     let calls = case.aws.invocations(&case.function);
     assert_eq!(calls.len(), 1, "{calls:#?}");
@@ -508,6 +508,6 @@ async fn first_deployment_skips_the_analysis_saying_why() {
     assert_eq!(report["currentVersion"], Value::Null, "{report:#}");
     assert_eq!(report["analysis"], Value::Null, "analysis skipped: {report:#}");
     case.assert_alarms(&report, "OK");
-    case.assert_probes_passed(&report);
+    Case::assert_probes_passed(&report);
     case.assert_reported_once("Succeeded");
 }

@@ -17,10 +17,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 const HOOK: &str = "CodeDeployHook_lifeguard-pre-traffic";
 const LOGICAL_ID: &str = "SampleFunction";
 /// Time the tests give the hook, as Lambda would (the hook's own timeout).
-const REMAINING: Duration = Duration::from_secs(60);
+const REMAINING: Duration = Duration::from_mins(1);
 
 /// One check, compared with the current version, keyed by the function's logical id.
-const CHECKS: &str = r#"
+const CHECKS: &str = r"
 functions:
   SampleFunction:
     - name: answers-ok
@@ -29,7 +29,7 @@ functions:
         statusCode: 200
         values: {/body/ok: true}
       compareWithCurrent: {ignore: [/body/version]}
-"#;
+";
 
 /// What a healthy version `version` answers.
 fn healthy(version: &str) -> Value {
@@ -206,7 +206,7 @@ async fn malformed_event_names_the_field_and_reports_nothing() {
     for (event, field) in events.into_iter().zip(["LifecycleEventHookExecutionId", "DeploymentId"]) {
         match case.hook.handle(event, REMAINING, &case.aws.function_arn(HOOK)).await {
             Err(error @ HookError::MalformedEvent(_)) => {
-                assert!(error.to_string().contains(field), "{error} does not name {field}")
+                assert!(error.to_string().contains(field), "{error} does not name {field}");
             }
             other => panic!("expected a malformed-event error, got {other:?}"),
         }

@@ -296,8 +296,8 @@ async fn marks_are_written_loaded_replaced_and_cleared() {
 
     let ids: Vec<String> =
         (0..3).map(|i| format!("arn:aws:cloudformation:us-east-1:123456789012:stack/s{i}/{i}")).collect();
-    for (i, id) in ids.iter().enumerate() {
-        marks.write(&a_mark(id, i as u32)).await.unwrap();
+    for (id, i) in ids.iter().zip(0..) {
+        marks.write(&a_mark(id, i)).await.unwrap();
     }
     let mut loaded = marks.load().await.unwrap();
     loaded.sort_by(|a, b| a.stack_id.cmp(&b.stack_id));

@@ -24,7 +24,7 @@ use std::time::Duration;
 /// The stacks the reaper binary may delete (`lifeguard` is kept by its protection).
 const ALLOWED_STACKS: &str = "app-*";
 
-/// A deployment 1 → 2 of a new LoyaltyFunction whose pre-traffic hook is the real binary, and a
+/// A deployment 1 → 2 of a new `LoyaltyFunction` whose pre-traffic hook is the real binary, and a
 /// watch serving the binaries under the pre-traffic hook's role for that deployment's application.
 fn pre_traffic_setup(aws: &LocalAws, label: &str) -> (DeploymentSpec, Watch) {
     let spec = DeploymentSpec::new(&unique(label), Some("1"), "2", PRE_TRAFFIC_HOOK);

@@ -49,7 +49,7 @@ fn test_pki() -> TestPki {
     TestPki { ca_pem, server }
 }
 
-/// Serves HTTPS on 127.0.0.1: every request is answered as Lambda's ListFunctions (no
+/// Serves HTTPS on 127.0.0.1: every request is answered as Lambda's `ListFunctions` (no
 /// functions). Returns the endpoint URL and the number of requests answered so far.
 async fn serve(config: rustls::ServerConfig) -> (String, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -1,4 +1,4 @@
-//! The benchmark's floor: lambda_runtime alone, set up as every lifeguard function is (the same
+//! The benchmark's floor: `lambda_runtime` alone, set up as every lifeguard function is (the same
 //! release profile, runtime features and subscriber), answering `{}`. `./dev bench` prints each
 //! function's cold start as a ratio to this binary's, measured in the same run.
 

@@ -1,4 +1,4 @@
-//! CodeDeploy AfterAllowTraffic hook: checks alarms, compares the new version with the old one on
+//! CodeDeploy `AfterAllowTraffic` hook: checks alarms, compares the new version with the old one on
 //! CloudWatch metrics, probes the alias, and reports one verdict.
 
 use lifeguard_common::load_config;

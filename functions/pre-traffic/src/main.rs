@@ -1,4 +1,4 @@
-//! CodeDeploy BeforeAllowTraffic hook: finds the target version from the deployment, probes that
+//! CodeDeploy `BeforeAllowTraffic` hook: finds the target version from the deployment, probes that
 //! exact version with the configured checks, and reports one verdict.
 
 use lifeguard_common::load_config;

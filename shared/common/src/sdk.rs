@@ -190,6 +190,7 @@ fn check_ca_pem(pem: &[u8]) -> Result<usize, String> {
 }
 
 /// Converts any SDK error into an [`AwsError`] that names the operation and the cause.
+#[expect(clippy::needless_pass_by_value, reason = "called as `map_err(|e| aws_error(op, e))`")]
 pub fn aws_error<E, R>(operation: &'static str, error: SdkError<E, R>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,

@@ -178,7 +178,9 @@ impl Timestamp {
         }
 
         let days = days_from_civil(year, month, day);
-        Ok(Self::from_unix_seconds(days * SECONDS_PER_DAY as i64 + hour * 3_600 + minute * 60 + second))
+        Ok(Self::from_unix_seconds(
+            days * SECONDS_PER_DAY.cast_signed() + hour * 3_600 + minute * 60 + second,
+        ))
     }
 }
 
@@ -193,8 +195,8 @@ impl fmt::Display for Timestamp {
     /// Formats as RFC 3339 UTC, e.g. `2026-03-01T12:00:00Z`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let seconds = self.unix_seconds();
-        let days = seconds.div_euclid(SECONDS_PER_DAY as i64);
-        let seconds_of_day = seconds.rem_euclid(SECONDS_PER_DAY as i64);
+        let days = seconds.div_euclid(SECONDS_PER_DAY.cast_signed());
+        let seconds_of_day = seconds.rem_euclid(SECONDS_PER_DAY.cast_signed());
         let (year, month, day) = civil_from_days(days);
         write!(
             f,
@@ -323,7 +325,7 @@ mod tests {
         assert_eq!(remaining(1_795_000_030_000), Duration::from_secs(30));
         assert_eq!(remaining(1_794_999_970_000), Duration::ZERO);
         // cargo lambda watch sends `Lambda-Runtime-Deadline-Ms: 600000`.
-        assert_eq!(remaining(600_000), Duration::from_secs(600));
+        assert_eq!(remaining(600_000), Duration::from_mins(10));
     }
 
     #[test]
@@ -384,9 +386,9 @@ mod tests {
 
     #[test]
     fn parses_durations_in_hours_days_and_weeks() {
-        assert_eq!(parse_duration("36h").unwrap(), Duration::from_secs(36 * 3_600));
-        assert_eq!(parse_duration("7d").unwrap(), Duration::from_secs(7 * 86_400));
-        assert_eq!(parse_duration(" 2w ").unwrap(), Duration::from_secs(14 * 86_400));
+        assert_eq!(parse_duration("36h").unwrap(), Duration::from_hours(36));
+        assert_eq!(parse_duration("7d").unwrap(), Duration::from_hours(168));
+        assert_eq!(parse_duration(" 2w ").unwrap(), Duration::from_hours(336));
         assert_eq!(format_duration(parse_duration("14d").unwrap()), "2w");
         assert_eq!(format_duration(parse_duration("36h").unwrap()), "36h");
     }

@@ -92,7 +92,7 @@ pub struct Check {
 }
 
 fn empty_object() -> Value {
-    Value::Object(Default::default())
+    Value::Object(serde_json::Map::new())
 }
 
 fn one() -> u32 {
@@ -371,7 +371,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const FILE: &str = r#"
+    const FILE: &str = r"
 settings:
   maxConcurrency: 4
 functions:
@@ -387,9 +387,9 @@ functions:
           /body/points: 1200
       compareWithCurrent:
         ignore: [/body/version]
-"#;
+";
 
-    fn answer(payload: Value) -> Answer {
+    fn answer(payload: &Value) -> Answer {
         Answer {
             function_error: None,
             executed_version: Some("2".into()),
@@ -454,7 +454,7 @@ functions:
         let file = parsed();
         let check = &file.functions["LoyaltyFunction"][0];
         let problems =
-            assess(check, &file.settings, "2", &answer(gold("Gold", "2")), Duration::from_millis(40));
+            assess(check, &file.settings, "2", &answer(&gold("Gold", "2")), Duration::from_millis(40));
         assert_eq!(problems, Vec::<String>::new());
     }
 
@@ -462,7 +462,7 @@ functions:
     fn an_answer_that_does_not_say_which_version_ran_fails() {
         let file = parsed();
         let check = &file.functions["LoyaltyFunction"][0];
-        let mut unnamed = answer(gold("Gold", "2"));
+        let mut unnamed = answer(&gold("Gold", "2"));
         unnamed.executed_version = None;
         let problems = assess(check, &file.settings, "2", &unnamed, Duration::from_millis(40));
         assert_eq!(
@@ -476,7 +476,7 @@ functions:
         let file = parsed();
         let check = &file.functions["LoyaltyFunction"][0];
         let mut bad =
-            answer(json!({"statusCode": 500, "body": "{\"level\":\"Silver\"}", "errorMessage": "boom"}));
+            answer(&json!({"statusCode": 500, "body": "{\"level\":\"Silver\"}", "errorMessage": "boom"}));
         bad.function_error = Some("Unhandled".into());
         bad.executed_version = Some("1".into());
         let problems = assess(check, &file.settings, "2", &bad, Duration::from_millis(501));
@@ -497,19 +497,19 @@ functions:
     fn default_latency_budget_applies_when_check_sets_none() {
         let settings = Settings { default_max_latency_ms: Some(100), ..Settings::default() };
         let (checks, _) = CheckFile::default().checks_for(None, "f");
-        let problems = assess(&checks[0], &settings, "2", &answer(json!(null)), Duration::from_millis(150));
+        let problems = assess(&checks[0], &settings, "2", &answer(&json!(null)), Duration::from_millis(150));
         assert_eq!(problems, vec!["took 150 ms, over the 100 ms budget"]);
     }
 
     #[test]
     fn differential_ignores_listed_pointers_only() {
         let ignore = vec!["/body/version".to_owned()];
-        assert!(differences(&answer(gold("Gold", "2")), &answer(gold("Gold", "1")), &ignore).is_empty());
+        assert!(differences(&answer(&gold("Gold", "2")), &answer(&gold("Gold", "1")), &ignore).is_empty());
         assert_eq!(
-            differences(&answer(gold("Silver", "2")), &answer(gold("Gold", "1")), &ignore),
+            differences(&answer(&gold("Silver", "2")), &answer(&gold("Gold", "1")), &ignore),
             vec!["/body/level: \"Silver\" in target, \"Gold\" in current"]
         );
-        assert_eq!(differences(&answer(gold("Gold", "2")), &answer(gold("Gold", "1")), &[]).len(), 1);
+        assert_eq!(differences(&answer(&gold("Gold", "2")), &answer(&gold("Gold", "1")), &[]).len(), 1);
     }
 
     #[test]

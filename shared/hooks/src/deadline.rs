@@ -39,7 +39,7 @@ mod tests {
     #[test]
     fn keeps_the_margin_for_reporting() {
         let now = Instant::now();
-        let d = Deadlines::split(now, Duration::from_secs(300), Duration::from_secs(5));
+        let d = Deadlines::split(now, Duration::from_mins(5), Duration::from_secs(5));
         assert_eq!(d.work_until - now, Duration::from_secs(295));
         assert_eq!(d.report_until - now, Duration::from_millis(299_750));
     }

@@ -319,7 +319,7 @@ fn is_intrinsic(map: &Mapping) -> bool {
         && map.keys().all(|key| matches!(key, Value::String(k) if k == "Ref" || k.starts_with("Fn::")))
 }
 
-/// A string written out in the template (serde_yaml_ng's `as_str` sees through `!Sub '...'`).
+/// A string written out in the template (`serde_yaml_ng`'s `as_str` sees through `!Sub '...'`).
 fn plain_str(value: &Value) -> Option<&str> {
     match value {
         Value::String(s) => Some(s),
@@ -347,7 +347,7 @@ mod tests {
         functions.iter().map(|f| f.logical_id.as_str()).collect()
     }
 
-    const SHORT_TAGS: &str = r#"
+    const SHORT_TAGS: &str = r"
 Transform: AWS::Serverless-2016-10-31
 Resources:
   Loyalty:
@@ -375,7 +375,7 @@ Resources:
       Dimensions:
         - Name: FunctionName
           Value: !Ref Loyalty
-"#;
+";
 
     #[test]
     fn short_tags_parse_and_only_functions_with_a_hook_are_guarded() {
@@ -437,7 +437,7 @@ Resources:
     #[test]
     fn enabled_false_guards_nothing_and_hooks_must_name_a_hook() {
         let template = template(
-            r#"
+            r"
 Resources:
   Off:
     Type: AWS::Serverless::Function
@@ -460,7 +460,7 @@ Resources:
     Properties:
       DeploymentPreference:
         Hooks: {PreTraffic: !Ref PreHook}
-"#,
+",
         );
         assert_eq!(ids(&guarded_functions(&template)), ["Conditional"]);
     }
@@ -468,7 +468,7 @@ Resources:
     #[test]
     fn keys_match_the_logical_id_or_a_literal_function_name() {
         let template = template(
-            r#"
+            r"
 Resources:
   Orders:
     Type: AWS::Serverless::Function
@@ -481,14 +481,14 @@ Resources:
     Properties:
       DeploymentPreference:
         Hooks: {PostTraffic: post-hook}
-"#,
+",
         );
         let file = check_file(
-            r#"
+            r"
 functions:
   orders-api: [{name: by-name}]
   Loyalty: [{name: by-id}]
-"#,
+",
         );
         let coverage = coverage(&file, &functions(&template));
         assert!(coverage.is_ok(), "{coverage:?}");
@@ -501,14 +501,14 @@ functions:
     fn a_key_under_analysis_only_must_match_too() {
         let template = template(SHORT_TAGS);
         let file = check_file(
-            r#"
+            r"
 functions:
   Loyalty: [{name: gold}]
 analysis:
   Loyalty: {alarms: [loyalty-p99]}
   LoyaltyFunction: {alarms: [typo]}
   Unguarded: {alarms: [never-read]}
-"#,
+",
         );
         let coverage = coverage(&file, &functions(&template));
         assert!(!coverage.is_ok());

@@ -381,7 +381,7 @@ mod tests {
         run_hook(codedeploy, hook, serves, event(deployment_id), deadlines(30), pass).await
     }
 
-    /// Runs the BeforeAllowTraffic hook `hook`, whose work passes, on deployment `deployment_id`.
+    /// Runs the `BeforeAllowTraffic` hook `hook`, whose work passes, on deployment `deployment_id`.
     async fn run_passing(
         codedeploy: &FakeCodeDeploy,
         deployment_id: &str,
@@ -458,6 +458,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_panicking_work_is_reported_as_failed() {
+        fn exploding_work() -> Judgement<Seen> {
+            panic!("probe exploded")
+        }
+
         let codedeploy = FakeCodeDeploy::new(Revision::Content(APPSPEC.into()));
         let report = run_hook(
             &codedeploy,
@@ -465,12 +469,7 @@ mod tests {
             LifecycleEvent::BeforeAllowTraffic,
             event("d-1"),
             deadlines(30),
-            |_| async {
-                if true {
-                    panic!("probe exploded");
-                }
-                Judgement { verdict: Verdict::Succeeded, reason: String::new(), details: Seen { n: 0 } }
-            },
+            |_| async { exploding_work() },
         )
         .await
         .unwrap();
@@ -492,7 +491,7 @@ mod tests {
             event("d-1"),
             deadlines,
             |_| async {
-                tokio::time::sleep(Duration::from_secs(3600)).await;
+                tokio::time::sleep(Duration::from_hours(1)).await;
                 Judgement { verdict: Verdict::Succeeded, reason: String::new(), details: Seen { n: 0 } }
             },
         )

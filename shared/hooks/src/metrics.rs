@@ -142,7 +142,13 @@ pub fn observations(index: usize, rule: &Rule, data: &MetricData, window: &Windo
         let total = |name: &str| -> u64 {
             let sum: f64 =
                 data.get(&query_id(name, side)).map_or(0.0, |points| points.iter().map(|(_, v)| v).sum());
-            sum.max(0.0).round() as u64
+            #[expect(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "a rounded, non-negative count"
+            )]
+            let count = sum.max(0.0).round() as u64;
+            count
         };
         let series = match rule.metric {
             Some(_) => {

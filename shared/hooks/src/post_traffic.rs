@@ -1,4 +1,4 @@
-//! The AfterAllowTraffic hook: alarms, canary-versus-baseline analysis on CloudWatch metrics,
+//! The `AfterAllowTraffic` hook: alarms, canary-versus-baseline analysis on CloudWatch metrics,
 //! and probes on the alias, all within one deadline; any failure rolls the deployment back.
 
 use crate::analysis::judge::RuleResult;
@@ -158,7 +158,7 @@ impl<C: CodeDeploy + DeploymentAlarms, F: Functions, M: Metrics> PostTrafficHook
                 canary: &target.target_version,
             };
             let window = Window::new(
-                discovered.deployment.create_time.unwrap_or(now.minus(Duration::from_secs(60))),
+                discovered.deployment.create_time.unwrap_or(now.minus(Duration::from_mins(1))),
                 now,
             );
             let (data, calls) = fetch(&self.metrics, &metric_queries(&rules, &subject), window).await?;

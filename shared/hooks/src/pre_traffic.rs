@@ -1,4 +1,4 @@
-//! The BeforeAllowTraffic hook: probe the exact target version with the configured checks.
+//! The `BeforeAllowTraffic` hook: probe the exact target version with the configured checks.
 
 use crate::deadline::Deadlines;
 use crate::deployment::LifecycleEvent;

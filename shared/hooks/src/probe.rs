@@ -366,6 +366,7 @@ mod tests {
         }
     }
 
+    #[expect(clippy::unnecessary_wraps, reason = "a scripted answer is what the invoker returns")]
     fn ok(version: &str, level: &str) -> Result<Answer, InvokeError> {
         let body = json!({"level": level, "version": version}).to_string();
         Ok(Answer {
@@ -406,12 +407,12 @@ mod tests {
     }
 
     fn far_deadline() -> Instant {
-        Instant::now() + Duration::from_secs(60)
+        Instant::now() + Duration::from_mins(1)
     }
 
     #[tokio::test(start_paused = true)]
     async fn checks_run_concurrently_so_wall_time_follows_the_slowest() {
-        let yaml = (0..8).map(|i| format!("    - name: c{i}\n")).collect::<String>();
+        let yaml = (0..8).map(|i| format!("    - name: c{i}\n")).collect::<Vec<_>>().concat();
         let (checks, settings) = checks(&format!("functions:\n  F:\n{yaml}"));
         let invoker = ScriptedInvoker::default().script("2", vec![(300, ok("2", "Gold"))]);
         let started = Instant::now();
@@ -423,7 +424,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn concurrency_is_bounded() {
-        let yaml = (0..4).map(|i| format!("    - name: c{i}\n")).collect::<String>();
+        let yaml = (0..4).map(|i| format!("    - name: c{i}\n")).collect::<Vec<_>>().concat();
         let (checks, settings) =
             checks(&format!("settings: {{maxConcurrency: 2}}\nfunctions:\n  F:\n{yaml}"));
         let invoker = ScriptedInvoker::default().script("2", vec![(100, ok("2", "Gold"))]);
@@ -449,7 +450,7 @@ mod tests {
     async fn a_check_unfinished_at_the_deadline_fails() {
         let (checks, settings) = checks("functions:\n  F:\n    - name: slow\n      repeat: 3\n");
         let invoker = ScriptedInvoker::default().script("2", vec![(400, ok("2", "Gold"))]);
-        let deadline = Instant::now() + Duration::from_millis(1000);
+        let deadline = Instant::now() + Duration::from_secs(1);
         let outcome = &run_checks(&invoker, TARGET, &checks, &settings, deadline).await[0];
         assert!(!outcome.passed);
         assert_eq!(outcome.problems, vec!["unfinished at the deadline after 2 of 3 invocations"]);

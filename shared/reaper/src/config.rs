@@ -47,7 +47,7 @@ pub const DEFAULT_OWN_STACK: &str = "lifeguard-reaper";
 /// Production stack patterns when [`PRODUCTION_STACKS_VAR`] is unset.
 pub const DEFAULT_PRODUCTION_STACKS: &[&str] = &["lifeguard"];
 
-const DAY: Duration = Duration::from_secs(86_400);
+const DAY: Duration = Duration::from_hours(24);
 
 /// Whether the reaper may delete.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -200,7 +200,7 @@ impl ReaperConfig {
                 .map_err(|_| problem(variable, &value, "expected a whole number, 0 or more"))?;
         }
         if let Some((_, value)) = read(OWN_STACK_VAR) {
-            config.own_stack = value.trim().to_owned();
+            value.trim().clone_into(&mut config.own_stack);
         }
         if let Some((variable, value)) = read(PRODUCTION_STACKS_VAR) {
             config.production_stacks = patterns(&value);
@@ -357,7 +357,7 @@ mod tests {
         let config = config(&vars).unwrap();
         assert_eq!(config.mode, Mode::Enforce);
         assert!(config.disabled && !config.tag_stacks && config.allow_replay);
-        assert_eq!(config.grace, Duration::from_secs(36 * 3_600));
+        assert_eq!(config.grace, Duration::from_hours(36));
         assert_eq!(config.max_deletions, 2);
         assert_eq!(config.default_ttl, 7 * DAY);
         assert_eq!(config.max_lifetime, 56 * DAY);
@@ -367,7 +367,7 @@ mod tests {
         );
         assert_eq!(config.protecting_pattern("demo-42"), Some("demo-??"));
         assert_eq!(config.protecting_pattern("lifeguard"), None);
-        assert_eq!(config.final_notice_lead(), Duration::from_secs(18 * 3_600));
+        assert_eq!(config.final_notice_lead(), Duration::from_hours(18));
         assert_eq!(config.marks_table.as_deref(), Some("reaper-marks"));
         assert_eq!(config.allowed_stacks, Some(vec!["feature-*".to_owned()]));
     }

@@ -4,6 +4,7 @@
 use crate::tags::{EXPIRES_AT_TAG, OWNER_TAG, TEMPORARY_TAG, TTL_TAG, TagError, read_lifecycle_tags};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 /// Prefix of temporary stacks (the reaper application's default `TemporaryStackPrefix`).
 pub const STACK_PREFIX: &str = "lifeguard-";
@@ -30,7 +31,10 @@ pub fn stack_name(branch: &str) -> String {
         }
     }
     let slug = slug.trim_matches('-');
-    let hash: String = Sha256::digest(branch.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    let hash = Sha256::digest(branch.as_bytes()).iter().fold(String::new(), |mut hex, byte| {
+        write!(hex, "{byte:02x}").expect("writing to a String");
+        hex
+    });
     let hash = &hash[..7];
     let room = MAX_STACK_NAME - STACK_PREFIX.len();
     let slug = if slug.is_empty() {

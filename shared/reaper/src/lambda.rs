@@ -10,9 +10,9 @@ use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use lifeguard_common::time::Timestamp;
 
 /// How old a scheduled event may be in enforce mode (EventBridge and Lambda's queue may delay it).
-const MAX_EVENT_AGE: std::time::Duration = std::time::Duration::from_secs(6 * 3_600);
+const MAX_EVENT_AGE: std::time::Duration = std::time::Duration::from_hours(6);
 /// How far ahead of the clock an event's time may be in enforce mode (clock skew).
-const MAX_EVENT_LEAD: std::time::Duration = std::time::Duration::from_secs(300);
+const MAX_EVENT_LEAD: std::time::Duration = std::time::Duration::from_mins(5);
 
 /// Why an invocation did not run.
 #[derive(Debug, thiserror::Error)]
@@ -140,7 +140,7 @@ mod tests {
         assert!(handle(Ok(&reaper), &last_week, NOW).await.is_err());
         assert!(fake.calls().is_empty(), "{:?}", fake.calls());
 
-        let an_hour_late = serde_json::json!({"time": NOW.minus(Duration::from_secs(3_600)).to_string()});
+        let an_hour_late = serde_json::json!({"time": NOW.minus(Duration::from_hours(1)).to_string()});
         assert!(handle(Ok(&reaper), &an_hour_late, NOW).await.is_ok());
         reaper.config.allow_replay = true;
         assert!(handle(Ok(&reaper), &tomorrow, NOW).await.is_ok());

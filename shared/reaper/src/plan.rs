@@ -1088,8 +1088,8 @@ mod tests {
         let stacks: Vec<StackInfo> = (0..4).map(|i| stack(&format!("pr-{i}"), 20)).collect();
         let marks: Vec<Mark> = stacks
             .iter()
-            .enumerate()
-            .map(|(i, s)| Mark { delete_after: ago(DAY + i as i64), ..ripe_mark(s) })
+            .zip(0..)
+            .map(|(s, i)| Mark { delete_after: ago(DAY + i), ..ripe_mark(s) })
             .collect();
         let config = ReaperConfig { max_deletions: 2, ..enforce() };
         let plan_ = plan(&stacks, &marks, &config, NOW);

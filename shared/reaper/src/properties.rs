@@ -1,5 +1,6 @@
 //! Randomised checks of the planner's safety rules: a seeded generator drives thousands of cases
 //! of stacks, marks and configurations, and each rule is checked against the raw inputs.
+#![expect(clippy::cast_possible_truncation, reason = "draws below small bounds narrowed to u32 and usize")]
 
 use crate::config::{Mode, ReaperConfig};
 use crate::glob::glob_matches;
@@ -38,7 +39,7 @@ impl Rng {
 
     /// An instant within `spread` seconds either side of `around`.
     fn near(&mut self, around: Timestamp, spread: u64) -> Timestamp {
-        let offset = self.below(2 * spread + 1) as i64 - spread as i64;
+        let offset = self.below(2 * spread + 1).cast_signed() - spread.cast_signed();
         Timestamp::from_unix_seconds(around.unix_seconds() + offset)
     }
 }
@@ -127,7 +128,7 @@ fn random_stack(rng: &mut Rng, index: usize, now: Timestamp, lenient: bool) -> S
 fn any_stack(rng: &mut Rng, index: usize, now: Timestamp) -> StackInfo {
     let prefix = *rng.pick(NAMES);
     let name = if prefix.ends_with('-') { format!("{prefix}{}", rng.below(12)) } else { prefix.to_owned() };
-    let created = Timestamp::from_unix_seconds(now.unix_seconds() - rng.below(90 * DAY) as i64);
+    let created = Timestamp::from_unix_seconds(now.unix_seconds() - rng.below(90 * DAY).cast_signed());
     let mut tags = BTreeMap::new();
     let mut tag = |key: &str, value: Option<String>| {
         if let Some(value) = value {
@@ -193,7 +194,7 @@ fn random_mark(
     now: Timestamp,
     lenient: bool,
 ) -> Mark {
-    let first_notice = Timestamp::from_unix_seconds(now.unix_seconds() - rng.below(10 * DAY) as i64);
+    let first_notice = Timestamp::from_unix_seconds(now.unix_seconds() - rng.below(10 * DAY).cast_signed());
     let mut mark = Mark {
         stack_id: stack.map_or_else(|| "arn:stack/gone".to_owned(), |s| s.id.clone()),
         first_notice,
@@ -362,7 +363,7 @@ fn the_planner_never_breaks_a_safety_rule() {
     let mut reasons: BTreeMap<ReasonCode, usize> = BTreeMap::new();
     for case in 0..CASES {
         let config = random_config(&mut rng);
-        let now = Timestamp::from_unix_seconds(1_700_000_000 + rng.below(400 * DAY) as i64);
+        let now = Timestamp::from_unix_seconds(1_700_000_000 + rng.below(400 * DAY).cast_signed());
         let lenient = rng.chance(40);
         let count = rng.below(16) as usize;
         let stacks: Vec<StackInfo> = (0..count).map(|i| random_stack(&mut rng, i, now, lenient)).collect();
@@ -427,7 +428,7 @@ fn over_sequences_of_runs_a_deletion_always_follows_both_enforce_notices() {
             ..ReaperConfig::default()
         };
         let mut now = Timestamp::from_unix_seconds(1_750_000_000);
-        let mut stacks: Vec<StackInfo> = (0..1 + rng.below(6) as usize)
+        let mut stacks: Vec<StackInfo> = (0..=(rng.below(6) as usize))
             .map(|i| {
                 let mut stack = any_stack(&mut rng, i, now);
                 stack.name = format!("pr-{i}");

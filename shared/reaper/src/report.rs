@@ -274,7 +274,7 @@ impl StackReport {
                     delete_after: None,
                     notices: None,
                     times_snoozed: None,
-                })
+                });
             }
         }
     }

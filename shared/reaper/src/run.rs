@@ -171,7 +171,7 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
                 Ok(Some(fresh)) if fresh.id == stacks[i].id => stacks[i] = fresh,
                 Ok(_) => {}
                 Err(error) => {
-                    tracing::warn!(stack = %stacks[i].name, %error, "cannot settle a doubt; the stack stays blocked")
+                    tracing::warn!(stack = %stacks[i].name, %error, "cannot settle a doubt; the stack stays blocked");
                 }
             }
         }
@@ -318,15 +318,12 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
         for (id, result) in cleared {
             let change = if result.is_ok() { MarkResult::Cleared } else { MarkResult::NotCleared };
             let problem = result.err().map(|e| format!("mark of {id} not cleared: {e}"));
-            match run.index_of_id.get(id) {
-                Some(&i) => {
-                    run.stacks[i].set_mark_change(change);
-                    run.stacks[i].problems.extend(problem);
-                }
-                None => {
-                    run.orphan_marks_cleared += usize::from(change == MarkResult::Cleared);
-                    run.problems.extend(problem);
-                }
+            if let Some(&i) = run.index_of_id.get(id) {
+                run.stacks[i].set_mark_change(change);
+                run.stacks[i].problems.extend(problem);
+            } else {
+                run.orphan_marks_cleared += usize::from(change == MarkResult::Cleared);
+                run.problems.extend(problem);
             }
         }
     }

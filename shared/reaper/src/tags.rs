@@ -164,7 +164,7 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(read.owner.as_deref(), Some("dev@example.com"));
-        assert_eq!(read.ttl, Some(Duration::from_secs(36 * 3_600)));
+        assert_eq!(read.ttl, Some(Duration::from_hours(36)));
         assert_eq!(read.expires_at, Some(at("2026-03-01T00:00:00Z")));
         assert_eq!(
             read_lifecycle_tags(&tags(&[])).unwrap(),
@@ -192,7 +192,7 @@ mod tests {
         let created = at("2026-01-01T00:00:00Z");
         let mut read = LifecycleTags {
             owner: None,
-            ttl: Some(Duration::from_secs(86_400)),
+            ttl: Some(Duration::from_hours(24)),
             expires_at: Some(at("2026-01-05T00:00:00Z")),
         };
         let expiry_of = |read: &LifecycleTags| expiry(read, created, &config);

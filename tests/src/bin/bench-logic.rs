@@ -3,6 +3,11 @@
 //!   queries, turning the answers into observations and judging every rule — and the number of
 //!   `GetMetricData` calls the fetch makes.
 //! - Reaper planner: 10,000 stacks of every kind (with marks for a third), time and memory.
+#![expect(
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    reason = "synthetic inventories index small ranges"
+)]
 
 use lifeguard_common::AwsError;
 use lifeguard_hooks::analysis::rules::{MetricSpec, Outcome, Rule, RuleKind, Statistic};
@@ -36,7 +41,9 @@ impl Metrics for SyntheticMetrics {
                 let base = if query.id.starts_with("invocations") { 1000.0 } else { 50.0 };
                 let points = (0..window.periods() as i64)
                     .map(|i| {
-                        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                        seed = seed
+                            .wrapping_mul(6_364_136_223_846_793_005)
+                            .wrapping_add(1_442_695_040_888_963_407);
                         let noise = (seed >> 33) as f64 / (1u64 << 31) as f64;
                         (window.start + i * PERIOD_SECONDS, base * (0.9 + 0.2 * noise))
                     })
@@ -66,7 +73,7 @@ fn rules() -> Vec<Rule> {
     rules
 }
 
-/// Peak resident set size of this process so far, in MB (VmHWM).
+/// Peak resident set size of this process so far, in MB (`VmHWM`).
 fn peak_rss_mb() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let kb = status

@@ -18,6 +18,7 @@ use lifeguard_reaper::{
 use lifeguard_tests::{LocalAws, scheduled_event, stack_template};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
@@ -37,7 +38,7 @@ static STACKS: std::sync::LazyLock<usize> =
 const OWNERS: usize = 20;
 /// Stack creations in flight while seeding.
 const SEED_IN_FLIGHT: usize = 8;
-/// Stacks per DescribeStacks page (CloudFormation's, and the local AWS's).
+/// Stacks per `DescribeStacks` page (CloudFormation's, and the local AWS's).
 const PAGE: usize = 50;
 const MAX_DELETIONS: u32 = 5;
 const HOUR: u64 = 3_600;
@@ -377,7 +378,10 @@ fn print_tables(rows: &[Row], stacks: usize) {
         "doubts",
         "excess",
         "per stack",
-        COLUMNS.iter().map(|(_, short)| format!("{short:>9}")).collect::<String>()
+        COLUMNS.iter().fold(String::new(), |mut header, (_, short)| {
+            write!(header, "{short:>9}").expect("writing to a String");
+            header
+        })
     );
     for row in rows {
         let total: u64 = row.calls.values().sum();
@@ -395,7 +399,7 @@ fn print_tables(rows: &[Row], stacks: usize) {
             floor.pages,
             floor.actions,
             floor.doubts,
-            total as i64 - floor.total() as i64,
+            total.cast_signed() - floor.total().cast_signed(),
             total as f64 / stacks as f64,
             COLUMNS.iter().map(|(op, _)| cell(op)).collect::<String>()
         );
@@ -442,6 +446,7 @@ fn print_tables(rows: &[Row], stacks: usize) {
 
 #[tokio::main]
 async fn main() {
+    use ReasonCode as R;
     let aws = LocalAws::connect_isolated(REGION).await;
     let t0 = Timestamp::now().whole_seconds();
     let specs = inventory(t0);
@@ -480,7 +485,6 @@ async fn main() {
         },
     };
 
-    use ReasonCode as R;
     let capped = deletable - MAX_DELETIONS as usize;
     let days = |d: u64, h: u64| Duration::from_secs(d * DAY + h * HOUR);
     let steps = [

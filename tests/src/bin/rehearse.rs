@@ -7,8 +7,8 @@
 //! - `examples/loyalty` (Rust): answers from the real `loyalty` binary;
 //! - `examples/python-orders` (Python): answers from its real handlers, run by `python3`.
 //!
-//! For each: pre-traffic (BeforeAllowTraffic) for a good and a bad release (wrong answers), and
-//! post-traffic (AfterAllowTraffic), once traffic has moved to the new version, for a good canary
+//! For each: pre-traffic (`BeforeAllowTraffic`) for a good and a bad release (wrong answers), and
+//! post-traffic (`AfterAllowTraffic`), once traffic has moved to the new version, for a good canary
 //! (the same error rate as the old version) and a bad one (five times the error rate), judged on
 //! the `AWS/Lambda` metrics put for both versions. It shows what each hook decided and what
 //! CodeDeploy recorded.

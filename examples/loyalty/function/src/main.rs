@@ -36,21 +36,21 @@ fn standing(points: u64) -> Standing {
     Standing { points, level: LEVELS[reached].0, remaining_points }
 }
 
-fn respond(status_code: u16, body: Value) -> Value {
+fn respond(status_code: u16, body: &Value) -> Value {
     json!({ "statusCode": status_code, "body": body.to_string() })
 }
 
 fn lookup(request: Request, version: &str) -> Value {
     let Some(customer_id) = request.customer_id.filter(|id| !id.is_empty()) else {
-        return respond(400, json!({ "message": "customerId is required" }));
+        return respond(400, &json!({ "message": "customerId is required" }));
     };
     match CUSTOMERS.iter().find(|(id, _)| *id == customer_id) {
         Some((_, points)) => {
             let mut body = serde_json::to_value(standing(*points)).expect("standing serializes");
             body["version"] = json!(version);
-            respond(200, body)
+            respond(200, &body)
         }
-        None => respond(404, json!({ "message": format!("unknown customer {customer_id}") })),
+        None => respond(404, &json!({ "message": format!("unknown customer {customer_id}") })),
     }
 }
 

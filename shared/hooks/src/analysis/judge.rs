@@ -360,6 +360,11 @@ fn aggregate_of(observations: &Observations, aggregate: Aggregate) -> (Option<f6
 
 /// `value` to three significant digits without trailing zeros, and without an exponent for
 /// everyday magnitudes.
+#[expect(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "the decimal exponent of a finite f64 fits in i32; decimals is clamped at zero"
+)]
 fn significant(value: f64) -> String {
     if value == 0.0 || !value.is_finite() {
         return format!("{value}");
@@ -672,10 +677,10 @@ mod tests {
             assert_eq!(result.decision, expected, "{kind:?}: {}", result.reason);
             match kind {
                 RuleKind::SeriesComparison => {
-                    assert_eq!((result.baseline_samples, result.canary_samples), (56, 56))
+                    assert_eq!((result.baseline_samples, result.canary_samples), (56, 56));
                 }
                 RuleKind::ErrorRate => {
-                    assert_eq!((result.baseline_samples, result.canary_samples), (18_000, 2000))
+                    assert_eq!((result.baseline_samples, result.canary_samples), (18_000, 2000));
                 }
                 RuleKind::Threshold => assert_eq!(result.canary_samples, 60),
             }

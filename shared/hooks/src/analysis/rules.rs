@@ -398,7 +398,7 @@ mod tests {
 
     #[test]
     fn rules_parse_from_yaml_with_defaults() {
-        let text = r#"
+        let text = r"
 - name: errors
   kind: errorRate
 - name: duration
@@ -414,7 +414,7 @@ mod tests {
   aggregate: max
   threshold: 0
   onNoData: pass
-"#;
+";
         let rules: Vec<Rule> = serde_yaml_ng::from_str(text).unwrap();
         assert!(rules.iter().all(|rule| rule.validate().is_ok()));
         let errors = &rules[0];

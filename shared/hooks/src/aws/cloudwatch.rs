@@ -32,7 +32,7 @@ fn data_query(query: &MetricQuery) -> MetricDataQuery {
         .build();
     let stat = MetricStat::builder()
         .metric(metric)
-        .period(PERIOD_SECONDS as i32)
+        .period(PERIOD_SECONDS.try_into().expect("a minute fits in i32"))
         .stat(query.statistic.as_str())
         .build();
     MetricDataQuery::builder().id(&query.id).metric_stat(stat).return_data(true).build()
@@ -54,8 +54,11 @@ impl Metrics for CloudWatchClient {
             let page = page.map_err(|e| aws_error("GetMetricData", e))?;
             for result in page.metric_data_results() {
                 let Some(id) = result.id() else { continue };
-                let points =
-                    result.timestamps().iter().map(|t| t.secs()).zip(result.values().iter().copied());
+                let points = result
+                    .timestamps()
+                    .iter()
+                    .map(aws_sdk_cloudwatch::primitives::DateTime::secs)
+                    .zip(result.values().iter().copied());
                 data.entry(id.to_owned()).or_default().extend(points);
             }
         }

@@ -112,7 +112,7 @@ impl CodeDeploy for CodeDeployClient {
             Err(error)
                 if error
                     .as_service_error()
-                    .is_some_and(|e| e.is_lifecycle_event_already_completed_exception()) =>
+                    .is_some_and(aws_sdk_codedeploy::operation::put_lifecycle_event_hook_execution_status::PutLifecycleEventHookExecutionStatusError::is_lifecycle_event_already_completed_exception) =>
             {
                 Ok(Reported::AlreadyCompleted)
             }
