@@ -225,7 +225,7 @@ impl LocalAws {
     }
 
     /// A principal with the reaper application's role as deployed for `config`: its mode,
-    /// tagging switch, allowlist and production stacks (which decide the role's statements),
+    /// allowlist and production stacks (which decide the role's statements),
     /// marks table, topic and own stack.
     pub fn reaper_principal(&self, config: &ReaperConfig) -> Principal {
         let region = self.region();
@@ -237,7 +237,6 @@ impl LocalAws {
         };
         let parameters = json!({
             "ReaperMode": mode,
-            "ReaperTagStacks": config.tag_stacks.to_string(),
             "ReaperAllowedStacks": config.allowed_stacks.as_deref().unwrap_or_default().join(","),
             "ProductionStacks": config.production_stacks.join(","),
         });

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 /// Statements that no call of our code needs, by role, with why they exist.
-const JUSTIFIED: [(&str, &str, &str); 5] = [
+const JUSTIFIED: [(&str, &str, &str); 4] = [
     ("PreTrafficHook", "WriteOwnLogs", "Lambda writes the function's logs with its role"),
     ("PostTrafficHook", "WriteOwnLogs", "Lambda writes the function's logs with its role"),
     ("ReaperFunction", "WriteOwnLogs", "Lambda writes the function's logs with its role"),
@@ -25,12 +25,6 @@ const JUSTIFIED: [(&str, &str, &str); 5] = [
         "ReaperFunction",
         "EncryptNoticesViaSns",
         "SNS encrypts the published notice with the caller's KMS permissions",
-    ),
-    (
-        "ReaperFunction",
-        "ExpandSamTransform",
-        "CloudFormation re-expands a SAM stack's transform with the caller's permissions during the \
-         tags-only update (its refusal fails the update asynchronously, not the API call)",
     ),
 ];
 
@@ -176,9 +170,8 @@ async fn every_reaper_statement_is_needed() {
     );
     let table = aws.create_marks_table("lp-marks").await;
     let (topic, _queue) = aws.topic_with_queue("lp-notices").await;
-    // Enforce mode with the courtesy tag: every statement of the role exists.
-    let parameters =
-        json!({"ReaperMode": "enforce", "ReaperTagStacks": "true", "ReaperAllowedStacks": "lg-*"});
+    // Enforce mode: every statement of the role exists.
+    let parameters = json!({"ReaperMode": "enforce", "ReaperAllowedStacks": "lg-*"});
     let binding = RoleBinding::reaper(&own_stack, &table, &topic, REGION, parameters);
     let policies = aws.role_policies(&binding);
     let scenario = |policies: Vec<Policy>| {
@@ -199,7 +192,6 @@ async fn every_reaper_statement_is_needed() {
                 config: ReaperConfig {
                     mode: Mode::Enforce,
                     allowed_stacks: Some(vec!["lg-*".into()]), // unique() names
-                    tag_stacks: true,
                     allow_replay: true,
                     max_deletions: 5,
                     own_stack: "lifeguard-reaper".into(),
@@ -258,6 +250,29 @@ async fn every_reaper_statement_is_needed() {
         "the full scenario deletes the expired stack: {expected}"
     );
     leave_one_out("ReaperFunction", &policies, &expected, scenario).await;
+}
+
+#[tokio::test]
+async fn every_statement_cloudformation_uses_holds_only_through_cloudformation() {
+    let aws = LocalAws::connect().await;
+    let own_stack = format!(
+        "arn:aws:cloudformation:{}:{ACCOUNT}:stack/lifeguard-reaper/7e1c0de5-0000-4000-8000-000000000000",
+        aws.region()
+    );
+    let parameters = json!({"ReaperMode": "enforce", "ReaperAllowedStacks": "lg-*"});
+    let binding =
+        RoleBinding::reaper(&own_stack, "marks", "arn:aws:sns:us-east-1:0:t", &aws.region(), parameters);
+    let policies = aws.role_policies(&binding);
+    let deletion = policies.iter().find(|p| p.name == USED_BY_CLOUDFORMATION).expect("the deletion policy");
+    let statements = deletion.document["Statement"].as_array().expect("statements");
+    assert!(statements.len() > 5, "{statements:#?}");
+    for statement in statements {
+        assert_eq!(
+            statement["Condition"]["ForAnyValue:StringEquals"]["aws:CalledVia"],
+            "cloudformation.amazonaws.com",
+            "{statement:#}"
+        );
+    }
 }
 
 /// What CodeDeploy itself does with the role the hooks application gives it, statement by

@@ -5,10 +5,12 @@
 //! every stack, table and topic has a unique name, and listings are filtered by the test's own
 //! name prefix.
 
+use aws_sdk_cloudformation::error::ProvideErrorMetadata;
+use aws_sdk_cloudformation::types::Tag;
 use lifeguard_reaper::aws::{
     CloudFormationClient, DIGEST_OWNER, DynamoDbMarks, OWNER_ATTRIBUTE, SnsNotifier,
 };
-use lifeguard_reaper::tags::{DELETE_AFTER_TAG, OWNER_TAG, TEMPORARY_TAG};
+use lifeguard_reaper::tags::{OWNER_TAG, TEMPORARY_TAG};
 use lifeguard_reaper::{Mark, MarksStore, Mode, Notifier, ReaperConfig, StackInfo, Stacks, Timestamp};
 use lifeguard_tests::iam::{Principal, principal_denied};
 use lifeguard_tests::{ACCOUNT, LocalAws, stack_template, unique};
@@ -16,12 +18,11 @@ use std::collections::BTreeMap;
 
 const TEMPORARY: [(&str, &str); 2] = [(TEMPORARY_TAG, "true"), (OWNER_TAG, "alice@example.com")];
 
-/// The reaper's role, deployed in `mode` with the courtesy tag on or off (which decide its
-/// statements), keeping its marks in `table` and sending its notices to `topic`.
-fn reaper_role(aws: &LocalAws, mode: Mode, tag_stacks: bool, table: &str, topic: &str) -> Principal {
+/// The reaper's role, deployed in `mode` (which decides its statements), keeping its marks in
+/// `table` and sending its notices to `topic`.
+fn reaper_role(aws: &LocalAws, mode: Mode, table: &str, topic: &str) -> Principal {
     aws.reaper_principal(&ReaperConfig {
         mode,
-        tag_stacks,
         // Every stack these tests create (unique names start lg-).
         allowed_stacks: Some(vec!["lg-*".into()]),
         marks_table: Some(table.to_owned()),
@@ -30,10 +31,10 @@ fn reaper_role(aws: &LocalAws, mode: Mode, tag_stacks: bool, table: &str, topic:
     })
 }
 
-/// The reaper's role for the CloudFormation calls, deployed in `mode` with the courtesy tag on or
-/// off; its table and topic (never created: these tests do not use them) are its own.
-fn stacks_role(aws: &LocalAws, mode: Mode, tag_stacks: bool) -> Principal {
-    reaper_role(aws, mode, tag_stacks, &unique("unused-marks"), &topic_arn(aws, &unique("unused-notices")))
+/// The reaper's role for the CloudFormation calls, deployed in `mode`; its table and topic (never
+/// created: these tests do not use them) are its own.
+fn stacks_role(aws: &LocalAws, mode: Mode) -> Principal {
+    reaper_role(aws, mode, &unique("unused-marks"), &topic_arn(aws, &unique("unused-notices")))
 }
 
 /// The ARN of topic `name`.
@@ -55,7 +56,7 @@ async fn list_follows_every_page() {
     for i in 0..count {
         ids.push(aws.create_stack(&format!("{prefix}-{i:02}"), &template, &[], false).await);
     }
-    let role = stacks_role(&aws, Mode::Report, false);
+    let role = stacks_role(&aws, Mode::Report);
     let stacks = CloudFormationClient::new(&role.sdk).list().await.unwrap();
     let found = mine(&stacks, &format!("{prefix}-"));
     assert_eq!(found.len(), count, "{found:?}");
@@ -80,7 +81,7 @@ async fn tags_times_and_termination_protection_are_mapped() {
     let open = unique("cfn-open");
     aws.create_stack(&open, &template, &[], false).await;
 
-    let cloudformation = CloudFormationClient::new(&stacks_role(&aws, Mode::Report, false).sdk);
+    let cloudformation = CloudFormationClient::new(&stacks_role(&aws, Mode::Report).sdk);
     let stacks = cloudformation.list().await.unwrap();
     let stack = stacks.iter().find(|s| s.name == name).expect("listed");
     assert_eq!(stack.id, id);
@@ -114,7 +115,7 @@ async fn an_imported_export_is_in_use() {
     let importer = unique("cfn-importer");
     aws.create_stack(&importer, &stack_template(&[], &[&export]), &TEMPORARY, false).await;
 
-    let role = stacks_role(&aws, Mode::Report, false);
+    let role = stacks_role(&aws, Mode::Report);
     let cloudformation = CloudFormationClient::new(&role.sdk);
     let stacks = cloudformation.list().await.unwrap();
     let listed = |name: &str| stacks.iter().find(|s| s.name == name).expect("listed");
@@ -142,7 +143,7 @@ async fn delete_removes_the_stack_and_describe_then_finds_none() {
     let aws = LocalAws::connect().await;
     let name = unique("cfn-delete");
     let id = aws.create_stack(&name, &stack_template(&[], &[]), &TEMPORARY, false).await;
-    let cloudformation = CloudFormationClient::new(&stacks_role(&aws, Mode::Enforce, false).sdk);
+    let cloudformation = CloudFormationClient::new(&stacks_role(&aws, Mode::Enforce).sdk);
 
     cloudformation.delete(&id).await.unwrap();
     assert_eq!(cloudformation.describe(&name).await.unwrap(), None);
@@ -195,7 +196,7 @@ async fn a_protected_stack_is_not_deleted() {
     let aws = LocalAws::connect().await;
     let name = unique("cfn-protected");
     let id = aws.create_stack(&name, &stack_template(&[], &[]), &TEMPORARY, true).await;
-    let cloudformation = CloudFormationClient::new(&stacks_role(&aws, Mode::Enforce, false).sdk);
+    let cloudformation = CloudFormationClient::new(&stacks_role(&aws, Mode::Enforce).sdk);
 
     let error = cloudformation.delete(&id).await.unwrap_err();
     assert_eq!((error.operation, error.code.as_str()), ("DeleteStack", "ValidationError"), "{error}");
@@ -210,7 +211,7 @@ async fn a_failed_deletion_shows_in_the_status() {
     let name = unique("cfn-delete-failed");
     let id = aws.create_stack(&name, &stack_template(&[], &[]), &TEMPORARY, false).await;
     aws.script_delete_failure(&id, "The following resource(s) failed to delete: [Handle]. ");
-    let cloudformation = CloudFormationClient::new(&stacks_role(&aws, Mode::Enforce, false).sdk);
+    let cloudformation = CloudFormationClient::new(&stacks_role(&aws, Mode::Enforce).sdk);
 
     cloudformation.delete(&id).await.unwrap();
     let stack = cloudformation.describe(&name).await.unwrap().expect("still there");
@@ -223,52 +224,11 @@ async fn a_failed_deletion_shows_in_the_status() {
 }
 
 #[tokio::test]
-async fn delete_after_tag_is_set_keeping_the_other_tags() {
-    let aws = LocalAws::connect().await;
-    let name = unique("cfn-tagged");
-    aws.create_stack(&name, &stack_template(&[], &[]), &TEMPORARY, false).await;
-    // Only enforce mode with the courtesy tag on gives the role UpdateStack (and TagResource).
-    let cloudformation = CloudFormationClient::new(&stacks_role(&aws, Mode::Enforce, true).sdk);
-    let at = Timestamp::parse_rfc3339("2026-04-01T09:30:00Z").unwrap();
-    let listed = cloudformation.describe(&name).await.unwrap().expect("exists");
-
-    cloudformation.tag_delete_after(&listed, at).await.unwrap();
-    let stack = cloudformation.describe(&name).await.unwrap().expect("exists");
-    let mut expected: BTreeMap<String, String> =
-        TEMPORARY.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-    expected.insert(DELETE_AFTER_TAG.into(), "2026-04-01T09:30:00Z".into());
-    assert_eq!(stack.tags, expected);
-    assert!(stack.last_updated.is_some());
-
-    let later = Timestamp::parse_rfc3339("2026-04-02T09:30:00Z").unwrap();
-    cloudformation.tag_delete_after(&stack, later).await.unwrap();
-    let tagged = cloudformation.describe(&name).await.unwrap().expect("exists");
-    assert_eq!(tagged.tags[DELETE_AFTER_TAG], "2026-04-02T09:30:00Z");
-    assert_eq!(tagged.tags.len(), 3, "{:?}", tagged.tags);
-
-    // The owner changed the stack since it was listed (a snooze): nothing is overwritten.
-    aws.set_stack_tags(
-        &name,
-        &[TEMPORARY[0], TEMPORARY[1], ("lifeguard:expires-at", "2030-01-01T00:00:00Z")],
-    )
-    .await;
-    let error = cloudformation.tag_delete_after(&tagged, at).await.unwrap_err();
-    assert_eq!((error.operation, error.code.as_str()), ("UpdateStack", "StackChanged"), "{error}");
-    let now = cloudformation.describe(&name).await.unwrap().expect("exists");
-    assert_eq!(now.tags.get("lifeguard:expires-at").map(String::as_str), Some("2030-01-01T00:00:00Z"));
-    assert_eq!(now.tags.get(DELETE_AFTER_TAG), None);
-
-    let absent = StackInfo { id: unique("cfn-absent"), ..tagged };
-    let error = cloudformation.tag_delete_after(&absent, at).await.unwrap_err();
-    assert_eq!((error.operation, error.code.as_str()), ("DescribeStacks", "ValidationError"), "{error}");
-}
-
-#[tokio::test]
 async fn an_unknown_table_is_a_named_error() {
     let aws = LocalAws::connect().await;
     // The reaper deployed with a table that is not there (any more).
     let table = unique("no-such-table");
-    let role = reaper_role(&aws, Mode::Report, false, &table, &topic_arn(&aws, &unique("notices")));
+    let role = reaper_role(&aws, Mode::Report, &table, &topic_arn(&aws, &unique("notices")));
     let error = DynamoDbMarks::new(&role.sdk, table).load().await.unwrap_err();
     assert_eq!((error.operation, error.code.as_str()), ("Scan", "ResourceNotFoundException"), "{error}");
 }
@@ -290,7 +250,7 @@ fn a_mark(stack_id: &str, n: u32) -> Mark {
 async fn marks_are_written_loaded_replaced_and_cleared() {
     let aws = LocalAws::connect().await;
     let table = aws.create_marks_table("marks").await;
-    let role = reaper_role(&aws, Mode::Report, false, &table, &topic_arn(&aws, &unique("notices")));
+    let role = reaper_role(&aws, Mode::Report, &table, &topic_arn(&aws, &unique("notices")));
     let marks = DynamoDbMarks::new(&role.sdk, &table);
     assert_eq!(marks.load().await.unwrap(), []);
 
@@ -329,7 +289,7 @@ async fn marks_are_written_loaded_replaced_and_cleared() {
 async fn notices_carry_the_owner_attribute() {
     let aws = LocalAws::connect().await;
     let (topic, queue) = aws.topic_with_queue("notices").await;
-    let role = reaper_role(&aws, Mode::Report, false, &unique("marks"), &topic);
+    let role = reaper_role(&aws, Mode::Report, &unique("marks"), &topic);
     let notifier = SnsNotifier::new(&role.sdk, &topic);
 
     notifier.notify("alice@example.com", "Stack demo expires", "demo expires at noon").await.unwrap();
@@ -359,7 +319,7 @@ async fn publishing_to_an_unknown_topic_is_a_named_error() {
     let aws = LocalAws::connect().await;
     // The reaper deployed with a topic that is not there (any more).
     let topic = topic_arn(&aws, &unique("no-such-topic"));
-    let role = reaper_role(&aws, Mode::Report, false, &unique("marks"), &topic);
+    let role = reaper_role(&aws, Mode::Report, &unique("marks"), &topic);
     let error = SnsNotifier::new(&role.sdk, topic).digest("s", "m").await.unwrap_err();
     assert_eq!((error.operation, error.code.as_str()), ("Publish", "NotFound"), "{error}");
 }
@@ -376,8 +336,8 @@ async fn the_role_reaches_only_its_table_its_topic_and_temporary_stacks() {
         aws.create_stack(&name, &stack_template(&[], &[]), &[(OWNER_TAG, "alice@example.com")], false).await;
     let temporary = unique("cfn-temporary");
     aws.create_stack(&temporary, &stack_template(&[], &[]), &TEMPORARY, false).await;
-    // Enforce mode without the courtesy tag: deleting, but no UpdateStack.
-    let role = reaper_role(&aws, Mode::Enforce, false, &table, &topic);
+    // Enforce mode: deleting, but never changing a stack.
+    let role = reaper_role(&aws, Mode::Enforce, &table, &topic);
 
     let marks = DynamoDbMarks::new(&role.sdk, &other_table);
     let other_table_arn = format!("arn:aws:dynamodb:{}:{ACCOUNT}:table/{other_table}", aws.region());
@@ -404,11 +364,20 @@ async fn the_role_reaches_only_its_table_its_topic_and_temporary_stacks() {
     assert_eq!(error.message, principal_denied(&role, "cloudformation:DeleteStack", &id));
     assert_eq!(aws.stack_status(&name).await.as_deref(), Some("CREATE_COMPLETE"), "not lifeguard:temporary");
     let listed = cloudformation.describe(&temporary).await.unwrap().expect("exists");
-    let at = Timestamp::parse_rfc3339("2026-04-01T09:30:00Z").unwrap();
-    let error = cloudformation.tag_delete_after(&listed, at).await.unwrap_err();
-    assert_eq!((error.operation, error.code.as_str()), ("UpdateStack", "AccessDenied"), "{error}");
-    assert_eq!(error.message, principal_denied(&role, "cloudformation:UpdateStack", &listed.id));
-    assert_eq!(aws.stack_tag(&temporary, DELETE_AFTER_TAG).await, None);
+    let error = aws_sdk_cloudformation::Client::new(&role.sdk)
+        .update_stack()
+        .stack_name(&listed.id)
+        .use_previous_template(true)
+        .tags(Tag::builder().key("lifeguard:expires-at").value("2099-01-01T00:00:00Z").build())
+        .send()
+        .await
+        .expect_err("the role changes no stack");
+    assert_eq!(error.code(), Some("AccessDenied"), "{error:?}");
+    assert_eq!(
+        error.message(),
+        Some(principal_denied(&role, "cloudformation:UpdateStack", &listed.id).as_str())
+    );
+    assert_eq!(aws.stack_tag(&temporary, "lifeguard:expires-at").await, None);
 
     let refused: Vec<String> =
         aws.denials(&role).iter().map(|d| d["action"].as_str().unwrap_or_default().to_owned()).collect();
@@ -423,4 +392,38 @@ async fn the_role_reaches_only_its_table_its_topic_and_temporary_stacks() {
             "cloudformation:UpdateStack"
         ]
     );
+}
+
+#[tokio::test]
+async fn the_deletion_policy_works_only_through_cloudformation() {
+    let aws = LocalAws::connect().await;
+    // A temporary stack's function, as CloudFormation names and tags it (TemporaryStackPrefix
+    // lifeguard-): the policy CloudFormation deletes it with must not let the function itself
+    // delete it.
+    let name = format!("lifeguard-{}", unique("feature-Fn"));
+    aws.lambda
+        .create_function()
+        .function_name(&name)
+        .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
+        .role(aws.role_arn())
+        .handler("bootstrap")
+        .code(aws_sdk_lambda::types::FunctionCode::builder().zip_file(b"code".to_vec().into()).build())
+        .tags(TEMPORARY_TAG, "true")
+        .send()
+        .await
+        .expect("CreateFunction");
+    let role = stacks_role(&aws, Mode::Enforce);
+    let error = aws_sdk_lambda::Client::new(&role.sdk)
+        .delete_function()
+        .function_name(&name)
+        .send()
+        .await
+        .expect_err("a direct call is not CloudFormation's");
+    assert_eq!(error.code(), Some("AccessDeniedException"), "{error:?}");
+    assert_eq!(
+        error.message(),
+        Some(principal_denied(&role, "lambda:DeleteFunction", &aws.function_arn(&name)).as_str())
+    );
+    let still_there = aws.lambda.get_function().function_name(&name).send().await;
+    assert!(still_there.is_ok(), "{still_there:?}");
 }

@@ -323,7 +323,7 @@ def _sns(call):
 
 PLANS = {
     "lambda": (_lambda, {"Invoke", "GetFunction", "GetFunctionConfiguration", "GetAlias",
-                         "ListTags"}),
+                         "ListTags", "DeleteFunction"}),
     "codedeploy": (_codedeploy, {"GetDeployment", "PutLifecycleEventHookExecutionStatus",
                                  "GetApplicationRevision", "GetDeploymentGroup"}),
     "monitoring": (_cloudwatch, {"GetMetricData", "DescribeAlarms"}),

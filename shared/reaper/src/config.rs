@@ -12,9 +12,6 @@ use std::time::Duration;
 pub const MODE_VAR: &str = "REAPER_MODE";
 /// Kill switch: `true` plans nothing (every stack is skipped as `reaper-disabled`).
 pub const DISABLED_VAR: &str = "REAPER_DISABLED";
-/// `false` stops the courtesy `lifeguard:delete-after` tag (a tags-only `UpdateStack`, which
-/// touches every resource of the stack); default `true`. Marks do not depend on it.
-pub const TAG_STACKS_VAR: &str = "REAPER_TAG_STACKS";
 /// `true` lets enforce mode act on an event whose `time` is far from the clock (a replay);
 /// default `false`: a replay in enforce mode is refused, since it would move deletion dates.
 pub const ALLOW_REPLAY_VAR: &str = "REAPER_ALLOW_REPLAY";
@@ -98,8 +95,6 @@ pub struct ReaperConfig {
     pub mode: Mode,
     /// Kill switch: when set, the plan skips every stack and changes nothing.
     pub disabled: bool,
-    /// Whether enforce mode tags marked stacks `lifeguard:delete-after`.
-    pub tag_stacks: bool,
     /// Whether enforce mode may act on an event whose time is far from the clock.
     pub allow_replay: bool,
     /// Time between the first notice and the earliest deletion.
@@ -131,7 +126,6 @@ impl Default for ReaperConfig {
         Self {
             mode: Mode::Report,
             disabled: false,
-            tag_stacks: true,
             allow_replay: false,
             grace: 3 * DAY,
             max_deletions: 5,
@@ -167,7 +161,6 @@ impl ReaperConfig {
             },
         };
         config.disabled = flag(DISABLED_VAR, false)?;
-        config.tag_stacks = flag(TAG_STACKS_VAR, true)?;
         config.allow_replay = flag(ALLOW_REPLAY_VAR, false)?;
         let duration = |variable: &'static str, default: Duration| match read(variable) {
             None => Ok(default),
@@ -344,7 +337,6 @@ mod tests {
         let mut vars = ENFORCE.to_vec();
         vars.extend([
             (DISABLED_VAR, "TRUE"),
-            (TAG_STACKS_VAR, "false"),
             (ALLOW_REPLAY_VAR, "true"),
             (GRACE_VAR, "36h"),
             (MAX_DELETIONS_VAR, " 2 "),
@@ -356,7 +348,7 @@ mod tests {
         ]);
         let config = config(&vars).unwrap();
         assert_eq!(config.mode, Mode::Enforce);
-        assert!(config.disabled && !config.tag_stacks && config.allow_replay);
+        assert!(config.disabled && config.allow_replay);
         assert_eq!(config.grace, Duration::from_hours(36));
         assert_eq!(config.max_deletions, 2);
         assert_eq!(config.default_ttl, 7 * DAY);
@@ -392,7 +384,6 @@ mod tests {
         for (vars, variable, problem) in [
             (vec![(MODE_VAR, "delete")], MODE_VAR, "report or enforce"),
             (vec![(DISABLED_VAR, "yes")], DISABLED_VAR, "true or false"),
-            (vec![(TAG_STACKS_VAR, "1")], TAG_STACKS_VAR, "true or false"),
             (vec![(GRACE_VAR, "3")], GRACE_VAR, "missing a unit"),
             (vec![(GRACE_VAR, "3m")], GRACE_VAR, "unknown unit"),
             (vec![(MAX_DELETIONS_VAR, "-1")], MAX_DELETIONS_VAR, "whole number"),

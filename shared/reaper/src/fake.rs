@@ -6,7 +6,6 @@ use crate::plan::{Mark, StackInfo};
 use crate::ports::{MarksStore, Notifier, Stacks};
 use crate::run::Reaper;
 use lifeguard_common::AwsError;
-use lifeguard_common::time::Timestamp;
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
@@ -65,10 +64,6 @@ impl Stacks for &Fake {
     async fn delete(&self, stack_id: &str) -> Result<(), AwsError> {
         self.log(format!("delete {stack_id}"));
         self.failing("DeleteStack")
-    }
-    async fn tag_delete_after(&self, listed: &StackInfo, at: Timestamp) -> Result<(), AwsError> {
-        self.log(format!("tag {} {at}", listed.name));
-        self.failing("UpdateStack")
     }
 }
 

@@ -4,8 +4,8 @@
 //!
 //! Nothing here calls AWS: the caller reads [`ReaperConfig::from_env`] (stopping on error before
 //! any AWS call), lists stacks and marks, calls [`plan()`], and carries it out ([`run`]):
-//! delete, write and clear marks, send the notices, tag `lifeguard:delete-after` on new deletion
-//! dates, send the digest, and report ([`report`]). [`lambda`] is the function's entry point.
+//! delete, write and clear marks, send the notices and the digest, and report ([`report`]). It
+//! never changes a stack: deletion dates live in the marks, the notices and the digest. [`lambda`] is the function's entry point.
 //! The rules and the choices where the tag schema is silent are listed on [`mod@plan`].
 
 pub mod aws;

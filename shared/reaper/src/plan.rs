@@ -251,7 +251,7 @@ impl fmt::Display for ReasonCode {
 pub enum MarkChange {
     /// Left as it is (or still absent).
     Unchanged,
-    /// Written (created or updated); also tag the stack `lifeguard:delete-after`.
+    /// Written (created or updated).
     Write(Mark),
     /// Removed.
     Clear,

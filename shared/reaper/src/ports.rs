@@ -5,7 +5,6 @@
 
 use crate::plan::{Mark, StackInfo};
 use lifeguard_common::AwsError;
-use lifeguard_common::time::Timestamp;
 use std::future::Future;
 
 /// The stacks of the account and region (CloudFormation).
@@ -24,18 +23,6 @@ pub trait Stacks: Sync {
     /// `DeleteStack` by stack id. Success only means CloudFormation took the request: the
     /// deletion may still fail (`DELETE_FAILED`), which a later listing shows.
     fn delete(&self, stack_id: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
-
-    /// Sets the stack's `lifeguard:delete-after` tag to `at` (RFC 3339), keeping its other tags,
-    /// template, parameters, role and notification topics: a tags-only `UpdateStack`, which
-    /// CloudFormation carries out as a stack update (tags propagate to the resources, and
-    /// `LastUpdatedTime` moves). Refused (`StackChanged`) when the stack's status, tags or last
-    /// update differ from `listed`, so an owner's concurrent change (a snooze) is never undone.
-    /// For people only: the reaper never reads the tag back.
-    fn tag_delete_after(
-        &self,
-        listed: &StackInfo,
-        at: Timestamp,
-    ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
 /// The reaper's marks, kept between runs (DynamoDB).

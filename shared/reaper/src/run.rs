@@ -19,14 +19,13 @@
 //! 6. One notice per owner. A mark that counts (enforce mode, a first or final notice) is then
 //!    written only once SNS accepted its owner's notice: a stack counts as warned only when its
 //!    notice went out.
-//! 7. Marks cleared; in enforce mode (unless `REAPER_TAG_STACKS=false`), the
-//!    `lifeguard:delete-after` tag as a courtesy where the stack's status allows an update (a
-//!    failure there changes nothing else).
+//! 7. Marks cleared. The reaper never changes a stack: the deletion date lives in the marks,
+//!    the notices and the digest.
 //! 8. The digest for the operators.
 
 use crate::config::{Mode, ReaperConfig};
 use crate::notices::{digest, owner_notice};
-use crate::plan::{Action, Decision, Mark, MarkChange, Plan, ReasonCode, SETTLED_STATUSES, StackInfo, plan};
+use crate::plan::{Action, Decision, Mark, MarkChange, Plan, ReasonCode, StackInfo, plan};
 use crate::ports::{MarksStore, Notifier, Stacks};
 use crate::report::{DeletionOutcome, MarkResult, Progress, RunReport};
 use futures::{StreamExt, stream};
@@ -34,7 +33,7 @@ use lifeguard_common::AwsError;
 use lifeguard_common::time::Timestamp;
 use std::collections::{HashMap, HashSet};
 
-/// Calls of one kind (describes, notices, mark writes, tags) in flight at once.
+/// Calls of one kind (describes, notices, mark writes) in flight at once.
 const IN_FLIGHT: usize = 4;
 
 /// What a run needs: the AWS ports and the settings. Marks and notices are optional in report
@@ -101,9 +100,6 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
             notified.iter().filter(|(_, r)| r.is_ok()).map(|(owner, _)| owner.as_str()).collect();
         self.write_marks(&plan, WritePhase::AfterNotices, &sent, &mut run).await;
         self.clear_marks(&plan, &mut run).await;
-        if config.mode == Mode::Enforce && config.tag_stacks {
-            self.tag_marked(&stacks, &plan, &marks, &mut run).await;
-        }
         let mut report = run.into_report(config.mode, now, &stacks, &plan, sent.len());
         report.digest_sent = self.send_digest(&report).await.unwrap_or_else(|problem| {
             report.problems.push(problem);
@@ -328,39 +324,6 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
         }
     }
 
-    /// Tags `lifeguard:delete-after` on stacks whose mark got a new date, where their status
-    /// allows an update. For people only; a failure is reported and changes nothing else.
-    async fn tag_marked(&self, stacks: &[StackInfo], plan: &Plan, old: &[Mark], run: &mut Progress) {
-        let previous: HashMap<&str, Timestamp> =
-            old.iter().map(|m| (m.stack_id.as_str(), m.delete_after)).collect();
-        let to_tag: Vec<(usize, Timestamp)> = plan
-            .decisions
-            .iter()
-            .enumerate()
-            .filter_map(|(i, d)| match &d.mark {
-                MarkChange::Write(mark)
-                    if mark.notices > 0
-                        && run.stacks[i].mark.as_ref().is_some_and(|m| m.change == MarkResult::Written)
-                        && previous.get(mark.stack_id.as_str()) != Some(&mark.delete_after)
-                        && SETTLED_STATUSES.contains(&stacks[i].status.as_str()) =>
-                {
-                    Some((i, mark.delete_after))
-                }
-                _ => None,
-            })
-            .collect();
-        let tagged: Vec<(usize, Result<(), AwsError>)> = stream::iter(to_tag)
-            .map(|(i, at)| async move { (i, self.stacks.tag_delete_after(&stacks[i], at).await) })
-            .buffer_unordered(IN_FLIGHT)
-            .collect()
-            .await;
-        for (i, result) in tagged {
-            if let Err(error) = result {
-                run.stacks[i].problems.push(format!("lifeguard:delete-after tag not set: {error}"));
-            }
-        }
-    }
-
     /// Sends the operators' digest, when there is a topic.
     async fn send_digest(&self, report: &RunReport) -> Result<bool, String> {
         let Some(notifier) = &self.notifier else { return Ok(false) };
@@ -497,8 +460,6 @@ mod tests {
         assert_eq!(entry(&report, "pr-expired").mark.as_ref().map(|m| m.change), Some(MarkResult::Written));
         let marks = fake.marks.lock().unwrap().clone();
         assert_eq!((marks.len(), marks[0].notices, marks[0].first_notice), (1, 1, NOW));
-        let tag = format!("tag pr-expired {}", NOW.plus(Duration::from_secs(3 * DAY)));
-        assert!(fake.calls().contains(&tag), "courtesy tag in enforce mode: {:?}", fake.calls());
         assert!(report.digest_sent);
     }
 
@@ -516,11 +477,7 @@ mod tests {
             (shown.change, shown.notices, shown.times_snoozed),
             (MarkResult::Written, Some(0), Some(1))
         );
-        assert!(
-            !fake.calls().iter().any(|c| c.starts_with("notify") || c.starts_with("tag")),
-            "{:?}",
-            fake.calls()
-        );
+        assert!(!fake.calls().iter().any(|c| c.starts_with("notify")), "{:?}", fake.calls());
         assert_eq!(fake.marks.lock().unwrap()[0].times_snoozed, 1);
     }
 
@@ -546,16 +503,6 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_courtesy_tag_can_be_turned_off() {
-        let fake = fake(vec![stack("pr-expired", 20)], Vec::new());
-        let mut reaper = reaper(&fake, Mode::Enforce);
-        reaper.config.tag_stacks = false;
-        let report = reaper.run(NOW).await.unwrap();
-        assert_eq!(entry(&report, "pr-expired").mark.as_ref().map(|m| m.change), Some(MarkResult::Written));
-        assert!(!fake.calls().iter().any(|c| c.starts_with("tag")), "{:?}", fake.calls());
-    }
-
-    #[tokio::test]
     async fn report_mode_marks_and_notifies_but_never_deletes_or_updates_a_stack() {
         let ripe = stack("pr-ripe", 20);
         let expired = stack("pr-expired", 20);
@@ -563,7 +510,7 @@ mod tests {
         let report = reaper(&fake, Mode::Report).run(NOW).await.unwrap();
         assert_eq!(entry(&report, "pr-ripe").reason, ReasonCode::ModeReport);
         let calls = fake.calls();
-        assert!(!calls.iter().any(|c| c.starts_with("delete") || c.starts_with("tag")), "{calls:?}");
+        assert!(!calls.iter().any(|c| c.starts_with("delete")), "{calls:?}");
         assert!(calls.iter().any(|c| c.starts_with("write-mark arn:stack/pr-expired/1")));
         assert!(calls.iter().any(|c| c.contains("report mode: it deletes nothing")));
     }

@@ -6,7 +6,6 @@
 //! | `lifeguard:owner` | the owner's email address; required before any deletion |
 //! | `lifeguard:ttl` | lifetime from creation: `36h`, `7d`, `2w` |
 //! | `lifeguard:expires-at` | RFC 3339 UTC instant; wins over `ttl`; owners snooze by moving it |
-//! | `lifeguard:delete-after` | written by the reaper when it marks a stack; for people only |
 
 use crate::config::ReaperConfig;
 use lifeguard_common::time::{Timestamp, parse_duration};
@@ -21,9 +20,6 @@ pub const OWNER_TAG: &str = "lifeguard:owner";
 pub const TTL_TAG: &str = "lifeguard:ttl";
 /// Explicit expiry instant.
 pub const EXPIRES_AT_TAG: &str = "lifeguard:expires-at";
-/// Earliest deletion, written by the reaper when it marks a stack. The reaper never reads it
-/// back: the marks table is the record, since anyone who can tag a stack could edit the tag.
-pub const DELETE_AFTER_TAG: &str = "lifeguard:delete-after";
 
 /// A lifecycle tag whose value cannot be used; the message names the tag, value and problem.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

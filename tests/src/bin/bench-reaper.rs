@@ -12,9 +12,7 @@
 
 use lifeguard_reaper::aws::{CloudFormationClient, DynamoDbMarks, SnsNotifier};
 use lifeguard_reaper::tags::{EXPIRES_AT_TAG, OWNER_TAG, TEMPORARY_TAG, TTL_TAG};
-use lifeguard_reaper::{
-    Action, MarkResult, Mode, Reaper, ReaperConfig, ReasonCode, RunReport, Timestamp, handle,
-};
+use lifeguard_reaper::{Action, Mode, Reaper, ReaperConfig, ReasonCode, RunReport, Timestamp, handle};
 use lifeguard_tests::{LocalAws, scheduled_event, stack_template};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -317,19 +315,10 @@ fn floor(report: &RunReport, exporters: &BTreeSet<&str>) -> Floor {
     let deletions = entries.iter().filter(|s| s.decision == Action::Delete);
     let exporter_deletions = deletions.clone().filter(|s| exporters.contains(s.name.as_str())).count();
     let deletions = deletions.count();
-    // A new `delete_after` (a first notice) is tagged on the stack.
-    let tagged = entries
-        .iter()
-        .filter(|s| {
-            s.reason == ReasonCode::ExpiredFirstNotice
-                && s.mark.as_ref().is_some_and(|m| m.change == MarkResult::Written)
-        })
-        .count();
     let mut floor = Floor::default();
     let listing_pages = counts.stacks.div_ceil(PAGE).max(1);
-    floor.add("cloudformation.DescribeStacks", listing_pages, deletions + tagged, doubts);
+    floor.add("cloudformation.DescribeStacks", listing_pages, deletions, doubts);
     floor.add("cloudformation.ListImports", 0, exporter_deletions, doubts);
-    floor.add("cloudformation.UpdateStack", 0, tagged, 0);
     floor.add("cloudformation.DeleteStack", 0, counts.deletions_requested, 0);
     floor.add("dynamodb.Scan", 1, 0, 0);
     floor.add("dynamodb.PutItem", 0, counts.marks_written, 0);
@@ -356,10 +345,9 @@ struct Row {
 }
 
 /// The short names of the operations in the table, in its order.
-const COLUMNS: [(&str, &str); 8] = [
+const COLUMNS: [(&str, &str); 7] = [
     ("cloudformation.DescribeStacks", "Describe"),
     ("cloudformation.ListImports", "Imports"),
-    ("cloudformation.UpdateStack", "Update"),
     ("cloudformation.DeleteStack", "Delete"),
     ("dynamodb.Scan", "Scan"),
     ("dynamodb.PutItem", "Put"),
@@ -412,9 +400,8 @@ fn print_tables(rows: &[Row], stacks: usize) {
     println!(
         "calls: requests the local AWS served during the run, by operation (a cell \"a/b\" is calls/expected). \
          pages: DescribeStacks pages = ceil({stacks}/{PAGE}) = {} plus one Scan page of marks. actions: PutItem \
-         per mark written, DeleteItem per mark cleared, Publish per owner notified + 1 digest, DescribeStacks + \
-         UpdateStack per new lifeguard:delete-after tag, DescribeStacks (+ ListImports per export) + DeleteStack \
-         per deletion. doubts: DescribeStacks + ListImports per export of each expired exporter that would be \
+         per mark written, DeleteItem per mark cleared, Publish per owner notified + 1 digest, DescribeStacks \
+         (+ ListImports per export) + DeleteStack per deletion. doubts: DescribeStacks + ListImports per export of each expired exporter that would be \
          marked or deleted were its exports free (the listing cannot rule imports out). excess: calls beyond \
          pages + actions + doubts.",
         stacks.div_ceil(PAGE)

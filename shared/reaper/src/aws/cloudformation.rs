@@ -2,8 +2,7 @@
 
 use crate::plan::StackInfo;
 use crate::ports::Stacks;
-use crate::tags::DELETE_AFTER_TAG;
-use aws_sdk_cloudformation::types::{Capability, Parameter, Stack, Tag};
+use aws_sdk_cloudformation::types::Stack;
 use futures::{StreamExt, stream};
 use lifeguard_common::AwsError;
 use lifeguard_common::aws_error;
@@ -117,68 +116,5 @@ impl Stacks for CloudFormationClient {
             .await
             .map_err(|e| aws_error("DeleteStack", e))?;
         Ok(())
-    }
-
-    async fn tag_delete_after(&self, listed: &StackInfo, at: Timestamp) -> Result<(), AwsError> {
-        let output = self
-            .client
-            .describe_stacks()
-            .stack_name(&listed.id)
-            .send()
-            .await
-            .map_err(|e| aws_error("DescribeStacks", e))?;
-        let Some(stack) = output.stacks().first() else {
-            return Err(AwsError {
-                operation: "DescribeStacks",
-                code: "ValidationError".into(),
-                message: format!("Stack with id {} does not exist", listed.id),
-            });
-        };
-        let current = stack_info(stack);
-        if (&current.status, &current.tags, current.last_updated)
-            != (&listed.status, &listed.tags, listed.last_updated)
-        {
-            return Err(AwsError {
-                operation: "UpdateStack",
-                code: "StackChanged".into(),
-                message: format!("{} changed since the listing; not tagged", listed.name),
-            });
-        }
-        let at = at.to_string();
-        let mut tags: Vec<Tag> =
-            stack.tags().iter().filter(|t| t.key() != Some(DELETE_AFTER_TAG)).cloned().collect();
-        tags.push(Tag::builder().key(DELETE_AFTER_TAG).value(&at).build());
-        let parameters = stack
-            .parameters()
-            .iter()
-            .filter_map(|p| p.parameter_key())
-            .map(|key| Parameter::builder().parameter_key(key).use_previous_value(true).build())
-            .collect();
-        let updated = self
-            .client
-            .update_stack()
-            .stack_name(&listed.id)
-            .use_previous_template(true)
-            .set_parameters(Some(parameters))
-            .set_tags(Some(tags))
-            // Acknowledges what the stack's own template already holds; grants nothing.
-            .capabilities(Capability::CapabilityIam)
-            .capabilities(Capability::CapabilityNamedIam)
-            .capabilities(Capability::CapabilityAutoExpand)
-            .send()
-            .await;
-        match updated {
-            Ok(_) => Ok(()),
-            Err(error) => {
-                let error = aws_error("UpdateStack", error);
-                // The tag already holds `at`.
-                if error.code == "ValidationError" && error.message.contains("No updates are to be performed")
-                {
-                    Ok(())
-                } else {
-                    Err(error)
-                }
-            }
-        }
     }
 }
