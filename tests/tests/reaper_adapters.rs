@@ -97,6 +97,21 @@ async fn tags_times_and_termination_protection_are_mapped() {
     let open_stack = stacks.iter().find(|s| s.name == open).expect("listed");
     assert_eq!(open_stack.termination_protection, Some(false));
     assert!(open_stack.tags.is_empty());
+    assert_eq!(open_stack.service_role, None);
+
+    // A stack deployed with a service role: CloudFormation deletes it with that role.
+    let deployer = format!("arn:aws:iam::{ACCOUNT}:role/{}", unique("deployer"));
+    let with_role = unique("cfn-with-role");
+    aws.cloudformation
+        .create_stack()
+        .stack_name(&with_role)
+        .template_body(&template)
+        .role_arn(&deployer)
+        .send()
+        .await
+        .expect("CreateStack with a service role");
+    let described = cloudformation.describe(&with_role).await.unwrap().expect("exists");
+    assert_eq!(described.service_role.as_deref(), Some(deployer.as_str()));
 
     let described = cloudformation.describe(&name).await.unwrap().expect("exists");
     assert_eq!(&described, stack);

@@ -27,6 +27,10 @@ pub const MAX_LIFETIME_VAR: &str = "REAPER_MAX_LIFETIME";
 /// required in enforce mode. Unset in report mode, every name is planned as if allowed (report
 /// mode deletes nothing).
 pub const ALLOWED_STACKS_VAR: &str = "REAPER_ALLOWED_STACKS";
+/// Comma-separated glob patterns (`*`, `?`) of IAM role ARNs: a stack deployed with a service
+/// role is deleted only when one of them matches it (CloudFormation deletes with that role).
+/// Unset: no stack with a service role is deleted.
+pub const ALLOWED_ROLES_VAR: &str = "REAPER_ALLOWED_ROLES";
 /// Comma-separated glob patterns of stack names never to delete, besides the built-in ones.
 pub const PROTECTED_STACKS_VAR: &str = "REAPER_PROTECTED_STACKS";
 /// Name of the reaper's own stack, always protected; default [`DEFAULT_OWN_STACK`].
@@ -114,6 +118,8 @@ pub struct ReaperConfig {
     /// The only stacks that may be deleted ([`ALLOWED_STACKS_VAR`]); `None` (report mode only)
     /// allows every name.
     pub allowed_stacks: Option<Vec<String>>,
+    /// Service roles a deletable stack may have ([`ALLOWED_ROLES_VAR`]); empty: none.
+    pub allowed_roles: Vec<String>,
     /// SNS topic for notices.
     pub topic_arn: Option<String>,
     /// DynamoDB table holding the marks.
@@ -135,6 +141,7 @@ impl Default for ReaperConfig {
             production_stacks: DEFAULT_PRODUCTION_STACKS.iter().map(|p| (*p).to_owned()).collect(),
             protected_stacks: Vec::new(),
             allowed_stacks: None,
+            allowed_roles: Vec::new(),
             topic_arn: None,
             marks_table: None,
         }
@@ -218,6 +225,19 @@ impl ReaperConfig {
             }
             config.allowed_stacks = Some(allowed);
         }
+        if let Some((variable, value)) = read(ALLOWED_ROLES_VAR) {
+            let roles = patterns(&value);
+            if let Some(bad) = roles.iter().find(|pattern| !is_role_arn_glob(pattern)) {
+                return Err(problem(
+                    variable,
+                    &value,
+                    &format!(
+                        "{bad:?} is not an IAM role ARN glob (arn:<partition>:iam::<account>:role/<name>)"
+                    ),
+                ));
+            }
+            config.allowed_roles = roles;
+        }
         if let Some((variable, value)) = read(TOPIC_ARN_VAR) {
             let arn = value.trim();
             if !(arn.starts_with("arn:") && arn.split(':').nth(2) == Some("sns")) {
@@ -279,6 +299,11 @@ impl ReaperConfig {
             .is_none_or(|patterns| patterns.iter().any(|pattern| glob_matches(pattern, stack_name)))
     }
 
+    /// Whether a stack deployed with service role `role_arn` may be deleted.
+    pub fn allows_role(&self, role_arn: &str) -> bool {
+        self.allowed_roles.iter().any(|pattern| glob_matches(pattern, role_arn))
+    }
+
     /// How long before `delete_after` the final notice goes out: one day, or half the grace
     /// period when that is shorter.
     pub fn final_notice_lead(&self) -> Duration {
@@ -294,6 +319,24 @@ fn problem(variable: &'static str, value: &str, problem: &str) -> ConfigError {
 /// that could change the meaning of the IAM stack ARNs the template builds from the same list.
 fn is_stack_name_glob(pattern: &str) -> bool {
     pattern.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '*' | '?'))
+}
+
+/// `arn:<partition>:iam::<account>:role/<path and name>`, where `*` and `?` may stand in for
+/// characters of the partition, account and name.
+fn is_role_arn_glob(pattern: &str) -> bool {
+    let glob = |c: char| matches!(c, '*' | '?');
+    let parts: Vec<&str> = pattern.splitn(6, ':').collect();
+    let [arn, partition, service, region, account, resource] = parts[..] else { return false };
+    let Some(name) = resource.strip_prefix("role/") else { return false };
+    arn == "arn"
+        && !partition.is_empty()
+        && partition.chars().all(|c| c.is_ascii_lowercase() || c == '-' || glob(c))
+        && service == "iam"
+        && region.is_empty()
+        && !account.is_empty()
+        && account.chars().all(|c| c.is_ascii_digit() || glob(c))
+        && !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c) || glob(c))
 }
 
 fn patterns(list: &str) -> Vec<String> {
@@ -362,6 +405,31 @@ mod tests {
         assert_eq!(config.final_notice_lead(), Duration::from_hours(18));
         assert_eq!(config.marks_table.as_deref(), Some("reaper-marks"));
         assert_eq!(config.allowed_stacks, Some(vec!["feature-*".to_owned()]));
+    }
+
+    #[test]
+    fn only_listed_service_roles_are_allowed() {
+        let roles = config(&[(
+            ALLOWED_ROLES_VAR,
+            "arn:aws:iam::123456789012:role/lifeguard-feature-*, arn:aws:iam::*:role/ci/deployer",
+        )])
+        .unwrap();
+        assert!(roles.allows_role("arn:aws:iam::123456789012:role/lifeguard-feature-deployer"));
+        assert!(roles.allows_role("arn:aws:iam::210987654321:role/ci/deployer"));
+        assert!(!roles.allows_role("arn:aws:iam::123456789012:role/admin"));
+        assert!(!ReaperConfig::default().allows_role("arn:aws:iam::123456789012:role/lifeguard-feature-x"));
+        for bad in [
+            "deployer",
+            "arn:aws:iam::123456789012:user/deployer",
+            "arn:aws:iam:us-east-1:1:role/x",
+            "arn:aws:iam::12ab:role/x",
+        ] {
+            let error = config(&[(ALLOWED_ROLES_VAR, bad)]).unwrap_err().to_string();
+            assert!(
+                error.contains(ALLOWED_ROLES_VAR) && error.contains("not an IAM role ARN glob"),
+                "{error}"
+            );
+        }
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub fn stack(name: &str, age_days: u64) -> StackInfo {
         created: NOW.minus(Duration::from_secs(age_days * DAY)),
         last_updated: None,
         parent_id: None,
+        service_role: None,
         termination_protection: Some(false),
         tags: [(TEMPORARY_TAG, "true"), (OWNER_TAG, "dev@example.com")]
             .into_iter()

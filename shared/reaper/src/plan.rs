@@ -22,8 +22,10 @@
 //!    means the stack is not what its template says. One exception: a `DELETE_FAILED` stack that
 //!    had its final notice goes on through the rules, so a failed deletion is retried (plainly,
 //!    never retaining or forcing anything) on the next run.
-//! 5. Termination protection is known to be off, no export is imported elsewhere, and the owner
-//!    tag is present. Otherwise: `Warn` with the blocking reason.
+//! 5. It has no service role, or one `REAPER_ALLOWED_ROLES` lists (CloudFormation deletes with
+//!    the stack's role, whatever the caller may do: `service-role`); termination protection is
+//!    known to be off, no export is imported elsewhere, and the owner tag is present. Otherwise:
+//!    `Warn` with the blocking reason.
 //! 6. It was marked (first notice) at least one grace period ago, in enforce mode (a mark that
 //!    report mode made or notified about starts a new notice cycle once the mode is `enforce`), `delete_after` has passed and
 //!    a final notice went out (the second notice, sent from `lead` before `delete_after`, where
@@ -43,7 +45,7 @@
 //! mode: switching to enforce never deletes at once a stack whose owner was told nothing would
 //! be deleted.
 
-use crate::config::{MAX_DELETIONS_VAR, MAX_LIFETIME_VAR, Mode, ReaperConfig};
+use crate::config::{ALLOWED_ROLES_VAR, MAX_DELETIONS_VAR, MAX_LIFETIME_VAR, Mode, ReaperConfig};
 use crate::tags::{Expiry, LifecycleTags, OWNER_TAG, expiry, is_email, is_opted_in, read_lifecycle_tags};
 use lifeguard_common::time::{Timestamp, format_duration};
 use serde::Serialize;
@@ -76,6 +78,9 @@ pub struct StackInfo {
     pub last_updated: Option<Timestamp>,
     /// Parent stack id of a nested stack.
     pub parent_id: Option<String>,
+    /// The stack's service role (`RoleARN`), which CloudFormation uses for every operation on
+    /// the stack, the reaper's `DeleteStack` included.
+    pub service_role: Option<String>,
     /// Termination protection; `None` when it could not be read, which blocks deletion.
     pub termination_protection: Option<bool>,
     /// Stack tags.
@@ -164,6 +169,8 @@ pub enum ReasonCode {
     FailedStatus,
     /// Expired, but deleting it could delete what it does not own (`IMPORT_COMPLETE`).
     NotDeletable,
+    /// Expired, but deployed with a service role `REAPER_ALLOWED_ROLES` does not list.
+    ServiceRole,
     /// Expired, but termination protection is on or unknown.
     TerminationProtected,
     /// Expired, but another stack imports its exports.
@@ -186,7 +193,7 @@ pub enum ReasonCode {
 
 impl ReasonCode {
     /// Every code, in the planner's order.
-    pub const ALL: [ReasonCode; 22] = [
+    pub const ALL: [ReasonCode; 23] = [
         Self::ReaperDisabled,
         Self::AlreadyDeleted,
         Self::NotOptedIn,
@@ -200,6 +207,7 @@ impl ReasonCode {
         Self::BeyondMaxLifetime,
         Self::FailedStatus,
         Self::NotDeletable,
+        Self::ServiceRole,
         Self::TerminationProtected,
         Self::ExportsInUse,
         Self::NoOwner,
@@ -227,6 +235,7 @@ impl ReasonCode {
             Self::BeyondMaxLifetime => "beyond-max-lifetime",
             Self::FailedStatus => "failed-status",
             Self::NotDeletable => "not-deletable",
+            Self::ServiceRole => "service-role",
             Self::TerminationProtected => "termination-protected",
             Self::ExportsInUse => "exports-in-use",
             Self::NoOwner => "no-owner",
@@ -453,7 +462,7 @@ fn decide(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig, now: Ti
         let tags = readable_tags(stack)?;
         let (base, expires) = expired(stack, &tags, mark, config, now)?;
         let retrying_deletion = settled(stack, status, mark, &base)?;
-        unblocked(stack, &tags, &base)?;
+        unblocked(stack, &tags, config, &base)?;
         let noticed = notices_given(stack, mark, expires, config, now, &base)?;
         Continue(enforced(noticed, retrying_deletion, config, &base))
     };
@@ -572,10 +581,17 @@ fn settled(stack: &StackInfo, status: StatusClass, mark: Option<&Mark>, base: &D
     Continue(retrying_deletion)
 }
 
-/// Rule 5: termination protection is known to be off, no export is imported elsewhere, and the
-/// owner tag is present; otherwise it is warned about with the blocking reason.
-fn unblocked(stack: &StackInfo, tags: &LifecycleTags, base: &Decision) -> Ruling<()> {
+/// Rule 5: its service role, if any, is allowed, termination protection is known to be off, no
+/// export is imported elsewhere, and the owner tag is present; otherwise it is warned about with
+/// the blocking reason.
+fn unblocked(stack: &StackInfo, tags: &LifecycleTags, config: &ReaperConfig, base: &Decision) -> Ruling<()> {
     let warn = |reason| base.with(Action::Warn, reason);
+    if let Some(role) = stack.service_role.as_deref().filter(|role| !config.allows_role(role)) {
+        return Break(warn(ReasonCode::ServiceRole).detail(format!(
+            "deployed with service role {role}, which {ALLOWED_ROLES_VAR} does not list: deleting it would \
+             act with that role's permissions"
+        )));
+    }
     match stack.termination_protection {
         Some(false) => {}
         Some(true) => {
@@ -864,6 +880,20 @@ mod tests {
             assert_decision(&d, Action::Warn, ReasonCode::NotDeletable);
             assert!(d.detail.as_deref().unwrap().contains("IMPORT_COMPLETE"), "{d:?}");
         }
+    }
+
+    #[test]
+    fn deletes_a_stack_with_a_service_role_only_when_the_role_is_allowed() {
+        let mut s = stack("pr-1", 20);
+        s.service_role = Some("arn:aws:iam::123456789012:role/admin".into());
+        let mut config = enforce();
+        let d = decide_one(&s, Some(&ripe_mark(&s)), &config);
+        assert_decision(&d, Action::Warn, ReasonCode::ServiceRole);
+        assert!(d.detail.as_deref().unwrap().contains("role/admin"), "{d:?}");
+        let d = decide_one(&s, None, &config);
+        assert_decision(&d, Action::Warn, ReasonCode::ServiceRole);
+        config.allowed_roles = vec!["arn:aws:iam::123456789012:role/ad*".into()];
+        assert_decision(&decide_one(&s, Some(&ripe_mark(&s)), &config), Action::Delete, ReasonCode::Delete);
     }
 
     #[test]

@@ -63,6 +63,8 @@ const STATUSES: &[&str] = &[
     "IMPORT_ROLLBACK_COMPLETE",
     "DELETE_COMPLETE",
 ];
+const SERVICE_ROLES: &[&str] =
+    &["arn:aws:iam::123456789012:role/feature-deployer", "arn:aws:iam::123456789012:role/admin"];
 const NAMES: &[&str] = &["pr-", "feature-", "shared-", "lifeguard", "lifeguard-reaper", "keep-", "demo"];
 
 fn random_config(rng: &mut Rng) -> ReaperConfig {
@@ -84,6 +86,7 @@ fn random_config(rng: &mut Rng) -> ReaperConfig {
         max_deletions: rng.below(7) as u32,
         default_ttl,
         max_lifetime,
+        allowed_roles: if rng.chance(50) { vec!["arn:aws:iam::*:role/feature-*".into()] } else { vec![] },
         protected_stacks: match rng.below(3) {
             0 => vec![],
             1 => vec!["shared-*".into()],
@@ -116,6 +119,9 @@ fn random_stack(rng: &mut Rng, index: usize, now: Timestamp, lenient: bool) -> S
         }
         if rule_to_break != 5 {
             stack.parent_id = None;
+        }
+        if rule_to_break != 7 {
+            stack.service_role = None;
         }
         if rule_to_break != 6 && rng.chance(70) {
             stack.tags.remove(TTL_TAG);
@@ -179,6 +185,7 @@ fn any_stack(rng: &mut Rng, index: usize, now: Timestamp) -> StackInfo {
         created,
         last_updated: None,
         parent_id: rng.chance(10).then(|| "arn:parent".to_owned()),
+        service_role: rng.chance(30).then(|| (*rng.pick(SERVICE_ROLES)).to_owned()),
         termination_protection: *rng.pick(&[None, Some(true), Some(false), Some(false), Some(false)]),
         tags,
         exports: Vec::new(),
@@ -238,6 +245,10 @@ fn deletable(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig, now:
     let allowed =
         config.allowed_stacks.as_ref().is_none_or(|a| a.iter().any(|p| glob_matches(p, &stack.name)));
     let malformed_owner = stack.tags.get(OWNER_TAG).is_some_and(|o| !is_email(o.trim()));
+    let role_allowed = stack
+        .service_role
+        .as_ref()
+        .is_none_or(|role| config.allowed_roles.iter().any(|p| glob_matches(p, role)));
     let Some(expiry) = expected_expiry(stack, config) else { return false };
     let Some(mark) = mark else { return false };
     config.mode == Mode::Enforce
@@ -248,6 +259,7 @@ fn deletable(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig, now:
         && (SETTLED_STATUSES.contains(&stack.status.as_str()) || stack.status == "DELETE_FAILED")
         && !protected
         && allowed
+        && role_allowed
         && !stack.exports_in_use
         && owner_is_valid(stack)
         && !malformed_owner

@@ -355,6 +355,7 @@ fn changes(listed: &StackInfo, current: &StackInfo) -> Vec<&'static str> {
         ("termination protection", listed.termination_protection != current.termination_protection),
         ("last update", listed.last_updated != current.last_updated),
         ("parent", listed.parent_id != current.parent_id),
+        ("service role", listed.service_role != current.service_role),
         ("exports in use", listed.exports_in_use != current.exports_in_use),
     ]
     .into_iter()

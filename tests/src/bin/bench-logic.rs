@@ -110,6 +110,7 @@ fn inventory(now: i64) -> (Vec<StackInfo>, Vec<Mark>) {
                 status: statuses[(i % 4) as usize].to_owned(),
                 created: Timestamp::from_unix_seconds(now - (i % 40) * DAY),
                 last_updated: None,
+                service_role: None,
                 parent_id: (i % 13 == 0).then(|| format!("arn:parent-{i}")),
                 termination_protection: if i % 17 == 0 { None } else { Some(i % 19 == 0) },
                 tags,

@@ -69,6 +69,7 @@ fn stack_info(stack: &Stack) -> StackInfo {
         ),
         last_updated: stack.last_updated_time().map(|t| Timestamp::from_unix_seconds(t.secs())),
         parent_id: stack.parent_id().map(str::to_owned),
+        service_role: stack.role_arn().map(str::to_owned),
         termination_protection: stack.enable_termination_protection(),
         tags: stack
             .tags()
