@@ -30,5 +30,5 @@ pub use hooks::{Hook, PostHook, settings_with_checks};
 pub use local_aws::{ACCOUNT, LocalAws};
 pub use metrics::{GET_METRIC_DATA_TARGET, lambda_dimensions};
 pub use names::unique;
-pub use stacks::{scheduled_event, stack_template};
+pub use stacks::{reaper_invocation, scheduled_event, stack_template};
 pub use traffic::{Minute, Noise, Traffic, summary};

@@ -14,6 +14,12 @@ pub fn scheduled_event(at: lifeguard_reaper::Timestamp) -> Value {
     event
 }
 
+/// A reaper invocation starting now with Lambda's longest timeout, 15 minutes, under a fresh
+/// run id.
+pub fn reaper_invocation() -> lifeguard_reaper::Invocation {
+    lifeguard_reaper::Invocation::starting_now(crate::unique("run"), std::time::Duration::from_mins(15))
+}
+
 /// A tiny template CloudFormation (and moto) can create: one `WaitConditionHandle`, plus an
 /// output exporting each of `exports` and an output importing each of `imports`.
 pub fn stack_template(exports: &[&str], imports: &[&str]) -> String {

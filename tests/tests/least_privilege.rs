@@ -10,8 +10,8 @@ use lifeguard_reaper::{Mode, Reaper, ReaperConfig, Timestamp, handle};
 use lifeguard_tests::behaviour::{answer, api};
 use lifeguard_tests::iam::{Policy, Principal, RoleBinding, without_statement};
 use lifeguard_tests::{
-    ACCOUNT, DeploymentSpec, FunctionSpec, LocalAws, Noise, Traffic, scheduled_event, settings_with_checks,
-    stack_template, unique,
+    ACCOUNT, DeploymentSpec, FunctionSpec, LocalAws, Noise, Traffic, reaper_invocation, scheduled_event,
+    settings_with_checks, stack_template, unique,
 };
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -204,7 +204,7 @@ async fn every_reaper_statement_is_needed() {
             let mut outcome = Vec::new();
             for hours in [48, 108, 121] {
                 let at = t0.plus(Duration::from_secs(hours * 3_600));
-                let summary = match handle(Ok(&reaper), &scheduled_event(at), Timestamp::now()).await {
+                let summary = match handle(Ok(&reaper), &scheduled_event(at), &reaper_invocation()).await {
                     Ok(report) => {
                         let report = serde_json::to_value(&report).expect("the report serializes");
                         let decisions: Vec<String> = report["stacks"]

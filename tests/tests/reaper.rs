@@ -4,13 +4,14 @@
 //! Each test works in a region of its own (CloudFormation lists a whole region) and signs with an
 //! access key of its own, so faults and request counts are the test's alone.
 
-use lifeguard_reaper::aws::{CloudFormationClient, DynamoDbMarks, SnsNotifier};
+use lifeguard_reaper::aws::{CloudFormationClient, DIGEST_OWNER, DynamoDbMarks, SnsNotifier};
 use lifeguard_reaper::tags::{EXPIRES_AT_TAG, OWNER_TAG, TEMPORARY_TAG, TTL_TAG};
 use lifeguard_reaper::{
-    DeletionOutcome, MarkResult, MarksStore, Mode, Reaper, ReaperConfig, RunReport, Timestamp, handle,
+    Action, DeletionOutcome, Invocation, MarkResult, MarksStore, Mode, Reaper, ReaperConfig, ReaperError,
+    RunError, RunReport, Timestamp, handle,
 };
 use lifeguard_tests::iam::Principal;
-use lifeguard_tests::{LocalAws, scheduled_event, stack_template};
+use lifeguard_tests::{LocalAws, reaper_invocation, scheduled_event, stack_template};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -60,7 +61,7 @@ fn enforce() -> ReaperConfig {
 
 /// One scheduled run at `at`, through the same entry point as the function.
 async fn run(reaper: &AwsReaper, at: Timestamp) -> RunReport {
-    handle(Ok(reaper), &scheduled_event(at), Timestamp::now())
+    handle(Ok(reaper), &scheduled_event(at), &reaper_invocation())
         .await
         .unwrap_or_else(|e| panic!("run at {at}: {e}"))
 }
@@ -306,8 +307,9 @@ async fn throttling_is_retried_reported_and_never_forced() {
 
     // Throttled beyond the retries: the run stops before any change, naming the cause.
     aws.inject_fault("DescribeStacks", &role.access_key, 6, 400, "Throttling");
-    let error =
-        handle(Ok(&reaper), &scheduled_event(after(t0, 5 * DAY + HOUR)), Timestamp::now()).await.unwrap_err();
+    let error = handle(Ok(&reaper), &scheduled_event(after(t0, 5 * DAY + HOUR)), &reaper_invocation())
+        .await
+        .unwrap_err();
     let message = error.to_string();
     assert!(message.contains("DescribeStacks") && message.contains("Throttling"), "{message}");
     assert_eq!(aws.stack_names().await.len(), 1);
@@ -324,4 +326,88 @@ async fn throttling_is_retried_reported_and_never_forced() {
     let report = run(&reaper, after(t0, 5 * DAY + 3 * HOUR)).await;
     assert_eq!(report.stacks[0].deletion, Some(DeletionOutcome::Requested));
     assert!(aws.stack_names().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn runs_near_their_deadline_together_or_by_hand_stay_within_one_lease_and_one_daily_budget() {
+    let aws = LocalAws::connect_isolated("eu-south-2").await;
+    let template = stack_template(&[], &[]);
+    let t0 = Timestamp::now().whole_seconds();
+    for i in 0..4 {
+        aws.create_stack(&format!("app-{i}"), &template, &TEMP_ALICE, false).await;
+    }
+    let config = ReaperConfig { max_deletions_per_day: 3, ..enforce() };
+    let (reaper, table, queue, _role) = reaper(&aws, config).await;
+    run(&reaper, after(t0, 2 * DAY)).await;
+    run(&reaper, after(t0, 4 * DAY + 12 * HOUR)).await;
+    notices(&aws, &queue);
+
+    // A run with less than half its time left starts no deletion, but its marks, notices and
+    // digest go out.
+    let started = Timestamp::now().minus(Duration::from_mins(9));
+    let late = Invocation { run_id: "late".into(), started, deadline: started.plus(Duration::from_mins(10)) };
+    let report = handle(Ok(&reaper), &scheduled_event(after(t0, 6 * DAY)), &late).await.unwrap();
+    assert_eq!(report.counts.deletions_requested, 0, "{report:#?}");
+    let planned: Vec<_> = report.stacks.iter().filter(|s| s.decision == Action::Delete).collect();
+    assert_eq!(planned.len(), 3, "the daily budget: {report:#?}");
+    for stack in planned {
+        let late = matches!(&stack.deletion, Some(DeletionOutcome::Failed { error }) if error.contains("invocation's time"));
+        assert!(late, "{stack:#?}");
+    }
+    assert!(report.digest_sent);
+    let sent = notices(&aws, &queue);
+    assert!(sent.iter().any(|(owner, _)| owner == DIGEST_OWNER), "{sent:#?}");
+    assert!(sent.iter().any(|(owner, m)| owner == ALICE && m.contains("deletion failed")), "{sent:#?}");
+    assert_eq!(aws.stack_names().await.len(), 4);
+
+    // Two runs started together: one holds the lease, the other changes nothing; the day's
+    // budget of 3 holds between them.
+    let at = scheduled_event(after(t0, 6 * DAY + HOUR));
+    let (first, second) = (reaper_invocation(), reaper_invocation());
+    let (a, b) = tokio::join!(handle(Ok(&reaper), &at, &first), handle(Ok(&reaper), &at, &second));
+    let mut deleted = Vec::new();
+    assert_eq!([&a, &b].iter().filter(|r| r.is_err()).count(), 1, "one run refused: {a:#?} {b:#?}");
+    for result in [a, b] {
+        match result {
+            Ok(report) => deleted.extend(
+                report
+                    .stacks
+                    .iter()
+                    .filter(|s| s.deletion == Some(DeletionOutcome::Requested))
+                    .map(|s| s.name.clone()),
+            ),
+            Err(error) => {
+                assert!(matches!(&error, ReaperError::Run(RunError::RunInProgress { .. })), "{error}");
+            }
+        }
+    }
+    assert_eq!(deleted.len(), 3, "{deleted:?}");
+    assert_eq!(deleted.iter().collect::<BTreeSet<_>>().len(), 3, "nothing deleted twice: {deleted:?}");
+    assert_eq!(aws.stack_names().await.len(), 1);
+
+    // By hand, later the same day: the budget still holds.
+    let report = run(&reaper, after(t0, 6 * DAY + 2 * HOUR)).await;
+    assert_eq!(report.counts.deletions_requested, 0, "{report:#?}");
+    let held = &report.stacks[0];
+    assert_eq!(held.reason.as_str(), "deletion-cap-reached");
+    assert_eq!(aws.stack_names().await.len(), 1);
+    // One consistent mark, for the stack left: the deleted ones' marks are gone, and the lease
+    // was given back.
+    let marks = DynamoDbMarks::new(&aws.sdk, &table).load().await.unwrap();
+    assert_eq!(marks.len(), 1, "{marks:#?}");
+    assert!(marks[0].stack_id.contains(&format!("stack/{}/", held.name)), "{marks:#?}");
+    assert_eq!(marks[0].notices, 2);
+    assert!(
+        held.detail.as_deref().unwrap_or_default().contains("REAPER_MAX_DELETIONS_PER_DAY=3"),
+        "{held:#?}"
+    );
+    let lease = aws
+        .dynamodb
+        .get_item()
+        .table_name(&table)
+        .key("stackId", aws_sdk_dynamodb::types::AttributeValue::S("lifeguard:lease".into()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lease.item(), None);
 }

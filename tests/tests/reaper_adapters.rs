@@ -272,15 +272,15 @@ async fn marks_are_written_loaded_replaced_and_cleared() {
     let ids: Vec<String> =
         (0..3).map(|i| format!("arn:aws:cloudformation:us-east-1:123456789012:stack/s{i}/{i}")).collect();
     for (id, i) in ids.iter().zip(0..) {
-        marks.write(&a_mark(id, i)).await.unwrap();
+        marks.write(&a_mark(id, i), None).await.unwrap();
     }
     let mut loaded = marks.load().await.unwrap();
     loaded.sort_by(|a, b| a.stack_id.cmp(&b.stack_id));
     assert_eq!(loaded, [a_mark(&ids[0], 0), a_mark(&ids[1], 1), a_mark(&ids[2], 2)]);
 
-    marks.write(&a_mark(&ids[1], 7)).await.unwrap();
-    marks.clear(&ids[0]).await.unwrap();
-    marks.clear(&ids[0]).await.unwrap(); // clearing an absent mark is fine
+    marks.write(&a_mark(&ids[1], 7), Some(&a_mark(&ids[1], 1))).await.unwrap();
+    marks.clear(&a_mark(&ids[0], 0)).await.unwrap();
+    marks.clear(&a_mark(&ids[0], 0)).await.unwrap(); // clearing an absent mark is fine
     let mut loaded = marks.load().await.unwrap();
     loaded.sort_by(|a, b| a.stack_id.cmp(&b.stack_id));
     assert_eq!(loaded, [a_mark(&ids[1], 7), a_mark(&ids[2], 2)]);
@@ -359,10 +359,10 @@ async fn the_role_reaches_only_its_table_its_topic_and_temporary_stacks() {
     let error = marks.load().await.unwrap_err();
     assert_eq!((error.operation, error.code.as_str()), ("Scan", "AccessDeniedException"), "{error}");
     assert_eq!(error.message, principal_denied(&role, "dynamodb:Scan", &other_table_arn));
-    let error = marks.write(&a_mark(&id, 1)).await.unwrap_err();
+    let error = marks.write(&a_mark(&id, 1), None).await.unwrap_err();
     assert_eq!((error.operation, error.code.as_str()), ("PutItem", "AccessDeniedException"), "{error}");
     assert_eq!(error.message, principal_denied(&role, "dynamodb:PutItem", &other_table_arn));
-    let error = marks.clear(&id).await.unwrap_err();
+    let error = marks.clear(&a_mark(&id, 1)).await.unwrap_err();
     assert_eq!((error.operation, error.code.as_str()), ("DeleteItem", "AccessDeniedException"), "{error}");
     assert_eq!(error.message, principal_denied(&role, "dynamodb:DeleteItem", &other_table_arn));
     let scanned = aws.dynamodb.scan().table_name(&other_table).send().await.unwrap();
@@ -441,4 +441,52 @@ async fn the_deletion_policy_works_only_through_cloudformation() {
     );
     let still_there = aws.lambda.get_function().function_name(&name).send().await;
     assert!(still_there.is_ok(), "{still_there:?}");
+}
+
+#[tokio::test]
+async fn the_lease_the_daily_count_and_conditional_marks_hold_in_the_table() {
+    let aws = LocalAws::connect().await;
+    let table = aws.create_marks_table("lease").await;
+    let role = reaper_role(&aws, Mode::Enforce, &table, &topic_arn(&aws, &unique("notices")));
+    let marks = DynamoDbMarks::new(&role.sdk, &table);
+    let now = Timestamp::now();
+    let until = now.plus(std::time::Duration::from_mins(15));
+
+    // One run at a time; a lease that expired is taken over; only its holder gives it back.
+    assert_eq!(marks.take_lease("run-a", until, now).await.unwrap(), Ok(()));
+    assert_eq!(marks.take_lease("run-b", until, now).await.unwrap(), Err(("run-a".to_owned(), until)));
+    marks.release_lease("run-b").await.unwrap();
+    assert!(marks.take_lease("run-b", until, now).await.unwrap().is_err(), "still run-a's");
+    let after_expiry = until.plus(std::time::Duration::from_secs(1));
+    assert_eq!(marks.take_lease("run-b", after_expiry, after_expiry).await.unwrap(), Ok(()));
+    marks.release_lease("run-b").await.unwrap();
+    assert_eq!(marks.take_lease("run-c", until, now).await.unwrap(), Ok(()));
+
+    // The day's deletions are counted up to the budget, whoever counts.
+    assert_eq!(marks.deletions_on("2026-12-03").await.unwrap(), 0);
+    let counted = [
+        marks.count_deletion("2026-12-03", 2).await.unwrap(),
+        DynamoDbMarks::new(&role.sdk, &table).count_deletion("2026-12-03", 2).await.unwrap(),
+        marks.count_deletion("2026-12-03", 2).await.unwrap(),
+    ];
+    assert_eq!(counted, [true, true, false]);
+    assert_eq!(marks.deletions_on("2026-12-03").await.unwrap(), 2);
+    assert_eq!(marks.deletions_on("2026-12-04").await.unwrap(), 0);
+
+    // Neither the lease nor the counts read as marks.
+    assert_eq!(marks.load().await.unwrap(), []);
+
+    // A mark is written and cleared only as the run read it.
+    let id = format!("arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/lease-s/1");
+    marks.write(&a_mark(&id, 1), None).await.unwrap();
+    let error = marks.write(&a_mark(&id, 2), None).await.unwrap_err();
+    assert_eq!((error.operation, error.code.as_str()), ("PutItem", "MarkChanged"), "{error}");
+    let error = marks.write(&a_mark(&id, 2), Some(&a_mark(&id, 3))).await.unwrap_err();
+    assert_eq!(error.code, "MarkChanged", "{error}");
+    let error = marks.clear(&a_mark(&id, 3)).await.unwrap_err();
+    assert_eq!((error.operation, error.code.as_str()), ("DeleteItem", "MarkChanged"), "{error}");
+    assert_eq!(marks.load().await.unwrap(), [a_mark(&id, 1)], "left as the other run wrote it");
+    marks.write(&a_mark(&id, 2), Some(&a_mark(&id, 1))).await.unwrap();
+    marks.clear(&a_mark(&id, 2)).await.unwrap();
+    assert_eq!(marks.load().await.unwrap(), []);
 }

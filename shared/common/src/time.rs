@@ -87,6 +87,13 @@ impl Timestamp {
         }
     }
 
+    /// Its UTC calendar day, `YYYY-MM-DD`.
+    pub fn utc_day(self) -> String {
+        let (year, month, day) =
+            civil_from_days(self.unix_seconds().div_euclid(SECONDS_PER_DAY.cast_signed()));
+        format!("{year:04}-{month:02}-{day:02}")
+    }
+
     /// The current instant from the system clock.
     pub fn now() -> Self {
         let since_epoch =
@@ -316,6 +323,13 @@ mod tests {
         assert_eq!(Timestamp::from_unix_millis(-1).whole_seconds(), Timestamp::from_unix_seconds(-1));
         assert_eq!(whole.plus(Duration::from_millis(250)), instant);
         assert_eq!(instant.minus(Duration::from_millis(250)), whole);
+    }
+
+    #[test]
+    fn the_utc_day_is_the_date_of_the_rfc_3339_text() {
+        for text in ["1970-01-01T00:00:00Z", "2026-12-31T23:59:59Z", "2028-02-29T12:00:00Z"] {
+            assert_eq!(at(text).utc_day(), text[..10]);
+        }
     }
 
     #[test]

@@ -19,6 +19,8 @@ pub const ALLOW_REPLAY_VAR: &str = "REAPER_ALLOW_REPLAY";
 pub const GRACE_VAR: &str = "REAPER_GRACE";
 /// Most deletions one run may plan; default 5.
 pub const MAX_DELETIONS_VAR: &str = "REAPER_MAX_DELETIONS";
+/// Most deletions counted on one UTC day, across every run (scheduled or by hand); default 20.
+pub const MAX_DELETIONS_PER_DAY_VAR: &str = "REAPER_MAX_DELETIONS_PER_DAY";
 /// Lifetime of a stack that sets neither `lifeguard:ttl` nor `lifeguard:expires-at`; default `14d`.
 pub const DEFAULT_TTL_VAR: &str = "REAPER_DEFAULT_TTL";
 /// Longest lifetime tags may ask for, counted from creation; default `60d`.
@@ -49,6 +51,14 @@ pub const DEFAULT_OWN_STACK: &str = "lifeguard-reaper";
 pub const DEFAULT_PRODUCTION_STACKS: &[&str] = &["lifeguard"];
 
 const DAY: Duration = Duration::from_hours(24);
+/// The largest [`MAX_DELETIONS_VAR`] accepted.
+pub const MAX_DELETIONS_LIMIT: u32 = 100;
+/// The largest [`MAX_DELETIONS_PER_DAY_VAR`] accepted.
+pub const MAX_DELETIONS_PER_DAY_LIMIT: u32 = 1_000;
+/// The longest grace accepted.
+pub const MAX_GRACE: Duration = Duration::from_hours(30 * 24);
+/// The longest default lifetime and maximum lifetime accepted.
+pub const MAX_LIFETIME_LIMIT: Duration = Duration::from_hours(366 * 24);
 
 /// Whether the reaper may delete.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -105,6 +115,8 @@ pub struct ReaperConfig {
     pub grace: Duration,
     /// Most deletions one run may plan.
     pub max_deletions: u32,
+    /// Most deletions counted on one UTC day, across runs.
+    pub max_deletions_per_day: u32,
     /// Lifetime of a stack whose tags set none.
     pub default_ttl: Duration,
     /// Longest lifetime, counted from creation, that tags may ask for.
@@ -135,6 +147,7 @@ impl Default for ReaperConfig {
             allow_replay: false,
             grace: 3 * DAY,
             max_deletions: 5,
+            max_deletions_per_day: 20,
             default_ttl: 14 * DAY,
             max_lifetime: 60 * DAY,
             own_stack: DEFAULT_OWN_STACK.to_owned(),
@@ -193,11 +206,26 @@ impl ReaperConfig {
                 ),
             });
         }
-        if let Some((variable, value)) = read(MAX_DELETIONS_VAR) {
-            config.max_deletions = value
-                .trim()
-                .parse()
-                .map_err(|_| problem(variable, &value, "expected a whole number, 0 or more"))?;
+        let count = |variable: &'static str, default: u32, max: u32| match read(variable) {
+            None => Ok(default),
+            Some((variable, value)) => match value.trim().parse::<u32>() {
+                Ok(n) if n <= max => Ok(n),
+                Ok(_) => Err(problem(variable, &value, &format!("at most {max}"))),
+                Err(_) => Err(problem(variable, &value, "expected a whole number, 0 or more")),
+            },
+        };
+        config.max_deletions = count(MAX_DELETIONS_VAR, config.max_deletions, MAX_DELETIONS_LIMIT)?;
+        config.max_deletions_per_day =
+            count(MAX_DELETIONS_PER_DAY_VAR, config.max_deletions_per_day, MAX_DELETIONS_PER_DAY_LIMIT)?;
+        for (variable, value, limit) in [
+            (GRACE_VAR, config.grace, MAX_GRACE),
+            (DEFAULT_TTL_VAR, config.default_ttl, MAX_LIFETIME_LIMIT),
+            (MAX_LIFETIME_VAR, config.max_lifetime, MAX_LIFETIME_LIMIT),
+        ] {
+            if value > limit {
+                let text = lookup(variable).unwrap_or_default();
+                return Err(problem(variable, &text, &format!("at most {}", format_duration(limit))));
+            }
         }
         if let Some((_, value)) = read(OWN_STACK_VAR) {
             value.trim().clone_into(&mut config.own_stack);
@@ -256,6 +284,14 @@ impl ReaperConfig {
                 ));
             }
             config.marks_table = Some(table.to_owned());
+        }
+        if config.mode == Mode::Enforce && config.grace < DAY {
+            let value = lookup(GRACE_VAR).unwrap_or_default();
+            return Err(problem(
+                GRACE_VAR,
+                &value,
+                &format!("at least 24h when {MODE_VAR}=enforce, so an owner has a day to answer a notice"),
+            ));
         }
         if config.mode == Mode::Enforce {
             let required = [
@@ -442,6 +478,15 @@ mod tests {
     }
 
     #[test]
+    fn report_mode_may_use_a_short_grace_and_enforce_mode_a_day() {
+        assert_eq!(config(&[(GRACE_VAR, "1h")]).unwrap().grace, Duration::from_hours(1));
+        let enforce =
+            config(&[ENFORCE, &[(GRACE_VAR, "24h"), (MAX_DELETIONS_PER_DAY_VAR, "3")]].concat()).unwrap();
+        assert_eq!((enforce.grace, enforce.max_deletions_per_day), (DAY, 3));
+        assert_eq!(ReaperConfig::default().max_deletions_per_day, 20);
+    }
+
+    #[test]
     fn blank_values_take_the_default() {
         let config = config(&[(GRACE_VAR, " "), (MODE_VAR, "")]).unwrap();
         assert_eq!(config, ReaperConfig::default());
@@ -470,6 +515,12 @@ mod tests {
             (ENFORCE[..2].to_vec(), MARKS_TABLE_VAR, "required to keep marks"),
             (ENFORCE[..3].to_vec(), ALLOWED_STACKS_VAR, "required to name the stacks it may delete"),
             (vec![(ALLOWED_STACKS_VAR, " , ")], ALLOWED_STACKS_VAR, "no pattern"),
+            (vec![(MAX_DELETIONS_VAR, "101")], MAX_DELETIONS_VAR, "at most 100"),
+            (vec![(MAX_DELETIONS_PER_DAY_VAR, "1001")], MAX_DELETIONS_PER_DAY_VAR, "at most 1000"),
+            (vec![(MAX_DELETIONS_PER_DAY_VAR, "many")], MAX_DELETIONS_PER_DAY_VAR, "whole number"),
+            (vec![(GRACE_VAR, "31d")], GRACE_VAR, "at most 30d"),
+            (vec![(MAX_LIFETIME_VAR, "53w")], MAX_LIFETIME_VAR, "at most"),
+            ([ENFORCE, &[(GRACE_VAR, "23h")]].concat(), GRACE_VAR, "at least 24h when REAPER_MODE=enforce"),
             (
                 vec![(ALLOWED_STACKS_VAR, "feature-*,prod/*")],
                 ALLOWED_STACKS_VAR,

@@ -6,6 +6,7 @@ use crate::plan::{Mark, StackInfo};
 use crate::ports::{MarksStore, Notifier, Stacks};
 use crate::run::Reaper;
 use lifeguard_common::AwsError;
+use lifeguard_common::time::Timestamp;
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
@@ -19,6 +20,10 @@ pub struct Fake {
     pub described: Mutex<HashMap<String, Option<StackInfo>>>,
     /// The marks table.
     pub marks: Mutex<Vec<Mark>>,
+    /// The run lease: holder and expiry.
+    pub lease: Mutex<Option<(String, Timestamp)>>,
+    /// Deletions counted per UTC day.
+    pub deletions: Mutex<HashMap<String, u32>>,
     /// The calls made, in order (loading the marks is not logged).
     pub calls: Mutex<Vec<String>>,
     /// Operations that fail (throttled), by their AWS name.
@@ -72,19 +77,75 @@ impl MarksStore for &Fake {
         self.failing("Scan")?;
         Ok(self.marks.lock().unwrap().clone())
     }
-    async fn write(&self, mark: &Mark) -> Result<(), AwsError> {
+    async fn write(&self, mark: &Mark, read: Option<&Mark>) -> Result<(), AwsError> {
         self.log(format!("write-mark {} notices={}", mark.stack_id, mark.notices));
         self.failing("PutItem")?;
         let mut marks = self.marks.lock().unwrap();
+        if marks.iter().find(|m| m.stack_id == mark.stack_id) != read {
+            return Err(conflict("PutItem"));
+        }
         marks.retain(|m| m.stack_id != mark.stack_id);
         marks.push(mark.clone());
         Ok(())
     }
-    async fn clear(&self, stack_id: &str) -> Result<(), AwsError> {
-        self.log(format!("clear-mark {stack_id}"));
+    async fn clear(&self, read: &Mark) -> Result<(), AwsError> {
+        self.log(format!("clear-mark {}", read.stack_id));
         self.failing("DeleteItem")?;
-        self.marks.lock().unwrap().retain(|m| m.stack_id != stack_id);
+        let mut marks = self.marks.lock().unwrap();
+        match marks.iter().find(|m| m.stack_id == read.stack_id) {
+            Some(stored) if stored != read => Err(conflict("DeleteItem")),
+            _ => {
+                marks.retain(|m| m.stack_id != read.stack_id);
+                Ok(())
+            }
+        }
+    }
+    async fn take_lease(
+        &self,
+        run_id: &str,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<Result<(), (String, Timestamp)>, AwsError> {
+        self.log(format!("take-lease {run_id}"));
+        self.failing("PutItem (lease)")?;
+        let mut lease = self.lease.lock().unwrap();
+        match &*lease {
+            Some((holder, expiry)) if *expiry >= now => Ok(Err((holder.clone(), *expiry))),
+            _ => {
+                *lease = Some((run_id.to_owned(), until));
+                Ok(Ok(()))
+            }
+        }
+    }
+    async fn release_lease(&self, run_id: &str) -> Result<(), AwsError> {
+        self.log(format!("release-lease {run_id}"));
+        let mut lease = self.lease.lock().unwrap();
+        if lease.as_ref().is_some_and(|(holder, _)| holder == run_id) {
+            *lease = None;
+        }
         Ok(())
+    }
+    async fn deletions_on(&self, day: &str) -> Result<u32, AwsError> {
+        Ok(self.deletions.lock().unwrap().get(day).copied().unwrap_or(0))
+    }
+    async fn count_deletion(&self, day: &str, max: u32) -> Result<bool, AwsError> {
+        self.failing("UpdateItem")?;
+        let mut deletions = self.deletions.lock().unwrap();
+        let count = deletions.entry(day.to_owned()).or_insert(0);
+        if *count >= max {
+            return Ok(false);
+        }
+        *count += 1;
+        Ok(true)
+    }
+}
+
+/// DynamoDB's answer to a write whose condition failed.
+fn conflict(operation: &'static str) -> AwsError {
+    AwsError {
+        operation,
+        code: "ConditionalCheckFailedException".into(),
+        message: "The conditional request failed".into(),
     }
 }
 

@@ -5,7 +5,7 @@
 use crate::config::{ALLOW_REPLAY_VAR, ConfigError, Mode, ReaperConfig};
 use crate::ports::{MarksStore, Notifier, Stacks};
 use crate::report::RunReport;
-use crate::run::{Reaper, RunError};
+use crate::run::{Invocation, Reaper, RunError};
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use lifeguard_common::time::Timestamp;
 
@@ -35,6 +35,8 @@ impl From<ReaperError> for Diagnostic {
             ReaperError::Event(_) => "MalformedEvent",
             ReaperError::Run(RunError::Marks(_)) => "MarksUnreadable",
             ReaperError::Run(RunError::Stacks(_)) => "StacksUnlisted",
+            ReaperError::Run(RunError::RunInProgress { .. }) => "RunInProgress",
+            ReaperError::Run(RunError::Lease(_)) => "LeaseUnavailable",
         };
         Diagnostic { error_type: error_type.into(), error_message: error.to_string() }
     }
@@ -57,7 +59,13 @@ where
     }
     let reaper = reaper.as_ref();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
-        handle(reaper, &event.payload, Timestamp::now().whole_seconds()).await
+        let started = Timestamp::now();
+        let invocation = Invocation {
+            run_id: event.context.request_id.clone(),
+            started,
+            deadline: Timestamp::lambda_deadline(event.context.deadline, started),
+        };
+        handle(reaper, &event.payload, &invocation).await
     }))
     .await
 }
@@ -66,9 +74,10 @@ where
 pub async fn handle<S: Stacks, M: MarksStore, N: Notifier>(
     reaper: Result<&Reaper<S, M, N>, &ConfigError>,
     event: &serde_json::Value,
-    clock: Timestamp,
+    invocation: &Invocation,
 ) -> Result<RunReport, ReaperError> {
     let reaper = reaper.map_err(|e| ReaperError::Config(e.clone()))?;
+    let clock = invocation.started.whole_seconds();
     let now = run_time(event, clock).map_err(ReaperError::Event)?;
     let config = &reaper.config;
     let current = clock.minus(MAX_EVENT_AGE) <= now && now <= clock.plus(MAX_EVENT_LEAD);
@@ -78,7 +87,7 @@ pub async fn handle<S: Stacks, M: MarksStore, N: Notifier>(
              acts only on current events ({ALLOW_REPLAY_VAR}=true allows replays)"
         )));
     }
-    let report = reaper.run(now).await?;
+    let report = reaper.run(now, invocation).await?;
     let mut problems = report.problems.len();
     for problem in &report.problems {
         tracing::warn!(%problem, "run problem");
@@ -128,24 +137,29 @@ mod tests {
 
     const DAY: u64 = 86_400;
 
+    /// An invocation whose clock reads [`NOW`].
+    fn at_now() -> Invocation {
+        Invocation { run_id: "run-1".into(), started: NOW, deadline: NOW.plus(Duration::from_mins(5)) }
+    }
+
     #[tokio::test]
     async fn enforce_mode_refuses_an_event_far_from_the_clock_unless_replays_are_allowed() {
         let ripe = stack("pr-ripe", 20);
         let fake = fake(vec![ripe.clone()], vec![ripe_mark(&ripe)]);
         let mut reaper = reaper(&fake, Mode::Enforce);
         let tomorrow = serde_json::json!({"time": NOW.plus(Duration::from_secs(DAY)).to_string()});
-        let error = handle(Ok(&reaper), &tomorrow, NOW).await.unwrap_err();
+        let error = handle(Ok(&reaper), &tomorrow, &at_now()).await.unwrap_err();
         assert!(matches!(&error, ReaperError::Event(m) if m.contains("REAPER_ALLOW_REPLAY")), "{error}");
         let last_week = serde_json::json!({"time": NOW.minus(Duration::from_secs(7 * DAY)).to_string()});
-        assert!(handle(Ok(&reaper), &last_week, NOW).await.is_err());
+        assert!(handle(Ok(&reaper), &last_week, &at_now()).await.is_err());
         assert!(fake.calls().is_empty(), "{:?}", fake.calls());
 
         let an_hour_late = serde_json::json!({"time": NOW.minus(Duration::from_hours(1)).to_string()});
-        assert!(handle(Ok(&reaper), &an_hour_late, NOW).await.is_ok());
+        assert!(handle(Ok(&reaper), &an_hour_late, &at_now()).await.is_ok());
         reaper.config.allow_replay = true;
-        assert!(handle(Ok(&reaper), &tomorrow, NOW).await.is_ok());
+        assert!(handle(Ok(&reaper), &tomorrow, &at_now()).await.is_ok());
         reaper.config = ReaperConfig::default();
-        assert!(handle(Ok(&reaper), &last_week, NOW).await.is_ok(), "report mode replays freely");
+        assert!(handle(Ok(&reaper), &last_week, &at_now()).await.is_ok(), "report mode replays freely");
     }
 
     #[test]

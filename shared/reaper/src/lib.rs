@@ -33,4 +33,4 @@ pub use lifeguard_common::Timestamp;
 pub use plan::{Action, Decision, Mark, MarkChange, Plan, ReasonCode, StackInfo, plan};
 pub use ports::{MarksStore, Notifier, Stacks};
 pub use report::{DeletionOutcome, MarkResult, RunReport, StackReport};
-pub use run::{Reaper, RunError};
+pub use run::{DELETION_TIME_SHARE, Invocation, Reaper, RunError};

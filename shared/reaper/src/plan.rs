@@ -45,7 +45,9 @@
 //! mode: switching to enforce never deletes at once a stack whose owner was told nothing would
 //! be deleted.
 
-use crate::config::{ALLOWED_ROLES_VAR, MAX_DELETIONS_VAR, MAX_LIFETIME_VAR, Mode, ReaperConfig};
+use crate::config::{
+    ALLOWED_ROLES_VAR, MAX_DELETIONS_PER_DAY_VAR, MAX_DELETIONS_VAR, MAX_LIFETIME_VAR, Mode, ReaperConfig,
+};
 use crate::tags::{Expiry, LifecycleTags, OWNER_TAG, expiry, is_email, is_opted_in, read_lifecycle_tags};
 use lifeguard_common::time::{Timestamp, format_duration};
 use serde::Serialize;
@@ -374,15 +376,22 @@ impl Plan {
     }
 }
 
-/// Decides what to do with every stack. Pure: the same inputs give the same plan.
-pub fn plan(stacks: &[StackInfo], marks: &[Mark], config: &ReaperConfig, now: Timestamp) -> Plan {
+/// Decides what to do with every stack, `deleted_today` deletions having been counted on the
+/// current UTC day. Pure: the same inputs give the same plan.
+pub fn plan(
+    stacks: &[StackInfo],
+    marks: &[Mark],
+    config: &ReaperConfig,
+    now: Timestamp,
+    deleted_today: u32,
+) -> Plan {
     let marks_by_stack: HashMap<&str, &Mark> = marks.iter().map(|m| (m.stack_id.as_str(), m)).collect();
     let mut decisions: Vec<Decision> = stacks
         .iter()
         .map(|stack| decide(stack, marks_by_stack.get(stack.id.as_str()).copied(), config, now))
         .collect();
 
-    let deletion_cap_reached = cap_deletions(&mut decisions, stacks, config);
+    let deletion_cap_reached = cap_deletions(&mut decisions, stacks, config, deleted_today);
 
     let mut marks_to_write = Vec::new();
     let mut marks_to_clear = Vec::new();
@@ -706,10 +715,16 @@ fn enforced(mark: &Mark, retrying_deletion: bool, config: &ReaperConfig, base: &
     }
 }
 
-/// The deletion cap of rule 7: beyond `max_deletions`, a planned deletion is warned about
+/// The deletion cap of rule 7: beyond `max_deletions` this run, or beyond what is left of
+/// `max_deletions_per_day` after `deleted_today`, a planned deletion is warned about
 /// (`deletion-cap-reached`), the oldest `delete_after` going first and retries of a
 /// `DELETE_FAILED` deletion last. Returns whether the cap held one back.
-fn cap_deletions(decisions: &mut [Decision], stacks: &[StackInfo], config: &ReaperConfig) -> bool {
+fn cap_deletions(
+    decisions: &mut [Decision],
+    stacks: &[StackInfo],
+    config: &ReaperConfig,
+    deleted_today: u32,
+) -> bool {
     let mut candidates: Vec<usize> =
         (0..decisions.len()).filter(|&i| decisions[i].action == Action::Delete).collect();
     // Retries of failed deletions go last, so stacks that keep failing cannot take every slot.
@@ -718,9 +733,18 @@ fn cap_deletions(decisions: &mut [Decision], stacks: &[StackInfo], config: &Reap
         let key = |i: usize| (retry(i), decisions[i].delete_after, &decisions[i].stack_id);
         key(a).cmp(&key(b))
     });
-    let cap = usize::try_from(config.max_deletions).unwrap_or(usize::MAX);
-    let cap_detail =
-        format!("{MAX_DELETIONS_VAR}={} deletions already planned this run", config.max_deletions);
+    let left_today = config.max_deletions_per_day.saturating_sub(deleted_today);
+    let (cap, cap_detail) = if left_today < config.max_deletions {
+        let per_day = config.max_deletions_per_day;
+        (
+            left_today,
+            format!("{MAX_DELETIONS_PER_DAY_VAR}={per_day}: {deleted_today} deletions counted today"),
+        )
+    } else {
+        let per_run = config.max_deletions;
+        (per_run, format!("{MAX_DELETIONS_VAR}={per_run} deletions already planned this run"))
+    };
+    let cap = usize::try_from(cap).unwrap_or(usize::MAX);
     for &index in candidates.iter().skip(cap) {
         let decision = &mut decisions[index];
         decision.action = Action::Warn;
@@ -756,7 +780,7 @@ mod tests {
 
     fn decide_one(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig) -> Decision {
         let marks: Vec<Mark> = mark.into_iter().cloned().collect();
-        plan(std::slice::from_ref(stack), &marks, config, NOW).decisions.remove(0)
+        plan(std::slice::from_ref(stack), &marks, config, NOW, 0).decisions.remove(0)
     }
 
     fn assert_decision(decision: &Decision, action: Action, reason: ReasonCode) {
@@ -784,7 +808,7 @@ mod tests {
         let s = stack("pr-1", 20);
         let config = ReaperConfig { disabled: true, ..enforce() };
         let marks = [ripe_mark(&s), Mark { stack_id: "gone".into(), ..ripe_mark(&s) }];
-        let plan = plan(&[s], &marks, &config, NOW);
+        let plan = plan(&[s], &marks, &config, NOW, 0);
         assert_decision(&plan.decisions[0], Action::Skip, ReasonCode::ReaperDisabled);
         assert!(plan.disabled && plan.marks_to_clear.is_empty() && plan.marks_to_write.is_empty());
         assert!(plan.owner_notices.is_empty() && plan.operator_notices.is_empty());
@@ -924,7 +948,7 @@ mod tests {
         );
         assert_eq!(restarted.delete_after, NOW.plus(Duration::from_secs(3 * DAY as u64)));
 
-        let plan_ = plan(std::slice::from_ref(&s), &[], &ReaperConfig::default(), NOW);
+        let plan_ = plan(std::slice::from_ref(&s), &[], &ReaperConfig::default(), NOW, 0);
         assert_eq!(plan_.marks_to_write[0].mode, Mode::Report);
     }
 
@@ -955,7 +979,7 @@ mod tests {
         let fresh = stack("b-fresh", 20);
         let old_mark = Mark { delete_after: ago(30 * DAY), ..ripe_mark(&stuck) };
         let config = ReaperConfig { max_deletions: 1, ..enforce() };
-        let plan_ = plan(&[stuck.clone(), fresh.clone()], &[old_mark, ripe_mark(&fresh)], &config, NOW);
+        let plan_ = plan(&[stuck.clone(), fresh.clone()], &[old_mark, ripe_mark(&fresh)], &config, NOW, 0);
         assert_decision(&plan_.decisions[1], Action::Delete, ReasonCode::Delete);
         assert_decision(&plan_.decisions[0], Action::Warn, ReasonCode::DeletionCapReached);
     }
@@ -964,13 +988,13 @@ mod tests {
     fn reports_malformed_tags_to_the_owner_or_the_operators() {
         let mut s = stack("pr-1", 20);
         s.tags.insert(TTL_TAG.into(), "3 days".into());
-        let plan_ = plan(std::slice::from_ref(&s), &[ripe_mark(&s)], &enforce(), NOW);
+        let plan_ = plan(std::slice::from_ref(&s), &[ripe_mark(&s)], &enforce(), NOW, 0);
         assert_decision(&plan_.decisions[0], Action::Warn, ReasonCode::MalformedTag);
         assert!(plan_.decisions[0].detail.as_deref().unwrap().starts_with(TTL_TAG));
         assert_eq!(plan_.owner_notices["dev@example.com"], ["pr-1"]);
 
         s.tags.insert(OWNER_TAG.into(), "the dev team".into());
-        let plan_ = plan(&[s], &[], &enforce(), NOW);
+        let plan_ = plan(&[s], &[], &enforce(), NOW, 0);
         assert_decision(&plan_.decisions[0], Action::Warn, ReasonCode::MalformedTag);
         assert_eq!(plan_.operator_notices, ["pr-1"]);
     }
@@ -1013,7 +1037,7 @@ mod tests {
         let mark = ripe_mark(&s);
         let snoozed_to = NOW.plus(Duration::from_secs(DAY as u64));
         s.tags.insert(EXPIRES_AT_TAG.into(), snoozed_to.to_string());
-        let plan_ = plan(std::slice::from_ref(&s), std::slice::from_ref(&mark), &enforce(), NOW);
+        let plan_ = plan(std::slice::from_ref(&s), std::slice::from_ref(&mark), &enforce(), NOW, 0);
         let d = &plan_.decisions[0];
         assert_decision(d, Action::Keep, ReasonCode::Snoozed);
         assert_eq!(d.delete_after, None);
@@ -1062,7 +1086,7 @@ mod tests {
     #[test]
     fn first_notice_writes_a_mark_one_grace_period_out() {
         let s = stack("pr-1", 20);
-        let plan_ = plan(std::slice::from_ref(&s), &[], &enforce(), NOW);
+        let plan_ = plan(std::slice::from_ref(&s), &[], &enforce(), NOW, 0);
         assert_decision(&plan_.decisions[0], Action::Warn, ReasonCode::ExpiredFirstNotice);
         let expected = Mark {
             stack_id: s.id.clone(),
@@ -1122,7 +1146,7 @@ mod tests {
             .map(|(s, i)| Mark { delete_after: ago(DAY + i), ..ripe_mark(s) })
             .collect();
         let config = ReaperConfig { max_deletions: 2, ..enforce() };
-        let plan_ = plan(&stacks, &marks, &config, NOW);
+        let plan_ = plan(&stacks, &marks, &config, NOW, 0);
         let deleted: Vec<&str> = plan_.deletions().map(|d| d.stack_name.as_str()).collect();
         assert_eq!(deleted, ["pr-2", "pr-3"]);
         assert!(plan_.deletion_cap_reached);
@@ -1135,7 +1159,7 @@ mod tests {
     fn clears_marks_of_stacks_no_longer_listed() {
         let s = stack("pr-1", 20);
         let orphan = Mark { stack_id: "arn:gone".into(), ..ripe_mark(&s) };
-        let plan_ = plan(&[], &[orphan], &enforce(), NOW);
+        let plan_ = plan(&[], &[orphan], &enforce(), NOW, 0);
         assert_eq!(plan_.marks_to_clear, ["arn:gone"]);
     }
 
@@ -1154,7 +1178,7 @@ mod tests {
     fn plans_ten_thousand_stacks() {
         let stacks: Vec<StackInfo> = (0..10_000).map(|i| stack(&format!("pr-{i}"), 20)).collect();
         let marks: Vec<Mark> = stacks.iter().step_by(2).map(ripe_mark).collect();
-        let plan_ = plan(&stacks, &marks, &enforce(), NOW);
+        let plan_ = plan(&stacks, &marks, &enforce(), NOW, 0);
         assert_eq!(plan_.decisions.len(), 10_000);
         assert_eq!(plan_.deletions().count(), 5);
         assert_eq!(plan_.reason_counts()[&ReasonCode::DeletionCapReached], 4_995);

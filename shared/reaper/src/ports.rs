@@ -5,6 +5,7 @@
 
 use crate::plan::{Mark, StackInfo};
 use lifeguard_common::AwsError;
+use lifeguard_common::time::Timestamp;
 use std::future::Future;
 
 /// The stacks of the account and region (CloudFormation).
@@ -25,14 +26,31 @@ pub trait Stacks: Sync {
     fn delete(&self, stack_id: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
-/// The reaper's marks, kept between runs (DynamoDB).
+/// The reaper's marks, kept between runs, with the run lease and the daily deletion count in
+/// the same table (DynamoDB).
 pub trait MarksStore: Sync {
-    /// Every mark (all pages).
+    /// Every mark (all pages); the lease and the deletion counts are not marks.
     fn load(&self) -> impl Future<Output = Result<Vec<Mark>, AwsError>> + Send;
-    /// Writes a mark, replacing the stack's earlier one.
-    fn write(&self, mark: &Mark) -> impl Future<Output = Result<(), AwsError>> + Send;
-    /// Removes the stack's mark; removing an absent mark succeeds.
-    fn clear(&self, stack_id: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// Writes `mark` only if the stored mark is still `read` (absent when `None`): a mark another
+    /// run changed meanwhile is left alone (`MarkConflict`).
+    fn write(&self, mark: &Mark, read: Option<&Mark>) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// Removes the stack's mark only if it is still `read`; removing an absent mark succeeds.
+    fn clear(&self, read: &Mark) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// Takes the run lease for `run_id` until `until`, unless another run holds one that has not
+    /// expired at `now`: then returns that run's id and expiry.
+    fn take_lease(
+        &self,
+        run_id: &str,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Result<(), (String, Timestamp)>, AwsError>> + Send;
+    /// Gives the lease back, if `run_id` still holds it.
+    fn release_lease(&self, run_id: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// Deletions counted on `day` (`YYYY-MM-DD`, UTC) so far.
+    fn deletions_on(&self, day: &str) -> impl Future<Output = Result<u32, AwsError>> + Send;
+    /// Counts one more deletion on `day` if fewer than `max` were counted; `false` when the
+    /// day's budget is spent.
+    fn count_deletion(&self, day: &str, max: u32) -> impl Future<Output = Result<bool, AwsError>> + Send;
 }
 
 /// Where notices go (SNS).

@@ -272,7 +272,7 @@ fn deletable(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig, now:
 }
 
 fn check_case(case: usize, stacks: &[StackInfo], marks: &[Mark], config: &ReaperConfig, now: Timestamp) {
-    let plan: Plan = plan(stacks, marks, config, now);
+    let plan: Plan = plan(stacks, marks, config, now, 0);
     let context = || format!("case {case}: {config:?}");
     let marks_by_id: HashMap<&str, &Mark> = marks.iter().map(|m| (m.stack_id.as_str(), m)).collect();
     assert_eq!(plan.decisions.len(), stacks.len(), "{}", context());
@@ -389,7 +389,7 @@ fn the_planner_never_breaks_a_safety_rule() {
             marks.push(random_mark(&mut rng, None, &config, now, false));
         }
         check_case(case, &stacks, &marks, &config, now);
-        for decision in plan(&stacks, &marks, &config, now).decisions {
+        for decision in plan(&stacks, &marks, &config, now, 0).decisions {
             *reasons.entry(decision.reason).or_insert(0) += 1;
         }
     }
@@ -436,9 +436,11 @@ fn over_sequences_of_runs_a_deletion_always_follows_both_enforce_notices() {
     for case in 0..300 {
         let mut config = ReaperConfig {
             max_deletions: 1 + rng.below(3) as u32,
+            max_deletions_per_day: 1 + rng.below(4) as u32,
             grace: Duration::from_secs((12 + rng.below(4 * 24)) * HOUR),
             ..ReaperConfig::default()
         };
+        let mut deleted_per_day: HashMap<String, u32> = HashMap::new();
         let mut now = Timestamp::from_unix_seconds(1_750_000_000);
         let mut stacks: Vec<StackInfo> = (0..=(rng.below(6) as usize))
             .map(|i| {
@@ -471,7 +473,15 @@ fn over_sequences_of_runs_a_deletion_always_follows_both_enforce_notices() {
                     stack.tags.insert(EXPIRES_AT_TAG.into(), later.to_string());
                 }
             }
-            let plan = plan(&stacks, &marks, &config, now);
+            let today = deleted_per_day.entry(now.utc_day()).or_insert(0);
+            let plan = plan(&stacks, &marks, &config, now, *today);
+            *today += u32::try_from(plan.deletions().count()).expect("a handful");
+            assert!(
+                *today <= config.max_deletions_per_day,
+                "case {case}: {today} deletions on {} over the daily budget {}",
+                now.utc_day(),
+                config.max_deletions_per_day
+            );
             for (stack, decision) in stacks.iter().zip(&plan.decisions) {
                 let seen = history.entry(stack.id.clone()).or_default();
                 if decision.action == Action::Delete {

@@ -23,7 +23,7 @@
 //!    the notices and the digest.
 //! 8. The digest for the operators.
 
-use crate::config::{Mode, ReaperConfig};
+use crate::config::{MAX_DELETIONS_PER_DAY_VAR, Mode, ReaperConfig};
 use crate::notices::{digest, owner_notice};
 use crate::plan::{Action, Decision, Mark, MarkChange, Plan, ReasonCode, StackInfo, plan};
 use crate::ports::{MarksStore, Notifier, Stacks};
@@ -32,6 +32,7 @@ use futures::{StreamExt, stream};
 use lifeguard_common::AwsError;
 use lifeguard_common::time::Timestamp;
 use std::collections::{HashMap, HashSet};
+use std::time::Duration;
 
 /// Calls of one kind (describes, notices, mark writes) in flight at once.
 const IN_FLIGHT: usize = 4;
@@ -49,9 +50,50 @@ pub struct Reaper<S, M, N> {
     pub config: ReaperConfig,
 }
 
+/// One invocation: who runs, and until when. The lease and the deletions go by its clock, not by
+/// the event's time (a replayed run still runs now).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    /// Names the run in the lease (Lambda's request id).
+    pub run_id: String,
+    /// When it started, by the system clock.
+    pub started: Timestamp,
+    /// When Lambda stops it.
+    pub deadline: Timestamp,
+}
+
+impl Invocation {
+    /// An invocation `run_id` starting now with `budget` to run.
+    pub fn starting_now(run_id: impl Into<String>, budget: Duration) -> Self {
+        let started = Timestamp::now();
+        Self { run_id: run_id.into(), started, deadline: started.plus(budget) }
+    }
+
+    /// Whether at least [`DELETION_TIME_SHARE`] of the invocation's time is left.
+    fn time_left_to_delete(&self) -> bool {
+        let total = self.deadline.duration_since(self.started);
+        self.deadline.duration_since(Timestamp::now()) >= total.mul_f64(DELETION_TIME_SHARE)
+    }
+}
+
+/// No deletion starts once less than this share of the invocation's time is left, so that
+/// the marks, the notices and the digest always go out.
+pub const DELETION_TIME_SHARE: f64 = 0.5;
+
 /// A run that stopped before changing anything.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
+    /// Another run holds the lease: this one changed nothing.
+    #[error("another run ({holder}) holds the lease until {until}, so nothing was changed")]
+    RunInProgress {
+        /// The run holding the lease.
+        holder: String,
+        /// When its lease expires.
+        until: Timestamp,
+    },
+    /// The lease could not be taken (or checked).
+    #[error("cannot take the run lease, so nothing was changed: {0}")]
+    Lease(AwsError),
     /// The marks could not be read; planning without them would restart every grace period.
     #[error("cannot read the marks, so nothing was changed: {0}")]
     Marks(AwsError),
@@ -61,21 +103,51 @@ pub enum RunError {
 }
 
 impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
-    /// Runs once at `now`.
-    pub async fn run(&self, now: Timestamp) -> Result<RunReport, RunError> {
+    /// Runs once at `now` (the event's time) within `invocation`: takes the run lease (a second
+    /// run exits `RunInProgress` having changed nothing), runs, and gives the lease back.
+    pub async fn run(&self, now: Timestamp, invocation: &Invocation) -> Result<RunReport, RunError> {
         let config = &self.config;
         if config.disabled {
             tracing::warn!("the kill switch is on: no stack is read or changed");
             return Ok(RunReport::disabled(config.mode, now));
         }
+        let Some(store) = &self.marks else { return self.run_leased(now, invocation).await };
+        let lease = store
+            .take_lease(&invocation.run_id, invocation.deadline, Timestamp::now())
+            .await
+            .map_err(RunError::Lease)?;
+        if let Err((holder, until)) = lease {
+            return Err(RunError::RunInProgress { holder, until });
+        }
+        let result = self.run_leased(now, invocation).await;
+        let released = store.release_lease(&invocation.run_id).await;
+        match (result, released) {
+            (Ok(mut report), Err(error)) => {
+                report
+                    .problems
+                    .push(format!("lease not given back (it expires with the invocation): {error}"));
+                Ok(report)
+            }
+            (result, _) => result,
+        }
+    }
+
+    /// The run itself, once it may change things.
+    async fn run_leased(&self, now: Timestamp, invocation: &Invocation) -> Result<RunReport, RunError> {
+        let config = &self.config;
         let marks = match &self.marks {
             Some(store) => store.load().await.map_err(RunError::Marks)?,
             None => Vec::new(),
         };
+        let today = invocation.started.utc_day();
+        let deleted_today = match &self.marks {
+            Some(store) => store.deletions_on(&today).await.map_err(RunError::Marks)?,
+            None => 0,
+        };
         let mut stacks = self.stacks.list().await.map_err(RunError::Stacks)?;
-        let mut plan = plan(&stacks, &marks, config, now);
-        if self.settle_doubts(&mut stacks, &marks, &plan, now).await {
-            plan = crate::plan::plan(&stacks, &marks, config, now);
+        let mut plan = plan(&stacks, &marks, config, now, deleted_today);
+        if self.settle_doubts(&mut stacks, &marks, &plan, now, deleted_today).await {
+            plan = crate::plan::plan(&stacks, &marks, config, now, deleted_today);
         }
         if plan.deletion_cap_reached {
             let held_back =
@@ -88,8 +160,10 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
         }
         let mut run = Progress::new(&stacks, &marks, &plan);
 
-        self.delete(&stacks, &plan, &mut run).await;
-        let unrecorded = self.write_marks(&plan, WritePhase::BeforeNotices, &HashSet::new(), &mut run).await;
+        self.delete(&stacks, &plan, invocation, &mut run).await;
+        let read: HashMap<&str, &Mark> = marks.iter().map(|m| (m.stack_id.as_str(), m)).collect();
+        let unrecorded =
+            self.write_marks(&plan, &read, WritePhase::BeforeNotices, &HashSet::new(), &mut run).await;
         let notified = self.notify_owners(&plan, &run, now, &unrecorded).await;
         for (owner, result) in &notified {
             if let Err(problem) = result {
@@ -98,8 +172,8 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
         }
         let sent: HashSet<&str> =
             notified.iter().filter(|(_, r)| r.is_ok()).map(|(owner, _)| owner.as_str()).collect();
-        self.write_marks(&plan, WritePhase::AfterNotices, &sent, &mut run).await;
-        self.clear_marks(&plan, &mut run).await;
+        self.write_marks(&plan, &read, WritePhase::AfterNotices, &sent, &mut run).await;
+        self.clear_marks(&plan, &read, &mut run).await;
         let mut report = run.into_report(config.mode, now, &stacks, &plan, sent.len());
         report.digest_sent = self.send_digest(&report).await.unwrap_or_else(|problem| {
             report.problems.push(problem);
@@ -120,6 +194,7 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
         marks: &[Mark],
         plan: &Plan,
         now: Timestamp,
+        deleted_today: u32,
     ) -> bool {
         let doubtful: Vec<usize> = plan
             .decisions
@@ -143,7 +218,7 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
                 ..stacks[i].clone()
             })
             .collect();
-        let hypothetical = crate::plan::plan(&resolved, marks, &self.config, now);
+        let hypothetical = crate::plan::plan(&resolved, marks, &self.config, now, deleted_today);
         let mut to_describe = Vec::new();
         for ((&i, assumed), decision) in doubtful.iter().zip(resolved).zip(&hypothetical.decisions) {
             let acts = decision.mark != MarkChange::Unchanged
@@ -174,29 +249,60 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
         true
     }
 
-    /// Carries out the planned deletions, one at a time, each after a fresh look at the stack.
-    async fn delete(&self, stacks: &[StackInfo], plan: &Plan, run: &mut Progress) {
+    /// Carries out the planned deletions, one at a time, each after a fresh look at the stack,
+    /// while enough of the invocation's time is left, each counted against the day's budget
+    /// first.
+    async fn delete(&self, stacks: &[StackInfo], plan: &Plan, invocation: &Invocation, run: &mut Progress) {
         for (index, decision) in plan.decisions.iter().enumerate() {
             if decision.action != Action::Delete {
                 continue;
             }
             let listed = &stacks[index];
-            let outcome = match self.stacks.describe(&listed.name).await {
-                Ok(None) => DeletionOutcome::Gone,
-                Ok(Some(current)) => match changes(listed, &current) {
-                    changed if !changed.is_empty() => DeletionOutcome::Aborted { changed },
-                    _ => match self.stacks.delete(&listed.id).await {
-                        Ok(()) => DeletionOutcome::Requested,
-                        Err(error) => DeletionOutcome::Failed { error: error.to_string() },
-                    },
-                },
-                Err(error) => DeletionOutcome::Failed { error: error.to_string() },
+            let outcome = if invocation.time_left_to_delete() {
+                self.delete_one(listed, &invocation.started.utc_day()).await
+            } else {
+                DeletionOutcome::Failed {
+                    error: format!(
+                        "not started: less than {}% of the invocation's time was left (deadline {})",
+                        DELETION_TIME_SHARE * 100.0,
+                        invocation.deadline
+                    ),
+                }
             };
             match &outcome {
                 DeletionOutcome::Requested => tracing::info!(stack = %listed.name, "deletion requested"),
                 other => tracing::warn!(stack = %listed.name, outcome = ?other, "not deleted"),
             }
             run.stacks[index].deletion = Some(outcome);
+        }
+    }
+
+    /// Deletes one stack if it is as listed and the day's deletion budget allows it.
+    async fn delete_one(&self, listed: &StackInfo, today: &str) -> DeletionOutcome {
+        let current = match self.stacks.describe(&listed.name).await {
+            Ok(None) => return DeletionOutcome::Gone,
+            Ok(Some(current)) => current,
+            Err(error) => return DeletionOutcome::Failed { error: error.to_string() },
+        };
+        let changed = changes(listed, &current);
+        if !changed.is_empty() {
+            return DeletionOutcome::Aborted { changed };
+        }
+        if let Some(store) = &self.marks {
+            let per_day = self.config.max_deletions_per_day;
+            match store.count_deletion(today, per_day).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    return DeletionOutcome::Failed {
+                        error: format!("{MAX_DELETIONS_PER_DAY_VAR}={per_day}: today's deletions are spent"),
+                    };
+                }
+                Err(error) => return DeletionOutcome::Failed { error: error.to_string() },
+            }
+        }
+        match self.stacks.delete(&listed.id).await {
+            Ok(()) => DeletionOutcome::Requested,
+            Err(error) => DeletionOutcome::Failed { error: error.to_string() },
         }
     }
 
@@ -248,6 +354,7 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
     async fn write_marks(
         &self,
         plan: &Plan,
+        read: &HashMap<&str, &Mark>,
         phase: WritePhase,
         notified: &HashSet<&str>,
         run: &mut Progress,
@@ -283,7 +390,9 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
             }
         }
         let written: Vec<(usize, Result<(), AwsError>)> = stream::iter(writable)
-            .map(|(i, mark)| async move { (i, store.write(mark).await) })
+            .map(|(i, mark)| async move {
+                (i, store.write(mark, read.get(mark.stack_id.as_str()).copied()).await)
+            })
             .buffer_unordered(IN_FLIGHT)
             .collect()
             .await;
@@ -303,11 +412,13 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
         failed
     }
 
-    /// Removes the marks the plan clears, including those of stacks no longer listed.
-    async fn clear_marks(&self, plan: &Plan, run: &mut Progress) {
+    /// Removes the marks the plan clears, including those of stacks no longer listed, each only
+    /// if it is still as this run read it.
+    async fn clear_marks(&self, plan: &Plan, read: &HashMap<&str, &Mark>, run: &mut Progress) {
         let Some(store) = &self.marks else { return };
         let cleared: Vec<(&str, Result<(), AwsError>)> = stream::iter(&plan.marks_to_clear)
-            .map(|id| async move { (id.as_str(), store.clear(id).await) })
+            .filter_map(|id| async move { read.get(id.as_str()).map(|&mark| (id.as_str(), mark)) })
+            .map(|(id, mark)| async move { (id, store.clear(mark).await) })
             .buffer_unordered(IN_FLIGHT)
             .collect()
             .await;
@@ -373,6 +484,10 @@ mod tests {
 
     const DAY: u64 = 86_400;
 
+    fn invocation() -> Invocation {
+        Invocation::starting_now("run-1", Duration::from_mins(5))
+    }
+
     fn entry<'a>(report: &'a RunReport, name: &str) -> &'a StackReport {
         report.stacks.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("{name} not in {report:#?}"))
     }
@@ -381,7 +496,7 @@ mod tests {
     async fn deletes_a_ripe_stack_after_looking_again_and_keeps_its_mark_until_it_is_gone() {
         let ripe = stack("pr-ripe", 20);
         let fake = fake(vec![ripe.clone(), stack("pr-young", 1)], vec![ripe_mark(&ripe)]);
-        let report = reaper(&fake, Mode::Enforce).run(NOW).await.unwrap();
+        let report = reaper(&fake, Mode::Enforce).run(NOW, &invocation()).await.unwrap();
         let calls = fake.calls();
         let describe = calls.iter().position(|c| c == "describe pr-ripe").expect("described");
         let delete = calls.iter().position(|c| c == &format!("delete {}", ripe.id)).expect("deleted");
@@ -406,7 +521,7 @@ mod tests {
         changed.tags.insert("lifeguard:expires-at".into(), "2030-01-01T00:00:00Z".into());
         changed.last_updated = Some(NOW);
         fake.described.lock().unwrap().insert(ripe.name.clone(), Some(changed));
-        let report = reaper(&fake, Mode::Enforce).run(NOW).await.unwrap();
+        let report = reaper(&fake, Mode::Enforce).run(NOW, &invocation()).await.unwrap();
         assert_eq!(
             entry(&report, "pr-ripe").deletion,
             Some(DeletionOutcome::Aborted { changed: vec!["tags", "last update"] })
@@ -421,7 +536,7 @@ mod tests {
         let fake = fake(vec![ripe.clone()], vec![ripe_mark(&ripe)]);
         let replacement = StackInfo { id: "arn:stack/pr-ripe/2".into(), ..ripe.clone() };
         fake.described.lock().unwrap().insert(ripe.name.clone(), Some(replacement));
-        let report = reaper(&fake, Mode::Enforce).run(NOW).await.unwrap();
+        let report = reaper(&fake, Mode::Enforce).run(NOW, &invocation()).await.unwrap();
         assert!(matches!(
             &entry(&report, "pr-ripe").deletion,
             Some(DeletionOutcome::Aborted { changed }) if changed.contains(&"stack id")
@@ -434,7 +549,7 @@ mod tests {
         let ripe = stack("pr-ripe", 20);
         let fake = fake(vec![ripe.clone()], vec![ripe_mark(&ripe)]);
         fake.fail.lock().unwrap().insert("DeleteStack");
-        let report = reaper(&fake, Mode::Enforce).run(NOW).await.unwrap();
+        let report = reaper(&fake, Mode::Enforce).run(NOW, &invocation()).await.unwrap();
         let Some(DeletionOutcome::Failed { error }) = &entry(&report, "pr-ripe").deletion else {
             panic!("{report:#?}")
         };
@@ -448,7 +563,7 @@ mod tests {
         let expired = stack("pr-expired", 20);
         let fake = fake(vec![expired.clone()], Vec::new());
         fake.fail.lock().unwrap().insert("Publish");
-        let report = reaper(&fake, Mode::Enforce).run(NOW).await.unwrap();
+        let report = reaper(&fake, Mode::Enforce).run(NOW, &invocation()).await.unwrap();
         let e = entry(&report, "pr-expired");
         assert_eq!(e.reason, ReasonCode::ExpiredFirstNotice);
         assert_eq!(e.mark.as_ref().map(|m| m.change), Some(MarkResult::NotWritten));
@@ -457,7 +572,7 @@ mod tests {
         assert!(!report.digest_sent);
 
         fake.fail.lock().unwrap().clear();
-        let report = reaper(&fake, Mode::Enforce).run(NOW).await.unwrap();
+        let report = reaper(&fake, Mode::Enforce).run(NOW, &invocation()).await.unwrap();
         assert_eq!(entry(&report, "pr-expired").mark.as_ref().map(|m| m.change), Some(MarkResult::Written));
         let marks = fake.marks.lock().unwrap().clone();
         assert_eq!((marks.len(), marks[0].notices, marks[0].first_notice), (1, 1, NOW));
@@ -470,7 +585,7 @@ mod tests {
         let mark = Mark { notices: 1, ..ripe_mark(&snoozed) };
         snoozed.tags.insert("lifeguard:expires-at".into(), NOW.plus(Duration::from_secs(DAY)).to_string());
         let fake = fake(vec![snoozed], vec![mark]);
-        let report = reaper(&fake, Mode::Enforce).run(NOW).await.unwrap();
+        let report = reaper(&fake, Mode::Enforce).run(NOW, &invocation()).await.unwrap();
         let e = entry(&report, "pr-snoozed");
         assert_eq!(e.reason, ReasonCode::Snoozed);
         let shown = e.mark.as_ref().unwrap();
@@ -488,14 +603,14 @@ mod tests {
         let ripe = stack("pr-ripe", 20);
         let fake = fake(vec![ripe.clone()], vec![ripe_mark(&ripe)]);
         fake.fail.lock().unwrap().insert("PutItem");
-        let report = reaper(&fake, Mode::Report).run(NOW).await.unwrap();
+        let report = reaper(&fake, Mode::Report).run(NOW, &invocation()).await.unwrap();
         let e = entry(&report, "pr-ripe");
         assert_eq!(e.reason, ReasonCode::ModeReport);
         assert!(e.problems.iter().any(|p| p.contains("no notice sent")), "{e:#?}");
         assert!(!fake.calls().iter().any(|c| c.starts_with("notify")), "{:?}", fake.calls());
 
         fake.fail.lock().unwrap().clear();
-        reaper(&fake, Mode::Report).run(NOW).await.unwrap();
+        reaper(&fake, Mode::Report).run(NOW, &invocation()).await.unwrap();
         let calls = fake.calls();
         let written = calls.iter().rposition(|c| c.starts_with("write-mark")).expect("downgraded");
         let told = calls.iter().rposition(|c| c.starts_with("notify")).expect("notified");
@@ -508,7 +623,7 @@ mod tests {
         let ripe = stack("pr-ripe", 20);
         let expired = stack("pr-expired", 20);
         let fake = fake(vec![ripe.clone(), expired], vec![ripe_mark(&ripe)]);
-        let report = reaper(&fake, Mode::Report).run(NOW).await.unwrap();
+        let report = reaper(&fake, Mode::Report).run(NOW, &invocation()).await.unwrap();
         assert_eq!(entry(&report, "pr-ripe").reason, ReasonCode::ModeReport);
         let calls = fake.calls();
         assert!(!calls.iter().any(|c| c.starts_with("delete")), "{calls:?}");
@@ -525,7 +640,7 @@ mod tests {
         young.exports = vec!["young-url".into()];
         young.exports_in_use = true;
         let fake = fake(vec![exporting.clone(), young], vec![ripe_mark(&exporting)]);
-        let report = reaper(&fake, Mode::Enforce).run(NOW).await.unwrap();
+        let report = reaper(&fake, Mode::Enforce).run(NOW, &invocation()).await.unwrap();
         assert_eq!(entry(&report, "pr-exporting").deletion, Some(DeletionOutcome::Requested));
         let describes: Vec<String> = fake.calls().into_iter().filter(|c| c.starts_with("describe")).collect();
         assert_eq!(describes, ["describe pr-exporting", "describe pr-exporting"], "settle, then re-check");
@@ -541,7 +656,7 @@ mod tests {
         let mark =
             Mark { notices: 1, delete_after: NOW.plus(Duration::from_secs(2 * DAY)), ..ripe_mark(&waiting) };
         let fake = fake(vec![waiting], vec![mark]);
-        let report = reaper(&fake, Mode::Enforce).run(NOW).await.unwrap();
+        let report = reaper(&fake, Mode::Enforce).run(NOW, &invocation()).await.unwrap();
         assert_eq!(entry(&report, "pr-waiting").reason, ReasonCode::GraceRunning);
         assert!(!fake.calls().iter().any(|c| c.starts_with("describe")), "{:?}", fake.calls());
     }
@@ -550,9 +665,93 @@ mod tests {
     async fn unreadable_marks_stop_the_run_before_any_change() {
         let fake = fake(vec![stack("pr-expired", 20)], Vec::new());
         fake.fail.lock().unwrap().insert("Scan");
-        let error = reaper(&fake, Mode::Enforce).run(NOW).await.unwrap_err();
+        let error = reaper(&fake, Mode::Enforce).run(NOW, &invocation()).await.unwrap_err();
         assert!(matches!(error, RunError::Marks(_)), "{error}");
-        assert!(fake.calls().is_empty(), "{:?}", fake.calls());
+        assert_eq!(fake.calls(), ["take-lease run-1", "release-lease run-1"], "nothing but the lease");
+        assert_eq!(*fake.lease.lock().unwrap(), None, "given back");
+    }
+
+    #[tokio::test]
+    async fn a_second_run_while_one_holds_the_lease_changes_nothing() {
+        let ripe = stack("pr-ripe", 20);
+        let fake = fake(vec![ripe.clone()], vec![ripe_mark(&ripe)]);
+        let until = Timestamp::now().plus(Duration::from_mins(10));
+        *fake.lease.lock().unwrap() = Some(("run-0".into(), until));
+        let error = reaper(&fake, Mode::Enforce).run(NOW, &invocation()).await.unwrap_err();
+        assert!(
+            matches!(&error, RunError::RunInProgress { holder, until: u } if holder == "run-0" && *u == until),
+            "{error}"
+        );
+        assert_eq!(fake.calls(), ["take-lease run-1"]);
+
+        // An expired lease is taken over.
+        *fake.lease.lock().unwrap() = Some(("run-0".into(), Timestamp::now().minus(Duration::from_secs(1))));
+        let report = reaper(&fake, Mode::Enforce).run(NOW, &invocation()).await.unwrap();
+        assert_eq!(entry(&report, "pr-ripe").deletion, Some(DeletionOutcome::Requested));
+        let failing_lease = fake_with_failing("PutItem (lease)");
+        let error = reaper(&failing_lease, Mode::Enforce).run(NOW, &invocation()).await.unwrap_err();
+        assert!(matches!(error, RunError::Lease(_)), "{error}");
+    }
+
+    fn fake_with_failing(operation: &'static str) -> Fake {
+        let fake = fake(vec![stack("pr-ripe", 20)], Vec::new());
+        fake.fail.lock().unwrap().insert(operation);
+        fake
+    }
+
+    #[tokio::test]
+    async fn the_daily_budget_holds_across_runs() {
+        let stacks: Vec<StackInfo> = (0..3).map(|i| stack(&format!("pr-{i}"), 20)).collect();
+        let marks: Vec<Mark> = stacks.iter().map(ripe_mark).collect();
+        let fake = fake(stacks, marks);
+        let mut reaper = reaper(&fake, Mode::Enforce);
+        reaper.config.max_deletions_per_day = 2;
+        let today = Timestamp::now().utc_day();
+        fake.deletions.lock().unwrap().insert(today.clone(), 1);
+        let report = reaper.run(NOW, &invocation()).await.unwrap();
+        assert_eq!(report.counts.deletions_requested, 1, "one left today: {report:#?}");
+        let held: Vec<&StackReport> =
+            report.stacks.iter().filter(|s| s.reason == ReasonCode::DeletionCapReached).collect();
+        assert_eq!(held.len(), 2);
+        assert_eq!(fake.deletions.lock().unwrap()[&today], 2);
+
+        // Another run the same day (by hand) deletes nothing more.
+        let report = reaper.run(NOW, &invocation()).await.unwrap();
+        assert_eq!(report.counts.deletions_requested, 0, "{report:#?}");
+    }
+
+    #[tokio::test]
+    async fn a_budget_another_run_spent_meanwhile_stops_the_deletion() {
+        let ripe = stack("pr-ripe", 20);
+        let fake = fake(vec![ripe.clone()], vec![ripe_mark(&ripe)]);
+        let mut reaper = reaper(&fake, Mode::Enforce);
+        reaper.config.max_deletions_per_day = 0;
+        // Planned with a budget left (as if read before another run spent it), counted at once.
+        let outcome = reaper.delete_one(&ripe, &Timestamp::now().utc_day()).await;
+        assert!(
+            matches!(&outcome, DeletionOutcome::Failed { error } if error.contains("REAPER_MAX_DELETIONS_PER_DAY=0")),
+            "{outcome:?}"
+        );
+        assert!(!fake.calls().iter().any(|c| c.starts_with("delete ")), "{:?}", fake.calls());
+    }
+
+    #[tokio::test]
+    async fn no_deletion_starts_late_in_the_invocation_but_the_rest_goes_out() {
+        let ripe = stack("pr-ripe", 20);
+        let expired = stack("pr-expired", 20);
+        let fake = fake(vec![ripe.clone(), expired], vec![ripe_mark(&ripe)]);
+        let started = Timestamp::now().minus(Duration::from_mins(9));
+        let late =
+            Invocation { run_id: "run-1".into(), started, deadline: started.plus(Duration::from_mins(10)) };
+        let report = reaper(&fake, Mode::Enforce).run(NOW, &late).await.unwrap();
+        let e = entry(&report, "pr-ripe");
+        assert!(
+            matches!(&e.deletion, Some(DeletionOutcome::Failed { error }) if error.contains("invocation's time")),
+            "{e:#?}"
+        );
+        assert!(!fake.calls().iter().any(|c| c.starts_with("delete ")), "{:?}", fake.calls());
+        assert_eq!(entry(&report, "pr-expired").mark.as_ref().map(|m| m.change), Some(MarkResult::Written));
+        assert!(report.digest_sent);
     }
 
     #[tokio::test]
@@ -560,7 +759,7 @@ mod tests {
         let fake = fake(vec![stack("pr-expired", 20)], Vec::new());
         let mut reaper = reaper(&fake, Mode::Enforce);
         reaper.config.disabled = true;
-        let report = reaper.run(NOW).await.unwrap();
+        let report = reaper.run(NOW, &invocation()).await.unwrap();
         assert!(report.disabled && report.stacks.is_empty());
         assert!(fake.calls().is_empty());
     }
@@ -570,7 +769,7 @@ mod tests {
         let fake = fake(vec![stack("pr-expired", 20)], Vec::new());
         let reaper: Reaper<&Fake, &Fake, &Fake> =
             Reaper { stacks: &fake, marks: None, notifier: None, config: ReaperConfig::default() };
-        let report = reaper.run(NOW).await.unwrap();
+        let report = reaper.run(NOW, &invocation()).await.unwrap();
         let e = entry(&report, "pr-expired");
         assert_eq!(e.reason, ReasonCode::ExpiredFirstNotice);
         assert!(e.problems.iter().any(|p| p.contains("REAPER_TOPIC_ARN")), "{e:#?}");
@@ -584,7 +783,7 @@ mod tests {
         other.tags.clear();
         let gone = Mark { stack_id: "arn:stack/gone/1".into(), ..ripe_mark(&other) };
         let fake = fake(vec![other], vec![gone]);
-        let report = reaper(&fake, Mode::Enforce).run(NOW).await.unwrap();
+        let report = reaper(&fake, Mode::Enforce).run(NOW, &invocation()).await.unwrap();
         assert!(report.stacks.is_empty(), "{report:#?}");
         assert_eq!((report.counts.stacks, report.counts.temporary, report.counts.marks_cleared), (1, 0, 1));
         assert!(fake.marks.lock().unwrap().is_empty());

@@ -152,7 +152,7 @@ fn bench_planner() {
     let mut deletions = 0;
     for _ in 0..PLANNER_RUNS {
         let started = Instant::now();
-        let planned = reaper_plan(&stacks, &marks, &config, Timestamp::from_unix_seconds(now));
+        let planned = reaper_plan(&stacks, &marks, &config, Timestamp::from_unix_seconds(now), 0);
         times.push(started.elapsed());
         deletions = planned.deletions().count();
         std::hint::black_box(planned);

@@ -13,7 +13,7 @@
 use lifeguard_reaper::aws::{CloudFormationClient, DynamoDbMarks, SnsNotifier};
 use lifeguard_reaper::tags::{EXPIRES_AT_TAG, OWNER_TAG, TEMPORARY_TAG, TTL_TAG};
 use lifeguard_reaper::{Action, Mode, Reaper, ReaperConfig, ReasonCode, RunReport, Timestamp, handle};
-use lifeguard_tests::{LocalAws, scheduled_event, stack_template};
+use lifeguard_tests::{LocalAws, reaper_invocation, scheduled_event, stack_template};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -490,7 +490,7 @@ async fn main() {
         let at = t0.plus(step.after);
         let before = aws.request_counts();
         let started = Instant::now();
-        let result = handle(Ok(&reaper), &scheduled_event(at), Timestamp::now()).await;
+        let result = handle(Ok(&reaper), &scheduled_event(at), &reaper_invocation()).await;
         let wall = started.elapsed();
         let calls = difference(&aws.request_counts(), &before);
         let report = match result {

@@ -13,8 +13,17 @@
 //! | `mode` | S | `report` or `enforce`: the mode that started the notice cycle; read as `report` when absent |
 //!
 //! An item that does not read as a mark (missing or unreadable attribute) is skipped with a
-//! warning: the stack then counts as unmarked and is warned again before any deletion, and the
-//! next write replaces the item.
+//! warning: the stack then counts as unmarked, and since writes are conditional on what the run
+//! read, its new mark is refused (`MarkChanged`, reported on every run) until a person removes
+//! the item: such a stack is never deleted.
+//!
+//! Writes and removals of marks are conditional on the mark the run read. Two more kinds of
+//! item share the table, under keys no stack id can take (stack ids are ARNs):
+//!
+//! | `stackId` | Attributes | Use |
+//! |---|---|---|
+//! | `lifeguard:lease` | `runId` (S), `expiresAt` (N, ms since the epoch) | one run at a time: taken with a conditional write, expiring with the holder's Lambda deadline |
+//! | `lifeguard:deletions:YYYY-MM-DD` | `deletions` (N) | deletions started on that UTC day, by every run; counted with a conditional update before each `DeleteStack` |
 
 use crate::Mode;
 use crate::plan::Mark;
@@ -33,6 +42,62 @@ const EXPIRY_SEEN: &str = "expirySeen";
 const NOTICES: &str = "notices";
 const TIMES_SNOOZED: &str = "timesSnoozed";
 const MODE: &str = "mode";
+/// Keys of the items that are not marks start with it.
+const RESERVED_KEY_PREFIX: &str = "lifeguard:";
+const LEASE_KEY: &str = "lifeguard:lease";
+const RUN_ID: &str = "runId";
+const EXPIRES_AT: &str = "expiresAt";
+const DELETIONS: &str = "deletions";
+/// DynamoDB's error code when a write's condition does not hold.
+const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
+
+/// The key of the deletion count of `day`.
+fn deletions_key(day: &str) -> String {
+    format!("{RESERVED_KEY_PREFIX}deletions:{day}")
+}
+
+/// The condition that the stored mark is `read` (or absent when `None`), with its names and
+/// values.
+fn still_as_read(read: Option<&Mark>) -> (String, HashMap<String, String>, HashMap<String, AttributeValue>) {
+    let Some(read) = read else {
+        return (
+            "attribute_not_exists(#stackId)".into(),
+            HashMap::from([("#stackId".into(), STACK_ID.into())]),
+            HashMap::new(),
+        );
+    };
+    let stored = item(read);
+    let mut names = HashMap::new();
+    let mut values = HashMap::new();
+    let mut clauses = Vec::new();
+    for name in [STACK_ID, FIRST_NOTICE, DELETE_AFTER, EXPIRY_SEEN, NOTICES, TIMES_SNOOZED, MODE] {
+        names.insert(format!("#{name}"), name.to_owned());
+        values.insert(format!(":{name}"), stored[name].clone());
+        clauses.push(format!("#{name} = :{name}"));
+    }
+    if read.mode == Mode::Report {
+        // Marks written before the mode attribute existed read as report mode.
+        let last = clauses.pop().expect("the mode clause");
+        clauses.push(format!("({last} OR attribute_not_exists(#{MODE}))"));
+    }
+    (clauses.join(" AND "), names, values)
+}
+
+/// Whether the SDK error is a failed condition.
+fn condition_failed(error: &AwsError) -> bool {
+    error.code == CONDITION_FAILED
+}
+
+/// The error for a mark that changed since the run read it.
+fn mark_changed(operation: &'static str, stack_id: &str) -> AwsError {
+    AwsError {
+        operation,
+        code: "MarkChanged".into(),
+        message: format!(
+            "the mark of {stack_id} changed since this run read it (another run?); left as it is"
+        ),
+    }
+}
 
 /// The marks table through the SDK, with the shared configuration's retries and timeouts.
 #[derive(Debug, Clone)]
@@ -97,6 +162,10 @@ impl MarksStore for DynamoDbMarks {
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| aws_error("Scan", e))?;
             for item in page.items() {
+                if matches!(item.get(STACK_ID), Some(AttributeValue::S(key)) if key.starts_with(RESERVED_KEY_PREFIX))
+                {
+                    continue;
+                }
                 match mark(item) {
                     Ok(mark) => marks.push(mark),
                     Err(problem) => tracing::warn!(
@@ -111,25 +180,153 @@ impl MarksStore for DynamoDbMarks {
         Ok(marks)
     }
 
-    async fn write(&self, mark: &Mark) -> Result<(), AwsError> {
-        self.client
+    async fn write(&self, mark: &Mark, read: Option<&Mark>) -> Result<(), AwsError> {
+        let (condition, names, values) = still_as_read(read);
+        let written = self
+            .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item(mark)))
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values((!values.is_empty()).then_some(values))
             .send()
             .await
-            .map_err(|e| aws_error("PutItem", e))?;
-        Ok(())
+            .map_err(|e| aws_error("PutItem", e));
+        match written {
+            Err(error) if condition_failed(&error) => Err(mark_changed("PutItem", &mark.stack_id)),
+            other => other.map(|_| ()),
+        }
     }
 
-    async fn clear(&self, stack_id: &str) -> Result<(), AwsError> {
-        self.client
+    async fn clear(&self, read: &Mark) -> Result<(), AwsError> {
+        let (condition, names, values) = still_as_read(Some(read));
+        let cleared = self
+            .client
             .delete_item()
             .table_name(&self.table)
-            .key(STACK_ID, AttributeValue::S(stack_id.to_owned()))
+            .key(STACK_ID, AttributeValue::S(read.stack_id.clone()))
+            .condition_expression(format!("attribute_not_exists(#{STACK_ID}) OR ({condition})"))
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
             .send()
             .await
-            .map_err(|e| aws_error("DeleteItem", e))?;
-        Ok(())
+            .map_err(|e| aws_error("DeleteItem", e));
+        match cleared {
+            Err(error) if condition_failed(&error) => Err(mark_changed("DeleteItem", &read.stack_id)),
+            other => other.map(|_| ()),
+        }
+    }
+
+    async fn take_lease(
+        &self,
+        run_id: &str,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<Result<(), (String, Timestamp)>, AwsError> {
+        let taken = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(STACK_ID, AttributeValue::S(LEASE_KEY.into()))
+            .item(RUN_ID, AttributeValue::S(run_id.into()))
+            .item(EXPIRES_AT, AttributeValue::N(until.unix_millis().to_string()))
+            .condition_expression("attribute_not_exists(#key) OR #expiresAt < :now")
+            .expression_attribute_names("#key", STACK_ID)
+            .expression_attribute_names("#expiresAt", EXPIRES_AT)
+            .expression_attribute_values(":now", AttributeValue::N(now.unix_millis().to_string()))
+            .send()
+            .await
+            .map_err(|e| aws_error("PutItem", e));
+        match taken {
+            Ok(_) => Ok(Ok(())),
+            Err(error) if condition_failed(&error) => {
+                let held = self
+                    .client
+                    .get_item()
+                    .table_name(&self.table)
+                    .key(STACK_ID, AttributeValue::S(LEASE_KEY.into()))
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("GetItem", e))?;
+                let item = held.item();
+                let holder = match item.and_then(|i| i.get(RUN_ID)) {
+                    Some(AttributeValue::S(holder)) => holder.clone(),
+                    _ => "unknown".to_owned(),
+                };
+                let until = match item.and_then(|i| i.get(EXPIRES_AT)) {
+                    Some(AttributeValue::N(ms)) => ms.parse().map_or(now, Timestamp::from_unix_millis),
+                    _ => now,
+                };
+                Ok(Err((holder, until)))
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn release_lease(&self, run_id: &str) -> Result<(), AwsError> {
+        let released = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(STACK_ID, AttributeValue::S(LEASE_KEY.into()))
+            .condition_expression("#runId = :runId")
+            .expression_attribute_names("#runId", RUN_ID)
+            .expression_attribute_values(":runId", AttributeValue::S(run_id.into()))
+            .send()
+            .await
+            .map_err(|e| aws_error("DeleteItem", e));
+        match released {
+            // Expired and taken by another run since: it is not ours to give back.
+            Err(error) if condition_failed(&error) => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+
+    async fn deletions_on(&self, day: &str) -> Result<u32, AwsError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(STACK_ID, AttributeValue::S(deletions_key(day)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| aws_error("GetItem", e))?;
+        match output.item().and_then(|item| item.get(DELETIONS)) {
+            None => Ok(0),
+            Some(AttributeValue::N(count)) => count.parse().map_err(|_| AwsError {
+                operation: "GetItem",
+                code: "UnreadableCount".into(),
+                message: format!("{}: {DELETIONS}={count} is not a whole number", deletions_key(day)),
+            }),
+            Some(other) => Err(AwsError {
+                operation: "GetItem",
+                code: "UnreadableCount".into(),
+                message: format!("{}: {DELETIONS} is not a number: {other:?}", deletions_key(day)),
+            }),
+        }
+    }
+
+    async fn count_deletion(&self, day: &str, max: u32) -> Result<bool, AwsError> {
+        let counted = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(STACK_ID, AttributeValue::S(deletions_key(day)))
+            .update_expression("ADD #deletions :one")
+            .condition_expression("attribute_not_exists(#deletions) OR #deletions < :max")
+            .expression_attribute_names("#deletions", DELETIONS)
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":max", AttributeValue::N(max.to_string()))
+            .send()
+            .await
+            .map_err(|e| aws_error("UpdateItem", e));
+        match counted {
+            Ok(_) => Ok(true),
+            Err(error) if condition_failed(&error) => Ok(false),
+            Err(error) => Err(error),
+        }
     }
 }
