@@ -14,9 +14,13 @@ or lacks it (moto creates and deletes stacks at once, and never nests them).
     (UPDATE_COMPLETE, StackStatusReason "Export X cannot be deleted as it is in use by Y");
     ListImports;
   * a DescribeStacks NextToken that survives deletion of the stack it points at;
+  * ListStackResources naming every resource by its logical id and type as the template gives
+    them (moto leaves both blank for some types), each with its own ResourceStatus;
   * scripted DELETE_FAILED (control endpoint cloudformation/delete-failures); a scripted
-    StackStatus, ParentId and RootId (cloudformation/stack-state), which DescribeStacks and
-    ListStacks show; a region's stacks forgotten (cloudformation/clear-region).
+    StackStatus, ParentId and RootId, and resources' statuses (e.g. IMPORT_COMPLETE for a
+    resource brought in by an import) (cloudformation/stack-state), which DescribeStacks,
+    ListStacks and ListStackResources show; a region's stacks forgotten
+    (cloudformation/clear-region).
 """
 
 import base64
@@ -230,12 +234,34 @@ def _describe_stacks_response(self):
     return ActionResult(answer)
 
 
+def _list_stack_resources_response(self):
+    """Every resource of the stack, named as its template names it (AWS's StackResourceSummary),
+    with its scripted status (default CREATE_COMPLETE)."""
+    stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
+    declared = (stack.template_dict or {}).get("Resources", {})
+    statuses = getattr(stack, "resource_statuses", {})
+    summaries = []
+    for logical_id, resource in stack.resource_map.items():
+        summary = {
+            "LogicalResourceId": logical_id,
+            "ResourceType": declared.get(logical_id, {}).get("Type", ""),
+            "ResourceStatus": statuses.get(logical_id, "CREATE_COMPLETE"),
+            "LastUpdatedTimestamp": stack.creation_time,
+        }
+        physical = getattr(resource, "physical_resource_id", None)
+        if isinstance(physical, str) and physical:
+            summary["PhysicalResourceId"] = physical
+        summaries.append(summary)
+    return ActionResult({"StackResourceSummaries": summaries})
+
+
 CFR._validate_status = _validate_status
 CFR._validate_different_update = _validate_different_update
 CFR.describe_stacks = _describe_stacks_response
 CFR.update_termination_protection = _update_termination_protection_response
 CFR.delete_stack = _delete_stack_response
 CFR.list_imports = _list_imports_response
+CFR.list_stack_resources = _list_stack_resources_response
 
 
 def _find_live_stack(name_or_id, region=None):
@@ -279,6 +305,11 @@ def set_stack_state(data):
         stack.root_id = getattr(parent, "root_id", None) or parent.stack_id
     elif "parentId" in data or "rootId" in data:
         stack.root_id = None
+    resource_statuses = data.get("resourceStatuses") or {}
+    unknown = set(resource_statuses) - set(stack.resource_map.keys())
+    if unknown:
+        return 404, {"message": f"stack {name} has no resource {sorted(unknown)}"}
+    stack.resource_statuses = {**getattr(stack, "resource_statuses", {}), **resource_statuses}
     if status is not None and status != stack.status:
         stack.status, stack.status_reason = status, None
         stack._add_stack_event(status)

@@ -120,7 +120,8 @@ def add_delete_failure(args, data):
 
 def set_stack_state(args, data):
     """POST cloudformation/stack-state {"stackName", "region"?, "status"?, "parentId"?,
-    "rootId"?}: sets a live stack's (by name or id) StackStatus (any but DELETE_COMPLETE;
+    "rootId"?, "resourceStatuses"?}: sets the ResourceStatus of the named resources (logical id
+    -> status, e.g. IMPORT_COMPLETE) and a live stack's (by name or id) StackStatus (any but DELETE_COMPLETE;
     StackStatusReason cleared, a stack event added) and ParentId / RootId (a stack's name or id
     in the same region; stored as its id; RootId defaults to the parent's RootId, else the
     parent; null clears). The stand-in's UpdateStack/DeleteStack checks then see them. Answers

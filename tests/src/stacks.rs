@@ -100,6 +100,14 @@ impl LocalAws {
         self.control("POST", "/_lifeguard/cloudformation/stack-state", Some(&body));
     }
 
+    /// Sets the `ResourceStatus` `ListStackResources` shows for resource `logical_id` of `stack`,
+    /// e.g. `IMPORT_COMPLETE` for a resource an import brought in.
+    pub fn set_resource_status(&self, stack: &str, logical_id: &str, status: &str) {
+        let body =
+            json!({"stackName": stack, "region": self.region(), "resourceStatuses": {logical_id: status}});
+        self.control("POST", "/_lifeguard/cloudformation/stack-state", Some(&body));
+    }
+
     /// Names of the live stacks of this connection's region (every page).
     pub async fn stack_names(&self) -> std::collections::BTreeSet<String> {
         let mut pages = self.cloudformation.describe_stacks().into_paginator().send();

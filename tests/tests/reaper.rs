@@ -411,3 +411,30 @@ async fn runs_near_their_deadline_together_or_by_hand_stay_within_one_lease_and_
         .unwrap();
     assert_eq!(lease.item(), None);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stack_with_an_imported_or_undeletable_resource_is_never_marked_or_deleted() {
+    let aws = LocalAws::connect_isolated("me-central-1").await;
+    let t0 = Timestamp::now().whole_seconds();
+    aws.create_stack("app-plain", &stack_template(&[], &[]), &TEMP_ALICE, false).await;
+    aws.create_stack("app-imported", &stack_template(&[], &[]), &TEMP_ALICE, false).await;
+    aws.set_resource_status("app-imported", "Handle", "IMPORT_COMPLETE");
+    let with_topic = r#"{"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}"#;
+    aws.create_stack("app-topic", with_topic, &TEMP_ALICE, false).await;
+    let (reaper, _table, _queue, _role) = reaper(&aws, enforce()).await;
+    for hours in [48, 108, 121, 150] {
+        let report = run(&reaper, after(t0, hours * HOUR)).await;
+        assert_decision(&report, "app-imported", "warn", "not-deletable");
+        assert_decision(&report, "app-topic", "warn", "not-deletable");
+        let imported = report.stacks.iter().find(|s| s.name == "app-imported").unwrap();
+        assert!(
+            imported.detail.as_deref().unwrap().contains("Handle (AWS::CloudFormation::WaitConditionHandle)")
+        );
+        assert!(imported.mark.is_none(), "{imported:#?}");
+    }
+    assert_eq!(
+        aws.stack_names().await,
+        BTreeSet::from(["app-imported".to_owned(), "app-topic".to_owned()]),
+        "only the plain stack went"
+    );
+}

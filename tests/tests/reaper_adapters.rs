@@ -11,7 +11,9 @@ use lifeguard_reaper::aws::{
     CloudFormationClient, DIGEST_OWNER, DynamoDbMarks, OWNER_ATTRIBUTE, SnsNotifier,
 };
 use lifeguard_reaper::tags::{OWNER_TAG, TEMPORARY_TAG};
-use lifeguard_reaper::{Mark, MarksStore, Mode, Notifier, ReaperConfig, StackInfo, Stacks, Timestamp};
+use lifeguard_reaper::{
+    Mark, MarksStore, Mode, Notifier, ReaperConfig, StackInfo, StackResource, Stacks, Timestamp,
+};
 use lifeguard_tests::iam::{Principal, principal_denied};
 use lifeguard_tests::{ACCOUNT, LocalAws, stack_template, unique};
 use std::collections::BTreeMap;
@@ -113,8 +115,18 @@ async fn tags_times_and_termination_protection_are_mapped() {
     let described = cloudformation.describe(&with_role).await.unwrap().expect("exists");
     assert_eq!(described.service_role.as_deref(), Some(deployer.as_str()));
 
+    // Described, a stack also shows its resources (listed is unknown), as its template names them.
+    assert_eq!(stack.resources, None);
     let described = cloudformation.describe(&name).await.unwrap().expect("exists");
-    assert_eq!(&described, stack);
+    let handle = StackResource {
+        logical_id: "Handle".into(),
+        resource_type: "AWS::CloudFormation::WaitConditionHandle".into(),
+        status: "CREATE_COMPLETE".into(),
+    };
+    assert_eq!(described, StackInfo { resources: Some(vec![handle.clone()]), ..stack.clone() });
+    aws.set_resource_status(&name, "Handle", "IMPORT_COMPLETE");
+    let imported = cloudformation.describe(&name).await.unwrap().expect("exists");
+    assert_eq!(imported.resources, Some(vec![StackResource { status: "IMPORT_COMPLETE".into(), ..handle }]));
 }
 
 #[tokio::test]

@@ -27,6 +27,7 @@ pub fn stack(name: &str, age_days: u64) -> StackInfo {
             .collect(),
         exports: Vec::new(),
         exports_in_use: false,
+        resources: Some(Vec::new()),
     }
 }
 

@@ -30,7 +30,7 @@ mod properties;
 pub use config::{ConfigError, Mode, ReaperConfig};
 pub use lambda::{ReaperError, handle, run_time};
 pub use lifeguard_common::Timestamp;
-pub use plan::{Action, Decision, Mark, MarkChange, Plan, ReasonCode, StackInfo, plan};
+pub use plan::{Action, Decision, Mark, MarkChange, Plan, ReasonCode, StackInfo, StackResource, plan};
 pub use ports::{MarksStore, Notifier, Stacks};
 pub use report::{DeletionOutcome, MarkResult, RunReport, StackReport};
 pub use run::{DELETION_TIME_SHARE, Invocation, Reaper, RunError};

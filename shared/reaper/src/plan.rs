@@ -23,7 +23,9 @@
 //!    had its final notice goes on through the rules, so a failed deletion is retried (plainly,
 //!    never retaining or forcing anything) on the next run.
 //! 5. It has no service role, or one `REAPER_ALLOWED_ROLES` lists (CloudFormation deletes with
-//!    the stack's role, whatever the caller may do: `service-role`); termination protection is
+//!    the stack's role, whatever the caller may do: `service-role`); its resources are listed,
+//!    none was imported and, without a service role, every type is one the reaper's role can
+//!    delete ([`DELETABLE_RESOURCE_TYPES`]; else `not-deletable`, naming them); termination protection is
 //!    known to be off, no export is imported elsewhere, and the owner tag is present. Otherwise:
 //!    `Warn` with the blocking reason.
 //! 6. It was marked (first notice) at least one grace period ago, in enforce mode (a mark that
@@ -62,6 +64,34 @@ pub const IMPORTED_STATUS: &str = "IMPORT_COMPLETE";
 /// Settled statuses that follow a failure; never deleted, reported when expired.
 pub const ROLLBACK_STATUSES: &[&str] =
     &["ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_ROLLBACK_COMPLETE"];
+/// Resource types the reaper's role (policy `delete-temporary-stacks`, or none needed) lets
+/// CloudFormation delete on a stack deployed without a service role. Another type would leave
+/// the stack `DELETE_FAILED` half-way.
+pub const DELETABLE_RESOURCE_TYPES: &[&str] = &[
+    "AWS::CloudFormation::Stack",
+    "AWS::CloudFormation::WaitConditionHandle",
+    "AWS::Lambda::Function",
+    "AWS::Lambda::Alias",
+    "AWS::Lambda::Version",
+    "AWS::Lambda::LayerVersion",
+    "AWS::IAM::Role",
+    "AWS::CodeDeploy::Application",
+    "AWS::CodeDeploy::DeploymentGroup",
+    "AWS::CloudWatch::Alarm",
+    "AWS::Logs::LogGroup",
+];
+
+/// One resource of a stack, as `ListStackResources` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackResource {
+    /// Its logical id in the template.
+    pub logical_id: String,
+    /// Its type, e.g. `AWS::Lambda::Function`.
+    pub resource_type: String,
+    /// Its status; `IMPORT_*` means it was brought in by an import, not created by the stack.
+    pub status: String,
+}
+
 /// Notices at which a marked stack has had its final notice.
 pub const NOTICES_BEFORE_DELETION: u32 = 2;
 
@@ -91,6 +121,8 @@ pub struct StackInfo {
     pub exports: Vec<String>,
     /// Whether another stack imports one of its exports, or that is not ruled out yet.
     pub exports_in_use: bool,
+    /// Its resources; `None` until they are listed, which blocks marking and deleting it.
+    pub resources: Option<Vec<StackResource>>,
 }
 
 /// The reaper's record that a stack was warned, kept between runs.
@@ -169,7 +201,9 @@ pub enum ReasonCode {
     BeyondMaxLifetime,
     /// Expired, but in a failed or rollback status.
     FailedStatus,
-    /// Expired, but deleting it could delete what it does not own (`IMPORT_COMPLETE`).
+    /// Expired, but deleting it could delete what it does not own (`IMPORT_COMPLETE`, imported
+    /// resources) or stop half-way (resource types the role cannot delete, or resources not
+    /// listed yet).
     NotDeletable,
     /// Expired, but deployed with a service role `REAPER_ALLOWED_ROLES` does not list.
     ServiceRole,
@@ -601,6 +635,33 @@ fn unblocked(stack: &StackInfo, tags: &LifecycleTags, config: &ReaperConfig, bas
              act with that role's permissions"
         )));
     }
+    let Some(resources) = &stack.resources else {
+        return Break(warn(ReasonCode::NotDeletable).detail("its resources are not listed yet"));
+    };
+    let named = |r: &StackResource| format!("{} ({})", r.logical_id, r.resource_type);
+    let imported: Vec<String> =
+        resources.iter().filter(|r| r.status.starts_with("IMPORT_")).map(named).collect();
+    if !imported.is_empty() {
+        return Break(
+            warn(ReasonCode::NotDeletable).detail(format!(
+                "imported resources, which deleting it would delete: {}",
+                imported.join(", ")
+            )),
+        );
+    }
+    if stack.service_role.is_none() {
+        let uncovered: Vec<String> = resources
+            .iter()
+            .filter(|r| !DELETABLE_RESOURCE_TYPES.contains(&r.resource_type.as_str()))
+            .map(named)
+            .collect();
+        if !uncovered.is_empty() {
+            return Break(warn(ReasonCode::NotDeletable).detail(format!(
+                "resources the reaper's role cannot delete (it would end DELETE_FAILED half-way): {}",
+                uncovered.join(", ")
+            )));
+        }
+    }
     match stack.termination_protection {
         Some(false) => {}
         Some(true) => {
@@ -918,6 +979,48 @@ mod tests {
         assert_decision(&d, Action::Warn, ReasonCode::ServiceRole);
         config.allowed_roles = vec!["arn:aws:iam::123456789012:role/ad*".into()];
         assert_decision(&decide_one(&s, Some(&ripe_mark(&s)), &config), Action::Delete, ReasonCode::Delete);
+    }
+
+    #[test]
+    fn deletes_only_stacks_whose_resources_are_listed_owned_and_deletable() {
+        let resource = |logical_id: &str, resource_type: &str, status: &str| StackResource {
+            logical_id: logical_id.into(),
+            resource_type: resource_type.into(),
+            status: status.into(),
+        };
+        let mut s = stack("pr-1", 20);
+        let ripe = ripe_mark(&s);
+        s.resources = None;
+        let d = decide_one(&s, Some(&ripe), &enforce());
+        assert_decision(&d, Action::Warn, ReasonCode::NotDeletable);
+        assert_eq!(d.detail.as_deref(), Some("its resources are not listed yet"));
+
+        s.resources = Some(vec![
+            resource("Fn", "AWS::Lambda::Function", "UPDATE_COMPLETE"),
+            resource("Table", "AWS::DynamoDB::Table", "IMPORT_COMPLETE"),
+        ]);
+        let d = decide_one(&s, Some(&ripe), &enforce());
+        assert_decision(&d, Action::Warn, ReasonCode::NotDeletable);
+        assert!(
+            d.detail
+                .as_deref()
+                .unwrap()
+                .contains("imported resources, which deleting it would delete: Table (AWS::DynamoDB::Table)"),
+            "{d:?}"
+        );
+
+        s.resources = Some(vec![
+            resource("Fn", "AWS::Lambda::Function", "CREATE_COMPLETE"),
+            resource("Bucket", "AWS::S3::Bucket", "CREATE_COMPLETE"),
+        ]);
+        let d = decide_one(&s, Some(&ripe), &enforce());
+        assert_decision(&d, Action::Warn, ReasonCode::NotDeletable);
+        assert!(d.detail.as_deref().unwrap().ends_with("half-way): Bucket (AWS::S3::Bucket)"), "{d:?}");
+
+        // With an allowed service role, CloudFormation deletes with that role: any type goes.
+        s.service_role = Some("arn:aws:iam::123456789012:role/deployer".into());
+        let config = ReaperConfig { allowed_roles: vec!["arn:aws:iam::*:role/deployer".into()], ..enforce() };
+        assert_decision(&decide_one(&s, Some(&ripe), &config), Action::Delete, ReasonCode::Delete);
     }
 
     #[test]

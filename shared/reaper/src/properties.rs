@@ -4,7 +4,10 @@
 
 use crate::config::{Mode, ReaperConfig};
 use crate::glob::glob_matches;
-use crate::plan::{Action, Mark, MarkChange, Plan, ReasonCode, SETTLED_STATUSES, StackInfo, plan};
+use crate::plan::{
+    Action, DELETABLE_RESOURCE_TYPES, Mark, MarkChange, Plan, ReasonCode, SETTLED_STATUSES, StackInfo,
+    StackResource, plan,
+};
 use crate::tags::{EXPIRES_AT_TAG, OWNER_TAG, TEMPORARY_TAG, TTL_TAG, is_email};
 use lifeguard_common::time::{Timestamp, parse_duration};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -96,6 +99,14 @@ fn random_config(rng: &mut Rng) -> ReaperConfig {
     }
 }
 
+fn resource(resource_type: &str, status: &str) -> StackResource {
+    StackResource {
+        logical_id: "Resource".into(),
+        resource_type: resource_type.into(),
+        status: status.into(),
+    }
+}
+
 /// A random stack; `lenient` cases lean towards deletable ones so the cap and deletion paths
 /// are exercised, while still breaking single rules now and then.
 fn random_stack(rng: &mut Rng, index: usize, now: Timestamp, lenient: bool) -> StackInfo {
@@ -122,6 +133,9 @@ fn random_stack(rng: &mut Rng, index: usize, now: Timestamp, lenient: bool) -> S
         }
         if rule_to_break != 7 {
             stack.service_role = None;
+        }
+        if rule_to_break != 8 {
+            stack.resources = Some(Vec::new());
         }
         if rule_to_break != 6 && rng.chance(70) {
             stack.tags.remove(TTL_TAG);
@@ -190,6 +204,12 @@ fn any_stack(rng: &mut Rng, index: usize, now: Timestamp) -> StackInfo {
         tags,
         exports: Vec::new(),
         exports_in_use: rng.chance(15),
+        resources: match rng.below(5) {
+            0 => None,
+            1 => Some(vec![resource("AWS::S3::Bucket", "CREATE_COMPLETE")]),
+            2 => Some(vec![resource("AWS::Lambda::Function", "IMPORT_COMPLETE")]),
+            _ => Some(vec![resource("AWS::Lambda::Function", "UPDATE_COMPLETE")]),
+        },
     }
 }
 
@@ -245,6 +265,13 @@ fn deletable(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig, now:
     let allowed =
         config.allowed_stacks.as_ref().is_none_or(|a| a.iter().any(|p| glob_matches(p, &stack.name)));
     let malformed_owner = stack.tags.get(OWNER_TAG).is_some_and(|o| !is_email(o.trim()));
+    let resources_deletable = stack.resources.as_ref().is_some_and(|resources| {
+        resources.iter().all(|r| {
+            !r.status.starts_with("IMPORT_")
+                && (stack.service_role.is_some()
+                    || DELETABLE_RESOURCE_TYPES.contains(&r.resource_type.as_str()))
+        })
+    });
     let role_allowed = stack
         .service_role
         .as_ref()
@@ -260,6 +287,7 @@ fn deletable(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig, now:
         && !protected
         && allowed
         && role_allowed
+        && resources_deletable
         && !stack.exports_in_use
         && owner_is_valid(stack)
         && !malformed_owner
@@ -450,6 +478,7 @@ fn over_sequences_of_runs_a_deletion_always_follows_both_enforce_notices() {
                 stack.parent_id = None;
                 stack.termination_protection = Some(false);
                 stack.exports_in_use = false;
+                stack.resources = Some(Vec::new());
                 stack.created = now.minus(Duration::from_secs(rng.below(20 * DAY)));
                 for (key, value) in [(TEMPORARY_TAG, "true"), (OWNER_TAG, "dev@example.com")] {
                     stack.tags.insert(key.into(), value.into());

@@ -203,6 +203,7 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
             .filter(|(i, d)| match d.reason {
                 ReasonCode::ExportsInUse => !stacks[*i].exports.is_empty(),
                 ReasonCode::TerminationProtected => stacks[*i].termination_protection.is_none(),
+                ReasonCode::NotDeletable => stacks[*i].resources.is_none(),
                 _ => false,
             })
             .map(|(i, _)| i)
@@ -215,6 +216,7 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
             .map(|&i| StackInfo {
                 exports_in_use: false,
                 termination_protection: Some(stacks[i].termination_protection.unwrap_or(false)),
+                resources: Some(stacks[i].resources.clone().unwrap_or_default()),
                 ..stacks[i].clone()
             })
             .collect();
@@ -467,6 +469,7 @@ fn changes(listed: &StackInfo, current: &StackInfo) -> Vec<&'static str> {
         ("last update", listed.last_updated != current.last_updated),
         ("parent", listed.parent_id != current.parent_id),
         ("service role", listed.service_role != current.service_role),
+        ("resources", listed.resources != current.resources),
         ("exports in use", listed.exports_in_use != current.exports_in_use),
     ]
     .into_iter()
@@ -479,6 +482,7 @@ mod tests {
     use super::*;
     use crate::fake::{Fake, fake, reaper};
     use crate::fixtures::{NOW, ripe_mark, stack};
+    use crate::plan::StackResource;
     use crate::report::StackReport;
     use std::time::Duration;
 
@@ -659,6 +663,33 @@ mod tests {
         let report = reaper(&fake, Mode::Enforce).run(NOW, &invocation()).await.unwrap();
         assert_eq!(entry(&report, "pr-waiting").reason, ReasonCode::GraceRunning);
         assert!(!fake.calls().iter().any(|c| c.starts_with("describe")), "{:?}", fake.calls());
+    }
+
+    #[tokio::test]
+    async fn resources_are_listed_before_a_first_notice_and_only_where_it_matters() {
+        let mut expired = stack("pr-expired", 20);
+        let mut young = stack("pr-young", 1);
+        (expired.resources, young.resources) = (None, None);
+        let fake = fake(vec![expired.clone(), young], Vec::new());
+        let mut fresh = expired.clone();
+        fresh.resources = Some(vec![StackResource {
+            logical_id: "Db".into(),
+            resource_type: "AWS::RDS::DBInstance".into(),
+            status: "CREATE_COMPLETE".into(),
+        }]);
+        fake.described.lock().unwrap().insert(expired.name.clone(), Some(fresh));
+        let report = reaper(&fake, Mode::Enforce).run(NOW, &invocation()).await.unwrap();
+        let e = entry(&report, "pr-expired");
+        assert_eq!(e.reason, ReasonCode::NotDeletable, "{e:#?}");
+        assert!(e.detail.as_deref().unwrap().contains("Db (AWS::RDS::DBInstance)"), "{e:#?}");
+        assert!(fake.marks.lock().unwrap().is_empty(), "no first notice, no mark");
+        assert_eq!(entry(&report, "pr-young").reason, ReasonCode::NotExpired);
+        assert_eq!(
+            fake.calls().iter().filter(|c| c.starts_with("describe")).count(),
+            1,
+            "{:?}",
+            fake.calls()
+        );
     }
 
     #[tokio::test]

@@ -116,6 +116,7 @@ fn inventory(now: i64) -> (Vec<StackInfo>, Vec<Mark>) {
                 tags,
                 exports: Vec::new(),
                 exports_in_use: i % 23 == 0,
+                resources: (i % 17 != 0).then(Vec::new),
             }
         })
         .collect();

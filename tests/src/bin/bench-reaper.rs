@@ -295,14 +295,17 @@ impl Floor {
 fn floor(report: &RunReport, exporters: &BTreeSet<&str>) -> Floor {
     let entries = &report.stacks;
     let counts = &report.counts;
-    // A first plan that stopped at the exports rule makes the run describe the stack and look its
-    // exports up, then plan again — only when, its exports free, the stack would be marked or
-    // deleted. Kept ones (grace running) and ones blocked further on (no owner) cost nothing.
-    let past_exports_rule = |reason: ReasonCode| {
+    // The listing shows no stack's resources (nor whether its exports are imported): a first plan
+    // that stopped there makes the run describe the stack (DescribeStacks, ListStackResources and
+    // ListImports per export), then plan again — only when, that doubt settled, the stack would be
+    // marked or deleted. Kept ones (grace running) and ones blocked further on (no owner) cost
+    // nothing.
+    let settled = |reason: ReasonCode| {
         use ReasonCode as R;
         matches!(
             reason,
-            R::ExportsInUse
+            R::NotDeletable
+                | R::ExportsInUse
                 | R::ExpiredFirstNotice
                 | R::FinalNotice
                 | R::ModeReport
@@ -310,19 +313,24 @@ fn floor(report: &RunReport, exporters: &BTreeSet<&str>) -> Floor {
                 | R::Delete
         )
     };
-    let doubts =
-        entries.iter().filter(|s| exporters.contains(s.name.as_str()) && past_exports_rule(s.reason)).count();
+    let doubts = entries.iter().filter(|s| settled(s.reason)).count();
+    let export_doubts =
+        entries.iter().filter(|s| exporters.contains(s.name.as_str()) && settled(s.reason)).count();
     let deletions = entries.iter().filter(|s| s.decision == Action::Delete);
     let exporter_deletions = deletions.clone().filter(|s| exporters.contains(s.name.as_str())).count();
     let deletions = deletions.count();
     let mut floor = Floor::default();
     let listing_pages = counts.stacks.div_ceil(PAGE).max(1);
     floor.add("cloudformation.DescribeStacks", listing_pages, deletions, doubts);
-    floor.add("cloudformation.ListImports", 0, exporter_deletions, doubts);
+    floor.add("cloudformation.ListStackResources", 0, deletions, doubts);
+    floor.add("cloudformation.ListImports", 0, exporter_deletions, export_doubts);
     floor.add("cloudformation.DeleteStack", 0, counts.deletions_requested, 0);
+    // Per run: the marks page, the day's deletion count, the lease taken and given back.
     floor.add("dynamodb.Scan", 1, 0, 0);
-    floor.add("dynamodb.PutItem", 0, counts.marks_written, 0);
-    floor.add("dynamodb.DeleteItem", 0, counts.marks_cleared, 0);
+    floor.add("dynamodb.GetItem", 1, 0, 0);
+    floor.add("dynamodb.PutItem", 1, counts.marks_written, 0);
+    floor.add("dynamodb.DeleteItem", 1, counts.marks_cleared, 0);
+    floor.add("dynamodb.UpdateItem", 0, counts.deletions_requested, 0);
     floor.add("sns.Publish", 0, counts.owners_notified + usize::from(report.digest_sent), 0);
     floor
 }
@@ -345,12 +353,15 @@ struct Row {
 }
 
 /// The short names of the operations in the table, in its order.
-const COLUMNS: [(&str, &str); 7] = [
+const COLUMNS: [(&str, &str); 10] = [
     ("cloudformation.DescribeStacks", "Describe"),
+    ("cloudformation.ListStackResources", "Resources"),
     ("cloudformation.ListImports", "Imports"),
     ("cloudformation.DeleteStack", "Delete"),
     ("dynamodb.Scan", "Scan"),
+    ("dynamodb.GetItem", "Get"),
     ("dynamodb.PutItem", "Put"),
+    ("dynamodb.UpdateItem", "Update"),
     ("dynamodb.DeleteItem", "DelItem"),
     ("sns.Publish", "Publish"),
 ];
@@ -399,10 +410,12 @@ fn print_tables(rows: &[Row], stacks: usize) {
     }
     println!(
         "calls: requests the local AWS served during the run, by operation (a cell \"a/b\" is calls/expected). \
-         pages: DescribeStacks pages = ceil({stacks}/{PAGE}) = {} plus one Scan page of marks. actions: PutItem \
-         per mark written, DeleteItem per mark cleared, Publish per owner notified + 1 digest, DescribeStacks \
-         (+ ListImports per export) + DeleteStack per deletion. doubts: DescribeStacks + ListImports per export of each expired exporter that would be \
-         marked or deleted were its exports free (the listing cannot rule imports out). excess: calls beyond \
+         pages: DescribeStacks pages = ceil({stacks}/{PAGE}) = {} plus, per run, one Scan page of marks, the \
+         day's deletion count (GetItem) and the lease (PutItem, DeleteItem). actions: PutItem per mark written, \
+         DeleteItem per mark cleared, Publish per owner notified + 1 digest, DescribeStacks + ListStackResources \
+         (+ ListImports per export) + UpdateItem (the day's count) + DeleteStack per deletion. doubts: \
+         DescribeStacks + ListStackResources (+ ListImports per export) of each expired stack that would be \
+         marked or deleted were its resources and exports known (the listing shows neither). excess: calls beyond \
          pages + actions + doubts.",
         stacks.div_ceil(PAGE)
     );

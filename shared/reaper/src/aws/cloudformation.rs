@@ -1,6 +1,6 @@
 //! CloudFormation adapter: the reaper's view of the stacks, and deleting them.
 
-use crate::plan::StackInfo;
+use crate::plan::{StackInfo, StackResource};
 use crate::ports::Stacks;
 use aws_sdk_cloudformation::types::Stack;
 use futures::{StreamExt, stream};
@@ -21,6 +21,21 @@ impl CloudFormationClient {
     /// Builds the client from the shared SDK configuration.
     pub fn new(sdk: &aws_config::SdkConfig) -> Self {
         Self { client: aws_sdk_cloudformation::Client::new(sdk) }
+    }
+
+    /// Every resource of the stack (all pages of `ListStackResources`).
+    async fn resources(&self, stack_id: &str) -> Result<Vec<StackResource>, AwsError> {
+        let mut pages = self.client.list_stack_resources().stack_name(stack_id).into_paginator().send();
+        let mut resources = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("ListStackResources", e))?;
+            resources.extend(page.stack_resource_summaries().iter().map(|r| StackResource {
+                logical_id: r.logical_resource_id().unwrap_or_default().to_owned(),
+                resource_type: r.resource_type().unwrap_or_default().to_owned(),
+                status: r.resource_status().map_or("UNKNOWN", |s| s.as_str()).to_owned(),
+            }));
+        }
+        Ok(resources)
     }
 
     /// Whether any stack imports the export: only CloudFormation's "is not imported by any
@@ -55,8 +70,8 @@ impl CloudFormationClient {
     }
 }
 
-/// A stack as the planner sees it, before its exports are looked up: `exports_in_use` holds
-/// whether it has any (not ruled out).
+/// A stack as the planner sees it, before its exports and resources are looked up:
+/// `exports_in_use` holds whether it has any (not ruled out), `resources` is unknown.
 fn stack_info(stack: &Stack) -> StackInfo {
     let exports: Vec<String> =
         stack.outputs().iter().filter_map(|o| o.export_name()).map(str::to_owned).collect();
@@ -78,6 +93,7 @@ fn stack_info(stack: &Stack) -> StackInfo {
             .collect(),
         exports_in_use: !exports.is_empty(),
         exports,
+        resources: None,
     }
 }
 
@@ -106,6 +122,7 @@ impl Stacks for CloudFormationClient {
         let Some(stack) = output.stacks().first() else { return Ok(None) };
         let mut info = stack_info(stack);
         info.exports_in_use = self.any_imported(&info.exports).await;
+        info.resources = Some(self.resources(&info.id).await?);
         Ok(Some(info))
     }
 
