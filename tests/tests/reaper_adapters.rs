@@ -92,7 +92,8 @@ async fn tags_times_and_termination_protection_are_mapped() {
     assert_eq!(stack.tags, expected);
     assert_eq!(stack.termination_protection, Some(true));
     assert!(
-        (before - 5..=Timestamp::now().unix_seconds() + 5).contains(&stack.created.unix_seconds()),
+        (before - 5..=Timestamp::now().unix_seconds() + 5)
+            .contains(&stack.created.expect("a creation time").unix_seconds()),
         "{stack:?}"
     );
     assert_eq!(stack.last_updated, None);

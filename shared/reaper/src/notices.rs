@@ -130,13 +130,16 @@ pub(crate) fn digest(report: &RunReport) -> (String, String) {
             let _ = writeln!(text, "... and {} more (see the function's JSON report)", entries.len() - shown);
             break;
         }
-        let age_days = (report.now.unix_seconds() - entry.created.unix_seconds()).max(0) / 86_400;
+        let age = entry.created.map_or_else(
+            || "-".to_owned(),
+            |created| format!("{}d", (report.now.unix_seconds() - created.unix_seconds()).max(0) / 86_400),
+        );
         let _ = writeln!(
             text,
-            "{} | {} | {}d | {} | {} | {} | {} ({}){}",
+            "{} | {} | {} | {} | {} | {} | {} ({}){}",
             entry.name,
             entry.status,
-            age_days,
+            age,
             entry.owner.as_deref().unwrap_or("-"),
             entry.expiry.map_or_else(|| "-".to_owned(), |e| e.to_string()),
             entry.mark.as_ref().and_then(|m| m.times_snoozed).unwrap_or(0),

@@ -104,8 +104,9 @@ pub struct StackInfo {
     pub id: String,
     /// CloudFormation status, e.g. `UPDATE_COMPLETE`.
     pub status: String,
-    /// Creation time.
-    pub created: Timestamp,
+    /// Creation time; `None` when CloudFormation gave none, which keeps the stack out of scope
+    /// (its lifetime cannot be counted).
+    pub created: Option<Timestamp>,
     /// Last update, when there was one (informational).
     pub last_updated: Option<Timestamp>,
     /// Parent stack id of a nested stack.
@@ -190,6 +191,8 @@ pub enum ReasonCode {
     NotAllowed,
     /// An operation is in progress, or the status is unknown.
     UnsettledStatus,
+    /// CloudFormation gave no creation time, so its lifetime cannot be counted.
+    NoCreationTime,
     /// A lifecycle tag cannot be parsed.
     MalformedTag,
     /// The stack has not expired.
@@ -229,7 +232,7 @@ pub enum ReasonCode {
 
 impl ReasonCode {
     /// Every code, in the planner's order.
-    pub const ALL: [ReasonCode; 23] = [
+    pub const ALL: [ReasonCode; 24] = [
         Self::ReaperDisabled,
         Self::AlreadyDeleted,
         Self::NotOptedIn,
@@ -237,6 +240,7 @@ impl ReasonCode {
         Self::ProtectedName,
         Self::NotAllowed,
         Self::UnsettledStatus,
+        Self::NoCreationTime,
         Self::MalformedTag,
         Self::NotExpired,
         Self::Snoozed,
@@ -272,6 +276,7 @@ impl ReasonCode {
             Self::FailedStatus => "failed-status",
             Self::NotDeletable => "not-deletable",
             Self::ServiceRole => "service-role",
+            Self::NoCreationTime => "no-creation-time",
             Self::TerminationProtected => "termination-protected",
             Self::ExportsInUse => "exports-in-use",
             Self::NoOwner => "no-owner",
@@ -501,9 +506,9 @@ type Ruling<T> = ControlFlow<Decision, T>;
 /// not allow the deletion deciding.
 fn decide(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig, now: Timestamp) -> Decision {
     let rules = || -> Ruling<Decision> {
-        let status = in_scope(stack, mark, config)?;
+        let (status, created) = in_scope(stack, mark, config)?;
         let tags = readable_tags(stack)?;
-        let (base, expires) = expired(stack, &tags, mark, config, now)?;
+        let (base, expires) = expired(stack, created, &tags, mark, config, now)?;
         let retrying_deletion = settled(stack, status, mark, &base)?;
         unblocked(stack, &tags, config, &base)?;
         let noticed = notices_given(stack, mark, expires, config, now, &base)?;
@@ -516,7 +521,11 @@ fn decide(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig, now: Ti
 
 /// Rule 1: the reaper is enabled and the stack in its scope: not deleted, opted in, not nested,
 /// not protected, allowed, not in progress. Returns its status class.
-fn in_scope(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig) -> Ruling<StatusClass> {
+fn in_scope(
+    stack: &StackInfo,
+    mark: Option<&Mark>,
+    config: &ReaperConfig,
+) -> Ruling<(StatusClass, Timestamp)> {
     let skip = |reason| Decision::new(stack, Action::Skip, reason);
     if config.disabled {
         return Break(skip(ReasonCode::ReaperDisabled));
@@ -548,7 +557,10 @@ fn in_scope(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig) -> Ru
     if status == StatusClass::InProgress {
         return Break(skip(ReasonCode::UnsettledStatus).detail(stack.status.clone()));
     }
-    Continue(status)
+    let Some(created) = stack.created else {
+        return Break(skip(ReasonCode::NoCreationTime).detail("CloudFormation gave no creation time"));
+    };
+    Continue((status, created))
 }
 
 /// Rule 2: its lifecycle tags parse; otherwise it is warned about (`malformed-tag`).
@@ -566,12 +578,13 @@ fn readable_tags(stack: &StackInfo) -> Ruling<LifecycleTags> {
 /// decision so far (owner, expiry, deletion date) and the expiry.
 fn expired(
     stack: &StackInfo,
+    created: Timestamp,
     tags: &LifecycleTags,
     mark: Option<&Mark>,
     config: &ReaperConfig,
     now: Timestamp,
 ) -> Ruling<(Decision, Timestamp)> {
-    let Expiry { at: expires, cap, .. } = expiry(tags, stack.created, config);
+    let Expiry { at: expires, cap, .. } = expiry(tags, created, config);
     let mut base = Decision::new(stack, Action::Keep, ReasonCode::NotExpired);
     base.expiry = Some(expires);
     let active = active(mark);
@@ -937,6 +950,16 @@ mod tests {
     }
 
     #[test]
+    fn skips_a_stack_without_a_creation_time_keeping_the_mark() {
+        let mut s = stack("pr-1", 20);
+        let ripe = ripe_mark(&s);
+        s.created = None;
+        let d = decide_one(&s, Some(&ripe), &enforce());
+        assert_decision(&d, Action::Skip, ReasonCode::NoCreationTime);
+        assert_eq!(d.mark, MarkChange::Unchanged);
+    }
+
+    #[test]
     fn reports_failed_and_rollback_states() {
         for status in
             ["ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "DELETE_FAILED", "UPDATE_ROLLBACK_FAILED"]
@@ -1128,7 +1151,7 @@ mod tests {
     #[test]
     fn keeps_unexpired_stacks() {
         let mut s = stack("pr-1", 20);
-        s.created = ago(DAY);
+        s.created = Some(ago(DAY));
         let d = decide_one(&s, None, &enforce());
         assert_decision(&d, Action::Keep, ReasonCode::NotExpired);
         assert_eq!(d.expiry, Some(ago(DAY).plus(Duration::from_secs(14 * DAY as u64))));
@@ -1174,7 +1197,7 @@ mod tests {
     #[test]
     fn reports_lives_beyond_the_cap() {
         let mut s = stack("pr-1", 20);
-        s.created = ago(61 * DAY);
+        s.created = Some(ago(61 * DAY));
         s.tags.insert(EXPIRES_AT_TAG.into(), NOW.plus(Duration::from_secs(DAY as u64)).to_string());
         let d = decide_one(&s, Some(&ripe_mark(&s)), &enforce());
         assert_decision(&d, Action::Warn, ReasonCode::BeyondMaxLifetime);
@@ -1182,7 +1205,7 @@ mod tests {
         let MarkChange::Write(dormant) = d.mark else { panic!("{d:?}") };
         assert_eq!((dormant.notices, dormant.times_snoozed), (0, 1), "the cycle ends, the snooze counts");
 
-        s.created = ago(59 * DAY);
+        s.created = Some(ago(59 * DAY));
         assert_decision(&decide_one(&s, None, &enforce()), Action::Keep, ReasonCode::NotExpired);
     }
 
@@ -1195,7 +1218,7 @@ mod tests {
             stack_id: s.id.clone(),
             first_notice: NOW,
             delete_after: NOW.plus(Duration::from_secs(3 * DAY as u64)),
-            expiry_seen: s.created.plus(Duration::from_secs(14 * DAY as u64)),
+            expiry_seen: s.created.unwrap().plus(Duration::from_secs(14 * DAY as u64)),
             notices: 1,
             times_snoozed: 0,
             mode: Mode::Enforce,

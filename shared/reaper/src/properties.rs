@@ -137,6 +137,9 @@ fn random_stack(rng: &mut Rng, index: usize, now: Timestamp, lenient: bool) -> S
         if rule_to_break != 8 {
             stack.resources = Some(Vec::new());
         }
+        if rule_to_break != 9 && stack.created.is_none() {
+            stack.created = Some(now.minus(Duration::from_secs(rng.below(30 * DAY))));
+        }
         if rule_to_break != 6 && rng.chance(70) {
             stack.tags.remove(TTL_TAG);
             stack.tags.remove(EXPIRES_AT_TAG);
@@ -196,7 +199,7 @@ fn any_stack(rng: &mut Rng, index: usize, now: Timestamp) -> StackInfo {
         name,
         id: format!("arn:stack/{index}"),
         status: (*rng.pick(STATUSES)).to_owned(),
-        created,
+        created: (!rng.chance(6)).then_some(created),
         last_updated: None,
         parent_id: rng.chance(10).then(|| "arn:parent".to_owned()),
         service_role: rng.chance(30).then(|| (*rng.pick(SERVICE_ROLES)).to_owned()),
@@ -249,8 +252,8 @@ fn expected_expiry(stack: &StackInfo, config: &ReaperConfig) -> Option<Timestamp
     match (expires_at, ttl) {
         (Some(Err(_)), _) | (_, Some(Err(_))) => None,
         (Some(Ok(at)), _) => Some(at),
-        (None, Some(Ok(ttl))) => Some(stack.created.plus(ttl)),
-        (None, None) => Some(stack.created.plus(config.default_ttl)),
+        (None, Some(Ok(ttl))) => Some(stack.created?.plus(ttl)),
+        (None, None) => Some(stack.created?.plus(config.default_ttl)),
     }
 }
 
@@ -479,7 +482,7 @@ fn over_sequences_of_runs_a_deletion_always_follows_both_enforce_notices() {
                 stack.termination_protection = Some(false);
                 stack.exports_in_use = false;
                 stack.resources = Some(Vec::new());
-                stack.created = now.minus(Duration::from_secs(rng.below(20 * DAY)));
+                stack.created = Some(now.minus(Duration::from_secs(rng.below(20 * DAY))));
                 for (key, value) in [(TEMPORARY_TAG, "true"), (OWNER_TAG, "dev@example.com")] {
                     stack.tags.insert(key.into(), value.into());
                 }

@@ -68,8 +68,8 @@ pub struct StackReport {
     pub name: String,
     /// CloudFormation status at listing.
     pub status: String,
-    /// Creation time.
-    pub created: Timestamp,
+    /// Creation time, when CloudFormation gave one.
+    pub created: Option<Timestamp>,
     /// `keep`, `warn`, `delete` or `skip`.
     pub decision: Action,
     /// Stable reason code.

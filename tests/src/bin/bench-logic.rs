@@ -108,7 +108,7 @@ fn inventory(now: i64) -> (Vec<StackInfo>, Vec<Mark>) {
                 name: format!("app-feature-{i}"),
                 id: format!("arn:aws:cloudformation:us-east-1:123456789012:stack/app-feature-{i}/{i:08x}"),
                 status: statuses[(i % 4) as usize].to_owned(),
-                created: Timestamp::from_unix_seconds(now - (i % 40) * DAY),
+                created: Some(Timestamp::from_unix_seconds(now - (i % 40) * DAY)),
                 last_updated: None,
                 service_role: None,
                 parent_id: (i % 13 == 0).then(|| format!("arn:parent-{i}")),

@@ -79,9 +79,7 @@ fn stack_info(stack: &Stack) -> StackInfo {
         name: stack.stack_name().unwrap_or_default().to_owned(),
         id: stack.stack_id().unwrap_or_default().to_owned(),
         status: stack.stack_status().map_or("UNKNOWN", |s| s.as_str()).to_owned(),
-        created: Timestamp::from_unix_seconds(
-            stack.creation_time().map_or(0, aws_sdk_cloudformation::primitives::DateTime::secs),
-        ),
+        created: stack.creation_time().map(|t| Timestamp::from_unix_seconds(t.secs())),
         last_updated: stack.last_updated_time().map(|t| Timestamp::from_unix_seconds(t.secs())),
         parent_id: stack.parent_id().map(str::to_owned),
         service_role: stack.role_arn().map(str::to_owned),
