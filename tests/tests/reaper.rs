@@ -438,3 +438,26 @@ async fn a_stack_with_an_imported_or_undeletable_resource_is_never_marked_or_del
         "only the plain stack went"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hostile_tag_value_reaches_mail_only_quoted_cut_and_without_a_link() {
+    let aws = LocalAws::connect_isolated("il-central-1").await;
+    let t0 = Timestamp::now().whole_seconds();
+    // What AWS allows in a tag value: letters, digits, spaces and _ . : / = + - @.
+    let hostile = format!("renew at https://evil.example/login/{} or lose it", "a".repeat(150));
+    let tags = [(TEMPORARY_TAG, "true"), (OWNER_TAG, ALICE), (EXPIRES_AT_TAG, hostile.as_str())];
+    aws.create_stack("app-hostile", &stack_template(&[], &[]), &tags, false).await;
+    let (reaper, _table, queue, _role) = reaper(&aws, enforce()).await;
+    let report = run(&reaper, after(t0, 2 * DAY)).await;
+    assert_decision(&report, "app-hostile", "warn", "malformed-tag");
+    let sent = notices(&aws, &queue);
+    let to_alice: Vec<&String> = sent.iter().filter(|(o, _)| o == ALICE).map(|(_, m)| m).collect();
+    let digest: Vec<&String> = sent.iter().filter(|(o, _)| o == DIGEST_OWNER).map(|(_, m)| m).collect();
+    assert_eq!((to_alice.len(), digest.len()), (1, 1), "{sent:#?}");
+    for message in to_alice.iter().chain(&digest) {
+        assert!(!message.contains("https://evil.example"), "{message}");
+        assert!(!message.contains(&hostile), "the whole value: {message}");
+    }
+    assert!(to_alice[0].contains("\"renew at https[:]//evil.example/login/aaa"), "{}", to_alice[0]);
+    assert!(to_alice[0].contains(&format!("({} characters)", hostile.len())), "{}", to_alice[0]);
+}

@@ -23,7 +23,7 @@ pub const EXPIRES_AT_TAG: &str = "lifeguard:expires-at";
 
 /// A lifecycle tag whose value cannot be used; the message names the tag, value and problem.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{tag}={value:?}: {problem}")]
+#[error("{tag}={}: {problem}", quoted_value(value))]
 pub struct TagError {
     /// The tag key.
     pub tag: &'static str,
@@ -31,6 +31,20 @@ pub struct TagError {
     pub value: String,
     /// What is wrong with it.
     pub problem: String,
+}
+
+/// The longest part of a tag value an error quotes, in characters.
+const MAX_QUOTED_VALUE_CHARS: usize = 48;
+
+/// A tag value as errors show it: quoted with Rust's escapes (control characters, quotes) and cut
+/// to [`MAX_QUOTED_VALUE_CHARS`] characters, saying how long it was.
+fn quoted_value(value: &str) -> String {
+    let length = value.chars().count();
+    if length <= MAX_QUOTED_VALUE_CHARS {
+        return format!("{value:?}");
+    }
+    let start: String = value.chars().take(MAX_QUOTED_VALUE_CHARS).collect();
+    format!("{start:?}… ({length} characters)")
 }
 
 /// The lifecycle tags of an opted-in stack, parsed.
@@ -140,6 +154,18 @@ mod tests {
 
     fn at(text: &str) -> Timestamp {
         Timestamp::parse_rfc3339(text).unwrap()
+    }
+
+    #[test]
+    fn errors_quote_a_tag_value_escaped_and_cut() {
+        let long = format!("2026-01-01 URGENT\nclick https://evil.example/{}", "x".repeat(200));
+        let error = read_lifecycle_tags(&tags(&[(EXPIRES_AT_TAG, &long)])).unwrap_err().to_string();
+        assert!(
+            error.starts_with("lifeguard:expires-at=\"2026-01-01 URGENT\\nclick https://evil.example/"),
+            "{error}"
+        );
+        assert!(error.contains(&format!("… ({} characters)", long.chars().count())), "{error}");
+        assert!(!error.contains('\n') && error.chars().count() < 140, "{error}");
     }
 
     #[test]
