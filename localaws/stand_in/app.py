@@ -22,7 +22,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Request
 
-from . import awslambda, cloudformation, codedeploy  # noqa: F401 (they patch moto on import)
+from . import awslambda, cloudformation, codedeploy, sns  # noqa: F401 (they patch moto on import)
 from .calls import request_target
 from .cloudwatch import CW_PATH, cloudwatch_cbor
 from .codedeploy import record_refused_hook_report

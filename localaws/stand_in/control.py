@@ -8,7 +8,7 @@ Every handler runs under the global lock (see app.py), so it sees moto and our s
 An unknown (method, path) answers 404 {"message": "no control endpoint METHOD PATH"}.
 """
 
-from . import awslambda, cloudformation, codedeploy
+from . import awslambda, cloudformation, codedeploy, sns
 from .iam import enforcement
 from .state import (DELETE_FAILURES, DENIALS, FAULTS, HOOK_REPORTS, INVOCATIONS, REQUEST_COUNTS,
                     SCRIPTS)
@@ -118,6 +118,12 @@ def add_delete_failure(args, data):
     return 200, failure
 
 
+def confirm_sns_subscription(args, data):
+    """POST sns/confirm-subscription {"topicArn", "endpoint"}: confirms a pending subscription
+    (email, http...), as its recipient following the confirmation link would."""
+    return sns.confirm_subscription(data)
+
+
 def set_stack_state(args, data):
     """POST cloudformation/stack-state {"stackName", "region"?, "status"?, "parentId"?,
     "rootId"?, "resourceStatuses"?}: sets the ResourceStatus of the named resources (logical id
@@ -209,6 +215,7 @@ ROUTES = {
     ("DELETE", "/_lifeguard/cloudformation/delete-failures"): drop_pending(DELETE_FAILURES),
     ("POST", "/_lifeguard/cloudformation/stack-state"): set_stack_state,
     ("POST", "/_lifeguard/cloudformation/clear-region"): clear_region,
+    ("POST", "/_lifeguard/sns/confirm-subscription"): confirm_sns_subscription,
     ("POST", "/_lifeguard/iam/principals"): add_principal,
     ("POST", "/_lifeguard/iam/role-policies"): role_policies,
     ("GET", "/_lifeguard/iam/denials"): denials,

@@ -109,6 +109,7 @@ impl RoleBinding {
             attributes: json!({
                 "ReaperMarksTable.Arn": format!("arn:aws:dynamodb:{region}:{ACCOUNT}:table/{table}"),
                 "ReaperLogGroup.Arn": log_group_arn(region, &format!("/aws/lambda/{stack_name}-reaper")),
+                "ReaperFailedRuns.Arn": format!("arn:aws:sqs:{region}:{ACCOUNT}:{stack_name}-ReaperFailedRuns-A1B2C3"),
             }),
             stack_name,
             stack_id: Some(own_stack_id.to_owned()),

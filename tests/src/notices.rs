@@ -34,6 +34,48 @@ impl LocalAws {
         (topic_arn, queue_url)
     }
 
+    /// Sets the filter policy (message attributes) of every subscription of `topic_arn`.
+    pub async fn filter_subscriptions(&self, topic_arn: &str, policy: &Value) {
+        let listed = self
+            .sns
+            .list_subscriptions_by_topic()
+            .topic_arn(topic_arn)
+            .send()
+            .await
+            .expect("ListSubscriptionsByTopic");
+        for subscription in listed.subscriptions() {
+            let arn = subscription.subscription_arn().expect("a subscription ARN");
+            self.sns
+                .set_subscription_attributes()
+                .subscription_arn(arn)
+                .attribute_name("FilterPolicy")
+                .attribute_value(policy.to_string())
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("SetSubscriptionAttributes {arn}: {e:?}"));
+        }
+    }
+
+    /// Subscribes `address` by email to `topic_arn` with `policy` as filter policy: pending until
+    /// [`confirm_email`](Self::confirm_email).
+    pub async fn subscribe_email(&self, topic_arn: &str, address: &str, policy: &Value) {
+        self.sns
+            .subscribe()
+            .topic_arn(topic_arn)
+            .protocol("email")
+            .endpoint(address)
+            .attributes("FilterPolicy", policy.to_string())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("Subscribe {address}: {e:?}"));
+    }
+
+    /// Confirms the email subscription of `address`, as following the link SNS mails does.
+    pub fn confirm_email(&self, topic_arn: &str, address: &str) {
+        let body = json!({"topicArn": topic_arn, "endpoint": address});
+        self.control("POST", "/_lifeguard/sns/confirm-subscription", Some(&body));
+    }
+
     /// The SNS envelopes waiting in the queue (bodies parsed as JSON), read once.
     pub fn received(&self, queue_url: &str) -> Vec<Value> {
         let answer = self.sqs(

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 /// Statements that no call of our code needs, by role, with why they exist.
-const JUSTIFIED: [(&str, &str, &str); 4] = [
+const JUSTIFIED: [(&str, &str, &str); 5] = [
     ("PreTrafficHook", "WriteOwnLogs", "Lambda writes the function's logs with its role"),
     ("PostTrafficHook", "WriteOwnLogs", "Lambda writes the function's logs with its role"),
     ("ReaperFunction", "WriteOwnLogs", "Lambda writes the function's logs with its role"),
@@ -25,6 +25,11 @@ const JUSTIFIED: [(&str, &str, &str); 4] = [
         "ReaperFunction",
         "EncryptNoticesViaSns",
         "SNS encrypts the published notice with the caller's KMS permissions",
+    ),
+    (
+        "ReaperFunction",
+        "RecordFailedRuns",
+        "Lambda sends a failed asynchronous invocation to the on-failure destination with the function's role",
     ),
 ];
 

@@ -271,6 +271,7 @@ fn a_mark(stack_id: &str, n: u32) -> Mark {
         notices: n,
         times_snoozed: n * 2,
         mode: if n.is_multiple_of(2) { Mode::Enforce } else { Mode::Report },
+        owner: (!n.is_multiple_of(3)).then(|| format!("owner{n}@example.com")),
     }
 }
 
@@ -502,4 +503,28 @@ async fn the_lease_the_daily_count_and_conditional_marks_hold_in_the_table() {
     marks.write(&a_mark(&id, 2), Some(&a_mark(&id, 1))).await.unwrap();
     marks.clear(&a_mark(&id, 2)).await.unwrap();
     assert_eq!(marks.load().await.unwrap(), []);
+}
+
+#[tokio::test]
+async fn the_topic_reaches_whom_its_confirmed_subscriptions_admit() {
+    let aws = LocalAws::connect().await;
+    let (topic, _queue) = aws.topic_with_queue("reach").await;
+    aws.filter_subscriptions(
+        &topic,
+        &serde_json::json!({"owner": ["*digest*", {"suffix": "@ops.example.com"}]}),
+    )
+    .await;
+    aws.subscribe_email(&topic, "alice@example.com", &serde_json::json!({"owner": ["alice@example.com"]}))
+        .await;
+    let role = reaper_role(&aws, Mode::Enforce, &unique("marks"), &topic);
+    let notifier = SnsNotifier::new(&role.sdk, &topic);
+
+    let reach = notifier.recipients().await.unwrap();
+    assert!(reach.admit_digest() && reach.admit("dan@ops.example.com"), "{reach:?}");
+    assert!(!reach.admit("alice@example.com"), "a pending subscription reaches nobody: {reach:?}");
+    assert!(!reach.admit("bob@example.com"));
+
+    aws.confirm_email(&topic, "alice@example.com");
+    let reach = notifier.recipients().await.unwrap();
+    assert!(reach.admit("alice@example.com") && !reach.admit("bob@example.com"), "{reach:?}");
 }

@@ -264,7 +264,9 @@ async fn real_reaper_binary_replays_runs_and_deletes_only_the_ripe_stack() {
     aws.create_stack("app-expired", &template, &owned, false).await;
     aws.create_stack("app-protected", &template, &owned, true).await;
     aws.create_stack("lifeguard", &template, &owned, false).await;
-    let (watch, _role) = reaper_watch(&aws, Mode::Enforce, &[("REAPER_ALLOW_REPLAY", "true")]).await;
+    // Lambda's JSON log format, as the template sets it (LoggingConfig).
+    let env = [("REAPER_ALLOW_REPLAY", "true"), ("AWS_LAMBDA_LOG_FORMAT", "JSON")];
+    let (watch, _role) = reaper_watch(&aws, Mode::Enforce, &env).await;
     let run = |days: u64, hours: u64| {
         let at = t0.plus(Duration::from_secs(days * 86_400 + hours * 3_600));
         let invoked = watch.invoke_json("reaper", &scheduled_event(at));
@@ -296,6 +298,20 @@ async fn real_reaper_binary_replays_runs_and_deletes_only_the_ripe_stack() {
     assert_eq!(last["counts"]["deletionsRequested"], 1, "{last:#}");
     let left: Vec<String> = aws.stack_names().await.into_iter().collect();
     assert_eq!(left, ["app-protected", "lifeguard"]);
+
+    // The line the template's metric filter reads: { $.fields.message = "run finished" &&
+    // $.fields.problems > 0 }, with the problem count as a JSON number.
+    let tail = watch.log_tail();
+    let finished: Vec<Value> = tail
+        .lines()
+        .filter_map(|line| {
+            line.find('{').and_then(|start| serde_json::from_str::<Value>(&line[start..]).ok())
+        })
+        .filter(|line| line["fields"]["message"] == "run finished")
+        .collect();
+    let last_run = finished.last().unwrap_or_else(|| panic!("no JSON \"run finished\" line:\n{tail}"));
+    assert!(last_run["fields"]["problems"].is_u64(), "{last_run}");
+    assert_eq!(last_run["fields"]["deletions_requested"], 1, "{last_run}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

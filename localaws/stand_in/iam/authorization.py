@@ -315,6 +315,8 @@ def _dynamodb(call):
 
 def _sns(call):
     p = call.params
+    if call.operation == "GetSubscriptionAttributes":  # no resource type: "*" only
+        return Plan([Check("sns:GetSubscriptionAttributes", "*")])
     topic = p.get("TopicArn") or (p.get("TargetArn") if call.operation == "Publish" else None)
     if not topic:
         raise Unmapped(f"sns.{call.operation} without TopicArn (or TargetArn)")
@@ -332,7 +334,8 @@ PLANS = {
                                          "DeleteStack", "UpdateTerminationProtection"}),
     "dynamodb": (_dynamodb, {"Scan", "Query", "GetItem", "PutItem", "UpdateItem",
                              "DeleteItem", "DescribeTable"}),
-    "sns": (_sns, {"Publish", "GetTopicAttributes", "ListSubscriptionsByTopic"}),
+    "sns": (_sns, {"Publish", "GetTopicAttributes", "ListSubscriptionsByTopic",
+                   "GetSubscriptionAttributes"}),
     # "No permissions are required to perform this operation" (STS API reference)
     "sts": (lambda call: Plan([]), {"GetCallerIdentity"}),
 }

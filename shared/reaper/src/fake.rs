@@ -4,6 +4,7 @@
 use crate::config::{Mode, ReaperConfig};
 use crate::plan::{Mark, StackInfo};
 use crate::ports::{MarksStore, Notifier, Stacks};
+use crate::recipients::Recipients;
 use crate::run::Reaper;
 use lifeguard_common::AwsError;
 use lifeguard_common::time::Timestamp;
@@ -24,6 +25,8 @@ pub struct Fake {
     pub lease: Mutex<Option<(String, Timestamp)>>,
     /// Deletions counted per UTC day.
     pub deletions: Mutex<HashMap<String, u32>>,
+    /// Who the topic reaches; `None`: everyone.
+    pub recipients: Mutex<Option<Recipients>>,
     /// The calls made, in order (loading the marks is not logged).
     pub calls: Mutex<Vec<String>>,
     /// Operations that fail (throttled), by their AWS name.
@@ -157,6 +160,10 @@ impl Notifier for &Fake {
     async fn digest(&self, _subject: &str, message: &str) -> Result<(), AwsError> {
         self.log(format!("digest: {message}"));
         self.failing("Publish")
+    }
+    async fn recipients(&self) -> Result<Recipients, AwsError> {
+        self.failing("ListSubscriptionsByTopic")?;
+        Ok(self.recipients.lock().unwrap().clone().unwrap_or_else(Recipients::everyone))
     }
 }
 

@@ -41,5 +41,6 @@ pub fn ripe_mark(stack: &StackInfo) -> Mark {
         notices: 2,
         times_snoozed: 0,
         mode: Mode::Enforce,
+        owner: stack.tags.get(OWNER_TAG).cloned(),
     }
 }

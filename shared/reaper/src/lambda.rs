@@ -37,6 +37,8 @@ impl From<ReaperError> for Diagnostic {
             ReaperError::Run(RunError::Stacks(_)) => "StacksUnlisted",
             ReaperError::Run(RunError::RunInProgress { .. }) => "RunInProgress",
             ReaperError::Run(RunError::Lease(_)) => "LeaseUnavailable",
+            ReaperError::Run(RunError::Recipients(_)) => "SubscriptionsUnreadable",
+            ReaperError::Run(RunError::NoOperators) => "NoOperatorsSubscribed",
         };
         Diagnostic { error_type: error_type.into(), error_message: error.to_string() }
     }

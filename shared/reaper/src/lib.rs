@@ -13,9 +13,11 @@ pub mod config;
 pub mod feature;
 pub mod glob;
 pub mod lambda;
+mod mail_text;
 mod notices;
 pub mod plan;
 pub mod ports;
+pub mod recipients;
 pub mod report;
 pub mod run;
 pub mod tags;
@@ -30,7 +32,10 @@ mod properties;
 pub use config::{ConfigError, Mode, ReaperConfig};
 pub use lambda::{ReaperError, handle, run_time};
 pub use lifeguard_common::Timestamp;
-pub use plan::{Action, Decision, Mark, MarkChange, Plan, ReasonCode, StackInfo, StackResource, plan};
+pub use plan::{
+    Action, Circumstances, Decision, Mark, MarkChange, Plan, ReasonCode, StackInfo, StackResource, plan,
+};
 pub use ports::{MarksStore, Notifier, Stacks};
+pub use recipients::{Admission, OwnerCondition, Recipients};
 pub use report::{DeletionOutcome, MarkResult, RunReport, StackReport};
 pub use run::{DELETION_TIME_SHARE, Invocation, Reaper, RunError};

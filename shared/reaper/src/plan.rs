@@ -50,6 +50,7 @@
 use crate::config::{
     ALLOWED_ROLES_VAR, MAX_DELETIONS_PER_DAY_VAR, MAX_DELETIONS_VAR, MAX_LIFETIME_VAR, Mode, ReaperConfig,
 };
+use crate::recipients::Recipients;
 use crate::tags::{Expiry, LifecycleTags, OWNER_TAG, expiry, is_email, is_opted_in, read_lifecycle_tags};
 use lifeguard_common::time::{Timestamp, format_duration};
 use serde::Serialize;
@@ -145,6 +146,25 @@ pub struct Mark {
     /// The mode of the run that started this notice cycle. In enforce mode a mark made in report
     /// mode does not count: the owners were told nothing would be deleted.
     pub mode: Mode,
+    /// The owner the cycle's notices went to; another owner (or none recorded) starts a new
+    /// cycle, so nobody loses a stack on notices sent to someone else.
+    pub owner: Option<String>,
+}
+
+/// What a run knows besides the stacks and the marks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Circumstances {
+    /// Deletions counted on the current UTC day, by every run.
+    pub deleted_today: u32,
+    /// Who the notices topic delivers to.
+    pub recipients: Recipients,
+}
+
+impl Default for Circumstances {
+    /// Nothing deleted today; every notice reaches someone.
+    fn default() -> Self {
+        Self { deleted_today: 0, recipients: Recipients::everyone() }
+    }
 }
 
 /// What to do with a stack.
@@ -216,6 +236,8 @@ pub enum ReasonCode {
     ExportsInUse,
     /// Expired, but no owner tag.
     NoOwner,
+    /// Expired, but no confirmed subscription of the topic delivers to its owner (enforce mode).
+    OwnerUnreachable,
     /// Expired and not marked yet: first notice, mark written.
     ExpiredFirstNotice,
     /// Marked, waiting for the grace period to end.
@@ -232,7 +254,7 @@ pub enum ReasonCode {
 
 impl ReasonCode {
     /// Every code, in the planner's order.
-    pub const ALL: [ReasonCode; 24] = [
+    pub const ALL: [ReasonCode; 25] = [
         Self::ReaperDisabled,
         Self::AlreadyDeleted,
         Self::NotOptedIn,
@@ -251,6 +273,7 @@ impl ReasonCode {
         Self::TerminationProtected,
         Self::ExportsInUse,
         Self::NoOwner,
+        Self::OwnerUnreachable,
         Self::ExpiredFirstNotice,
         Self::GraceRunning,
         Self::FinalNotice,
@@ -280,6 +303,7 @@ impl ReasonCode {
             Self::TerminationProtected => "termination-protected",
             Self::ExportsInUse => "exports-in-use",
             Self::NoOwner => "no-owner",
+            Self::OwnerUnreachable => "owner-unreachable",
             Self::ExpiredFirstNotice => "expired-first-notice",
             Self::GraceRunning => "grace-running",
             Self::FinalNotice => "final-notice",
@@ -415,22 +439,24 @@ impl Plan {
     }
 }
 
-/// Decides what to do with every stack, `deleted_today` deletions having been counted on the
-/// current UTC day. Pure: the same inputs give the same plan.
+/// Decides what to do with every stack in the run's `circumstances`. Pure: the same inputs give
+/// the same plan.
 pub fn plan(
     stacks: &[StackInfo],
     marks: &[Mark],
     config: &ReaperConfig,
     now: Timestamp,
-    deleted_today: u32,
+    circumstances: &Circumstances,
 ) -> Plan {
     let marks_by_stack: HashMap<&str, &Mark> = marks.iter().map(|m| (m.stack_id.as_str(), m)).collect();
     let mut decisions: Vec<Decision> = stacks
         .iter()
-        .map(|stack| decide(stack, marks_by_stack.get(stack.id.as_str()).copied(), config, now))
+        .map(|stack| {
+            decide(stack, marks_by_stack.get(stack.id.as_str()).copied(), config, now, circumstances)
+        })
         .collect();
 
-    let deletion_cap_reached = cap_deletions(&mut decisions, stacks, config, deleted_today);
+    let deletion_cap_reached = cap_deletions(&mut decisions, stacks, config, circumstances.deleted_today);
 
     let mut marks_to_write = Vec::new();
     let mut marks_to_clear = Vec::new();
@@ -504,14 +530,20 @@ type Ruling<T> = ControlFlow<Decision, T>;
 
 /// The decision for one stack, before the deletion cap: the rules in order, the first that does
 /// not allow the deletion deciding.
-fn decide(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig, now: Timestamp) -> Decision {
+fn decide(
+    stack: &StackInfo,
+    mark: Option<&Mark>,
+    config: &ReaperConfig,
+    now: Timestamp,
+    circumstances: &Circumstances,
+) -> Decision {
     let rules = || -> Ruling<Decision> {
         let (status, created) = in_scope(stack, mark, config)?;
         let tags = readable_tags(stack)?;
         let (base, expires) = expired(stack, created, &tags, mark, config, now)?;
         let retrying_deletion = settled(stack, status, mark, &base)?;
-        unblocked(stack, &tags, config, &base)?;
-        let noticed = notices_given(stack, mark, expires, config, now, &base)?;
+        unblocked(stack, &tags, config, &circumstances.recipients, &base)?;
+        let noticed = notices_given(stack, tags.owner.as_deref(), mark, expires, config, now, &base)?;
         Continue(enforced(noticed, retrying_deletion, config, &base))
     };
     match rules() {
@@ -640,7 +672,13 @@ fn settled(stack: &StackInfo, status: StatusClass, mark: Option<&Mark>, base: &D
 /// Rule 5: its service role, if any, is allowed, termination protection is known to be off, no
 /// export is imported elsewhere, and the owner tag is present; otherwise it is warned about with
 /// the blocking reason.
-fn unblocked(stack: &StackInfo, tags: &LifecycleTags, config: &ReaperConfig, base: &Decision) -> Ruling<()> {
+fn unblocked(
+    stack: &StackInfo,
+    tags: &LifecycleTags,
+    config: &ReaperConfig,
+    recipients: &Recipients,
+    base: &Decision,
+) -> Ruling<()> {
     let warn = |reason| base.with(Action::Warn, reason);
     if let Some(role) = stack.service_role.as_deref().filter(|role| !config.allows_role(role)) {
         return Break(warn(ReasonCode::ServiceRole).detail(format!(
@@ -691,8 +729,13 @@ fn unblocked(stack: &StackInfo, tags: &LifecycleTags, config: &ReaperConfig, bas
         };
         return Break(warn(ReasonCode::ExportsInUse).detail(detail));
     }
-    if tags.owner.is_none() {
+    let Some(owner) = &tags.owner else {
         return Break(warn(ReasonCode::NoOwner).detail(format!("no {OWNER_TAG} tag")));
+    };
+    if config.mode == Mode::Enforce && !recipients.admit(owner) {
+        return Break(warn(ReasonCode::OwnerUnreachable).detail(format!(
+            "no confirmed subscription of the notices topic delivers to {owner}: a notice would reach nobody"
+        )));
     }
     Continue(())
 }
@@ -702,13 +745,15 @@ fn unblocked(stack: &StackInfo, tags: &LifecycleTags, config: &ReaperConfig, bas
 /// final notice) or the grace runs on (`grace-running`). Returns the mark.
 fn notices_given<'a>(
     stack: &StackInfo,
+    owner: Option<&str>,
     mark: Option<&'a Mark>,
     expires: Timestamp,
     config: &ReaperConfig,
     now: Timestamp,
     base: &Decision,
 ) -> Ruling<&'a Mark> {
-    let Some(m) = active(mark) else {
+    let owner_changed = active(mark).is_some_and(|m| m.owner.as_deref() != owner);
+    let Some(m) = active(mark).filter(|_| !owner_changed) else {
         let new_mark = Mark {
             stack_id: stack.id.clone(),
             first_notice: now,
@@ -719,8 +764,15 @@ fn notices_given<'a>(
             times_snoozed: mark
                 .map_or(0, |m| m.times_snoozed.saturating_add(u32::from(expires > m.expiry_seen))),
             mode: config.mode,
+            owner: owner.map(str::to_owned),
         };
-        return Break(base.with(Action::Warn, ReasonCode::ExpiredFirstNotice).write_mark(new_mark));
+        let first = base.with(Action::Warn, ReasonCode::ExpiredFirstNotice);
+        let first = if owner_changed {
+            first.detail("the owner changed; the notice cycle starts again with the new owner")
+        } else {
+            first
+        };
+        return Break(first.write_mark(new_mark));
     };
     if config.mode == Mode::Enforce && m.mode == Mode::Report {
         let restarted = Mark {
@@ -747,6 +799,7 @@ fn notices_given<'a>(
             notices: 1,
             times_snoozed: m.times_snoozed.saturating_add(1),
             mode: config.mode,
+            owner: m.owner.clone(),
         };
         return Break(base.with(Action::Warn, ReasonCode::ExpiredFirstNotice).write_mark(renewed));
     }
@@ -854,7 +907,7 @@ mod tests {
 
     fn decide_one(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig) -> Decision {
         let marks: Vec<Mark> = mark.into_iter().cloned().collect();
-        plan(std::slice::from_ref(stack), &marks, config, NOW, 0).decisions.remove(0)
+        plan(std::slice::from_ref(stack), &marks, config, NOW, &Circumstances::default()).decisions.remove(0)
     }
 
     fn assert_decision(decision: &Decision, action: Action, reason: ReasonCode) {
@@ -882,7 +935,7 @@ mod tests {
         let s = stack("pr-1", 20);
         let config = ReaperConfig { disabled: true, ..enforce() };
         let marks = [ripe_mark(&s), Mark { stack_id: "gone".into(), ..ripe_mark(&s) }];
-        let plan = plan(&[s], &marks, &config, NOW, 0);
+        let plan = plan(&[s], &marks, &config, NOW, &Circumstances::default());
         assert_decision(&plan.decisions[0], Action::Skip, ReasonCode::ReaperDisabled);
         assert!(plan.disabled && plan.marks_to_clear.is_empty() && plan.marks_to_write.is_empty());
         assert!(plan.owner_notices.is_empty() && plan.operator_notices.is_empty());
@@ -1047,6 +1100,45 @@ mod tests {
     }
 
     #[test]
+    fn in_enforce_mode_an_owner_the_topic_does_not_reach_never_loses_a_stack() {
+        use crate::recipients::{Admission, DIGEST_OWNER, OwnerCondition};
+        let s = stack("pr-1", 20);
+        let operators_only = Circumstances {
+            deleted_today: 0,
+            recipients: Recipients {
+                subscriptions: vec![Admission::Owners(vec![OwnerCondition::Exactly(DIGEST_OWNER.into())])],
+            },
+        };
+        for mark in [None, Some(ripe_mark(&s))] {
+            let plan_ = plan(std::slice::from_ref(&s), mark.as_slice(), &enforce(), NOW, &operators_only);
+            assert_decision(&plan_.decisions[0], Action::Warn, ReasonCode::OwnerUnreachable);
+            assert!(plan_.marks_to_write.is_empty(), "no notice that reaches nobody counts");
+        }
+        let report = ReaperConfig::default();
+        let plan_ = plan(std::slice::from_ref(&s), &[], &report, NOW, &operators_only);
+        assert_decision(&plan_.decisions[0], Action::Warn, ReasonCode::ExpiredFirstNotice);
+    }
+
+    #[test]
+    fn another_owner_starts_the_notice_cycle_again() {
+        let mut s = stack("pr-1", 20);
+        let ripe = ripe_mark(&s);
+        s.tags.insert(crate::tags::OWNER_TAG.into(), "new@example.com".into());
+        let d = decide_one(&s, Some(&ripe), &enforce());
+        assert_decision(&d, Action::Warn, ReasonCode::ExpiredFirstNotice);
+        assert!(d.detail.as_deref().unwrap().contains("owner changed"), "{d:?}");
+        let MarkChange::Write(mark) = d.mark else { panic!("{d:?}") };
+        assert_eq!(
+            (mark.owner.as_deref(), mark.notices, mark.first_notice),
+            (Some("new@example.com"), 1, NOW)
+        );
+        // A mark written before owners were recorded starts over too.
+        let unrecorded = Mark { owner: None, ..ripe_mark(&stack("pr-1", 20)) };
+        let d = decide_one(&stack("pr-1", 20), Some(&unrecorded), &enforce());
+        assert_decision(&d, Action::Warn, ReasonCode::ExpiredFirstNotice);
+    }
+
+    #[test]
     fn retries_a_failed_deletion_of_a_stack_that_had_its_final_notice() {
         let mut s = stack("pr-1", 20);
         s.status = "DELETE_FAILED".into();
@@ -1074,7 +1166,8 @@ mod tests {
         );
         assert_eq!(restarted.delete_after, NOW.plus(Duration::from_secs(3 * DAY as u64)));
 
-        let plan_ = plan(std::slice::from_ref(&s), &[], &ReaperConfig::default(), NOW, 0);
+        let plan_ =
+            plan(std::slice::from_ref(&s), &[], &ReaperConfig::default(), NOW, &Circumstances::default());
         assert_eq!(plan_.marks_to_write[0].mode, Mode::Report);
     }
 
@@ -1105,7 +1198,13 @@ mod tests {
         let fresh = stack("b-fresh", 20);
         let old_mark = Mark { delete_after: ago(30 * DAY), ..ripe_mark(&stuck) };
         let config = ReaperConfig { max_deletions: 1, ..enforce() };
-        let plan_ = plan(&[stuck.clone(), fresh.clone()], &[old_mark, ripe_mark(&fresh)], &config, NOW, 0);
+        let plan_ = plan(
+            &[stuck.clone(), fresh.clone()],
+            &[old_mark, ripe_mark(&fresh)],
+            &config,
+            NOW,
+            &Circumstances::default(),
+        );
         assert_decision(&plan_.decisions[1], Action::Delete, ReasonCode::Delete);
         assert_decision(&plan_.decisions[0], Action::Warn, ReasonCode::DeletionCapReached);
     }
@@ -1114,13 +1213,14 @@ mod tests {
     fn reports_malformed_tags_to_the_owner_or_the_operators() {
         let mut s = stack("pr-1", 20);
         s.tags.insert(TTL_TAG.into(), "3 days".into());
-        let plan_ = plan(std::slice::from_ref(&s), &[ripe_mark(&s)], &enforce(), NOW, 0);
+        let plan_ =
+            plan(std::slice::from_ref(&s), &[ripe_mark(&s)], &enforce(), NOW, &Circumstances::default());
         assert_decision(&plan_.decisions[0], Action::Warn, ReasonCode::MalformedTag);
         assert!(plan_.decisions[0].detail.as_deref().unwrap().starts_with(TTL_TAG));
         assert_eq!(plan_.owner_notices["dev@example.com"], ["pr-1"]);
 
         s.tags.insert(OWNER_TAG.into(), "the dev team".into());
-        let plan_ = plan(&[s], &[], &enforce(), NOW, 0);
+        let plan_ = plan(&[s], &[], &enforce(), NOW, &Circumstances::default());
         assert_decision(&plan_.decisions[0], Action::Warn, ReasonCode::MalformedTag);
         assert_eq!(plan_.operator_notices, ["pr-1"]);
     }
@@ -1163,7 +1263,13 @@ mod tests {
         let mark = ripe_mark(&s);
         let snoozed_to = NOW.plus(Duration::from_secs(DAY as u64));
         s.tags.insert(EXPIRES_AT_TAG.into(), snoozed_to.to_string());
-        let plan_ = plan(std::slice::from_ref(&s), std::slice::from_ref(&mark), &enforce(), NOW, 0);
+        let plan_ = plan(
+            std::slice::from_ref(&s),
+            std::slice::from_ref(&mark),
+            &enforce(),
+            NOW,
+            &Circumstances::default(),
+        );
         let d = &plan_.decisions[0];
         assert_decision(d, Action::Keep, ReasonCode::Snoozed);
         assert_eq!(d.delete_after, None);
@@ -1212,7 +1318,7 @@ mod tests {
     #[test]
     fn first_notice_writes_a_mark_one_grace_period_out() {
         let s = stack("pr-1", 20);
-        let plan_ = plan(std::slice::from_ref(&s), &[], &enforce(), NOW, 0);
+        let plan_ = plan(std::slice::from_ref(&s), &[], &enforce(), NOW, &Circumstances::default());
         assert_decision(&plan_.decisions[0], Action::Warn, ReasonCode::ExpiredFirstNotice);
         let expected = Mark {
             stack_id: s.id.clone(),
@@ -1222,6 +1328,7 @@ mod tests {
             notices: 1,
             times_snoozed: 0,
             mode: Mode::Enforce,
+            owner: Some("dev@example.com".into()),
         };
         assert_eq!(plan_.marks_to_write, std::slice::from_ref(&expected));
         assert_eq!(plan_.decisions[0].delete_after, Some(expected.delete_after));
@@ -1272,7 +1379,7 @@ mod tests {
             .map(|(s, i)| Mark { delete_after: ago(DAY + i), ..ripe_mark(s) })
             .collect();
         let config = ReaperConfig { max_deletions: 2, ..enforce() };
-        let plan_ = plan(&stacks, &marks, &config, NOW, 0);
+        let plan_ = plan(&stacks, &marks, &config, NOW, &Circumstances::default());
         let deleted: Vec<&str> = plan_.deletions().map(|d| d.stack_name.as_str()).collect();
         assert_eq!(deleted, ["pr-2", "pr-3"]);
         assert!(plan_.deletion_cap_reached);
@@ -1285,7 +1392,7 @@ mod tests {
     fn clears_marks_of_stacks_no_longer_listed() {
         let s = stack("pr-1", 20);
         let orphan = Mark { stack_id: "arn:gone".into(), ..ripe_mark(&s) };
-        let plan_ = plan(&[], &[orphan], &enforce(), NOW, 0);
+        let plan_ = plan(&[], &[orphan], &enforce(), NOW, &Circumstances::default());
         assert_eq!(plan_.marks_to_clear, ["arn:gone"]);
     }
 
@@ -1304,7 +1411,7 @@ mod tests {
     fn plans_ten_thousand_stacks() {
         let stacks: Vec<StackInfo> = (0..10_000).map(|i| stack(&format!("pr-{i}"), 20)).collect();
         let marks: Vec<Mark> = stacks.iter().step_by(2).map(ripe_mark).collect();
-        let plan_ = plan(&stacks, &marks, &enforce(), NOW, 0);
+        let plan_ = plan(&stacks, &marks, &enforce(), NOW, &Circumstances::default());
         assert_eq!(plan_.decisions.len(), 10_000);
         assert_eq!(plan_.deletions().count(), 5);
         assert_eq!(plan_.reason_counts()[&ReasonCode::DeletionCapReached], 4_995);

@@ -4,6 +4,7 @@
 //! [`DynamoDbMarks`](crate::aws::DynamoDbMarks), [`SnsNotifier`](crate::aws::SnsNotifier)).
 
 use crate::plan::{Mark, StackInfo};
+use crate::recipients::Recipients;
 use lifeguard_common::AwsError;
 use lifeguard_common::time::Timestamp;
 use std::future::Future;
@@ -64,4 +65,6 @@ pub trait Notifier: Sync {
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
     /// The run's digest for the operators.
     fn digest(&self, subject: &str, message: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// Who the topic delivers to: its confirmed subscriptions and their filter policies.
+    fn recipients(&self) -> impl Future<Output = Result<Recipients, AwsError>> + Send;
 }

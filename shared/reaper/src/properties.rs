@@ -5,9 +5,10 @@
 use crate::config::{Mode, ReaperConfig};
 use crate::glob::glob_matches;
 use crate::plan::{
-    Action, DELETABLE_RESOURCE_TYPES, Mark, MarkChange, Plan, ReasonCode, SETTLED_STATUSES, StackInfo,
-    StackResource, plan,
+    Action, Circumstances, DELETABLE_RESOURCE_TYPES, Mark, MarkChange, Plan, ReasonCode, SETTLED_STATUSES,
+    StackInfo, StackResource, plan,
 };
+use crate::recipients::{Admission, DIGEST_OWNER, OwnerCondition, Recipients};
 use crate::tags::{EXPIRES_AT_TAG, OWNER_TAG, TEMPORARY_TAG, TTL_TAG, is_email};
 use lifeguard_common::time::{Timestamp, parse_duration};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -233,6 +234,11 @@ fn random_mark(
         notices: rng.below(4) as u32,
         times_snoozed: rng.below(3) as u32,
         mode: if rng.chance(80) { Mode::Enforce } else { Mode::Report },
+        owner: if rng.chance(85) {
+            stack.and_then(|s| s.tags.get(OWNER_TAG)).map(|o| o.trim().to_owned())
+        } else {
+            Some("someone-else@example.com".to_owned())
+        },
     };
     if lenient && rng.chance(80) {
         mark.first_notice = now.minus(config.grace).minus(Duration::from_secs(rng.below(DAY)));
@@ -262,7 +268,13 @@ fn owner_is_valid(stack: &StackInfo) -> bool {
 }
 
 /// Whether every safety rule allows deleting the stack now, checked one by one on the inputs.
-fn deletable(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig, now: Timestamp) -> bool {
+fn deletable(
+    stack: &StackInfo,
+    mark: Option<&Mark>,
+    config: &ReaperConfig,
+    now: Timestamp,
+    recipients: &Recipients,
+) -> bool {
     let opted_in = stack.tags.get(TEMPORARY_TAG).is_some_and(|v| v == "true");
     let protected = config.protected_patterns().any(|p| glob_matches(p, &stack.name));
     let allowed =
@@ -300,10 +312,36 @@ fn deletable(stack: &StackInfo, mark: Option<&Mark>, config: &ReaperConfig, now:
         && mark.delete_after <= now
         && mark.notices >= 2
         && mark.mode == Mode::Enforce
+        && mark.owner.as_deref() == stack.tags.get(OWNER_TAG).map(|o| o.trim())
+        && stack.tags.get(OWNER_TAG).is_some_and(|o| recipients.admit(o.trim()))
+        && stack.created.is_some()
 }
 
-fn check_case(case: usize, stacks: &[StackInfo], marks: &[Mark], config: &ReaperConfig, now: Timestamp) {
-    let plan: Plan = plan(stacks, marks, config, now, 0);
+/// Who the topic reaches: everyone, the lenient cases' owner and the operators, or the operators
+/// alone.
+fn random_recipients(rng: &mut Rng) -> Recipients {
+    let operators = Admission::Owners(vec![OwnerCondition::Exactly(DIGEST_OWNER.into())]);
+    match rng.below(5) {
+        0..=2 => Recipients::everyone(),
+        3 => Recipients {
+            subscriptions: vec![
+                operators,
+                Admission::Owners(vec![OwnerCondition::Exactly("dev@example.com".into())]),
+            ],
+        },
+        _ => Recipients { subscriptions: vec![operators] },
+    }
+}
+
+fn check_case(
+    case: usize,
+    stacks: &[StackInfo],
+    marks: &[Mark],
+    config: &ReaperConfig,
+    now: Timestamp,
+    circumstances: &Circumstances,
+) {
+    let plan: Plan = plan(stacks, marks, config, now, circumstances);
     let context = || format!("case {case}: {config:?}");
     let marks_by_id: HashMap<&str, &Mark> = marks.iter().map(|m| (m.stack_id.as_str(), m)).collect();
     assert_eq!(plan.decisions.len(), stacks.len(), "{}", context());
@@ -312,7 +350,7 @@ fn check_case(case: usize, stacks: &[StackInfo], marks: &[Mark], config: &Reaper
     for (stack, decision) in stacks.iter().zip(&plan.decisions) {
         assert_eq!((&decision.stack_id, &decision.stack_name), (&stack.id, &stack.name));
         let mark = marks_by_id.get(stack.id.as_str()).copied();
-        let can_delete = deletable(stack, mark, config, now);
+        let can_delete = deletable(stack, mark, config, now, &circumstances.recipients);
         eligible += usize::from(can_delete);
         if decision.action == Action::Delete {
             assert!(
@@ -419,8 +457,9 @@ fn the_planner_never_breaks_a_safety_rule() {
         if rng.chance(10) {
             marks.push(random_mark(&mut rng, None, &config, now, false));
         }
-        check_case(case, &stacks, &marks, &config, now);
-        for decision in plan(&stacks, &marks, &config, now, 0).decisions {
+        let circumstances = Circumstances { deleted_today: 0, recipients: random_recipients(&mut rng) };
+        check_case(case, &stacks, &marks, &config, now, &circumstances);
+        for decision in plan(&stacks, &marks, &config, now, &circumstances).decisions {
             *reasons.entry(decision.reason).or_insert(0) += 1;
         }
     }
@@ -506,7 +545,8 @@ fn over_sequences_of_runs_a_deletion_always_follows_both_enforce_notices() {
                 }
             }
             let today = deleted_per_day.entry(now.utc_day()).or_insert(0);
-            let plan = plan(&stacks, &marks, &config, now, *today);
+            let circumstances = Circumstances { deleted_today: *today, ..Circumstances::default() };
+            let plan = plan(&stacks, &marks, &config, now, &circumstances);
             *today += u32::try_from(plan.deletions().count()).expect("a handful");
             assert!(
                 *today <= config.max_deletions_per_day,

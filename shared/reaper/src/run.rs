@@ -25,8 +25,9 @@
 
 use crate::config::{MAX_DELETIONS_PER_DAY_VAR, Mode, ReaperConfig};
 use crate::notices::{digest, owner_notice};
-use crate::plan::{Action, Decision, Mark, MarkChange, Plan, ReasonCode, StackInfo, plan};
+use crate::plan::{Action, Circumstances, Decision, Mark, MarkChange, Plan, ReasonCode, StackInfo, plan};
 use crate::ports::{MarksStore, Notifier, Stacks};
+use crate::recipients::Recipients;
 use crate::report::{DeletionOutcome, MarkResult, Progress, RunReport};
 use futures::{StreamExt, stream};
 use lifeguard_common::AwsError;
@@ -94,6 +95,15 @@ pub enum RunError {
     /// The lease could not be taken (or checked).
     #[error("cannot take the run lease, so nothing was changed: {0}")]
     Lease(AwsError),
+    /// The topic's subscriptions could not be read (enforce mode).
+    #[error("cannot read who the notices topic reaches, so nothing was changed: {0}")]
+    Recipients(AwsError),
+    /// Enforce mode without a confirmed subscription that receives the operators' digest.
+    #[error(
+        "no confirmed subscription of the notices topic receives the operators' digest (owner = *digest*), \
+         so nothing was changed: enforce mode runs only when someone reads what it does"
+    )]
+    NoOperators,
     /// The marks could not be read; planning without them would restart every grace period.
     #[error("cannot read the marks, so nothing was changed: {0}")]
     Marks(AwsError),
@@ -144,10 +154,18 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
             Some(store) => store.deletions_on(&today).await.map_err(RunError::Marks)?,
             None => 0,
         };
+        let recipients = match (&self.notifier, config.mode) {
+            (Some(notifier), Mode::Enforce) => notifier.recipients().await.map_err(RunError::Recipients)?,
+            _ => Recipients::everyone(),
+        };
+        if !recipients.admit_digest() {
+            return Err(RunError::NoOperators);
+        }
+        let circumstances = Circumstances { deleted_today, recipients };
         let mut stacks = self.stacks.list().await.map_err(RunError::Stacks)?;
-        let mut plan = plan(&stacks, &marks, config, now, deleted_today);
-        if self.settle_doubts(&mut stacks, &marks, &plan, now, deleted_today).await {
-            plan = crate::plan::plan(&stacks, &marks, config, now, deleted_today);
+        let mut plan = plan(&stacks, &marks, config, now, &circumstances);
+        if self.settle_doubts(&mut stacks, &marks, &plan, now, &circumstances).await {
+            plan = crate::plan::plan(&stacks, &marks, config, now, &circumstances);
         }
         if plan.deletion_cap_reached {
             let held_back =
@@ -194,7 +212,7 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
         marks: &[Mark],
         plan: &Plan,
         now: Timestamp,
-        deleted_today: u32,
+        circumstances: &Circumstances,
     ) -> bool {
         let doubtful: Vec<usize> = plan
             .decisions
@@ -220,7 +238,7 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
                 ..stacks[i].clone()
             })
             .collect();
-        let hypothetical = crate::plan::plan(&resolved, marks, &self.config, now, deleted_today);
+        let hypothetical = crate::plan::plan(&resolved, marks, &self.config, now, circumstances);
         let mut to_describe = Vec::new();
         for ((&i, assumed), decision) in doubtful.iter().zip(resolved).zip(&hypothetical.decisions) {
             let acts = decision.mark != MarkChange::Unchanged
@@ -690,6 +708,30 @@ mod tests {
             "{:?}",
             fake.calls()
         );
+    }
+
+    #[tokio::test]
+    async fn enforce_mode_runs_only_when_someone_reads_the_digest() {
+        use crate::recipients::{Admission, OwnerCondition};
+        let ripe = stack("pr-ripe", 20);
+        let fake = fake(vec![ripe.clone()], vec![ripe_mark(&ripe)]);
+        let only_alice = Admission::Owners(vec![OwnerCondition::Exactly("alice@example.com".into())]);
+        *fake.recipients.lock().unwrap() = Some(Recipients { subscriptions: vec![only_alice] });
+        let error = reaper(&fake, Mode::Enforce).run(NOW, &invocation()).await.unwrap_err();
+        assert!(matches!(error, RunError::NoOperators), "{error}");
+        assert!(
+            !fake.calls().iter().any(|c| c.starts_with("delete") || c.starts_with("notify")),
+            "{:?}",
+            fake.calls()
+        );
+        assert!(
+            reaper(&fake, Mode::Report).run(NOW, &invocation()).await.is_ok(),
+            "report mode asks nothing"
+        );
+
+        fake.fail.lock().unwrap().insert("ListSubscriptionsByTopic");
+        let error = reaper(&fake, Mode::Enforce).run(NOW, &invocation()).await.unwrap_err();
+        assert!(matches!(error, RunError::Recipients(_)), "{error}");
     }
 
     #[tokio::test]

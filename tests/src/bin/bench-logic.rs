@@ -15,7 +15,7 @@ use lifeguard_hooks::metrics::{
     MetricData, MetricQuery, Metrics, PERIOD_SECONDS, Subject, Window, fetch, judge_rules, metric_queries,
 };
 use lifeguard_reaper::tags::{EXPIRES_AT_TAG, OWNER_TAG, TEMPORARY_TAG, TTL_TAG};
-use lifeguard_reaper::{Mark, Mode, ReaperConfig, StackInfo, Timestamp, plan as reaper_plan};
+use lifeguard_reaper::{Circumstances, Mark, Mode, ReaperConfig, StackInfo, Timestamp, plan as reaper_plan};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -131,6 +131,7 @@ fn inventory(now: i64) -> (Vec<StackInfo>, Vec<Mark>) {
             notices: 2,
             times_snoozed: 0,
             mode: Mode::Enforce,
+            owner: stack.tags.get(OWNER_TAG).cloned(),
         })
         .collect();
     (stacks, marks)
@@ -153,7 +154,13 @@ fn bench_planner() {
     let mut deletions = 0;
     for _ in 0..PLANNER_RUNS {
         let started = Instant::now();
-        let planned = reaper_plan(&stacks, &marks, &config, Timestamp::from_unix_seconds(now), 0);
+        let planned = reaper_plan(
+            &stacks,
+            &marks,
+            &config,
+            Timestamp::from_unix_seconds(now),
+            &Circumstances::default(),
+        );
         times.push(started.elapsed());
         deletions = planned.deletions().count();
         std::hint::black_box(planned);

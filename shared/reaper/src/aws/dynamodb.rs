@@ -11,6 +11,7 @@
 //! | `notices` | N | whole number; 0 for a dormant mark (its notice cycle ended) |
 //! | `timesSnoozed` | N | whole number |
 //! | `mode` | S | `report` or `enforce`: the mode that started the notice cycle; read as `report` when absent |
+//! | `owner` | S | the owner the cycle's notices went to; absent when there was none recorded |
 //!
 //! An item that does not read as a mark (missing or unreadable attribute) is skipped with a
 //! warning: the stack then counts as unmarked, and since writes are conditional on what the run
@@ -42,6 +43,7 @@ const EXPIRY_SEEN: &str = "expirySeen";
 const NOTICES: &str = "notices";
 const TIMES_SNOOZED: &str = "timesSnoozed";
 const MODE: &str = "mode";
+const OWNER: &str = "owner";
 /// Keys of the items that are not marks start with it.
 const RESERVED_KEY_PREFIX: &str = "lifeguard:";
 const LEASE_KEY: &str = "lifeguard:lease";
@@ -80,6 +82,14 @@ fn still_as_read(read: Option<&Mark>) -> (String, HashMap<String, String>, HashM
         let last = clauses.pop().expect("the mode clause");
         clauses.push(format!("({last} OR attribute_not_exists(#{MODE}))"));
     }
+    names.insert(format!("#{OWNER}"), OWNER.to_owned());
+    match stored.get(OWNER) {
+        Some(owner) => {
+            values.insert(format!(":{OWNER}"), owner.clone());
+            clauses.push(format!("#{OWNER} = :{OWNER}"));
+        }
+        None => clauses.push(format!("attribute_not_exists(#{OWNER})")),
+    }
     (clauses.join(" AND "), names, values)
 }
 
@@ -115,7 +125,7 @@ impl DynamoDbMarks {
 
 /// The item that stores a mark.
 fn item(mark: &Mark) -> HashMap<String, AttributeValue> {
-    HashMap::from([
+    let mut item = HashMap::from([
         (STACK_ID.to_owned(), AttributeValue::S(mark.stack_id.clone())),
         (FIRST_NOTICE.to_owned(), AttributeValue::S(mark.first_notice.to_string())),
         (DELETE_AFTER.to_owned(), AttributeValue::S(mark.delete_after.to_string())),
@@ -123,7 +133,11 @@ fn item(mark: &Mark) -> HashMap<String, AttributeValue> {
         (NOTICES.to_owned(), AttributeValue::N(mark.notices.to_string())),
         (TIMES_SNOOZED.to_owned(), AttributeValue::N(mark.times_snoozed.to_string())),
         (MODE.to_owned(), AttributeValue::S(mark.mode.as_str().to_owned())),
-    ])
+    ]);
+    if let Some(owner) = &mark.owner {
+        item.insert(OWNER.to_owned(), AttributeValue::S(owner.clone()));
+    }
+    item
 }
 
 /// Reads a mark back from its item; the error names the attribute.
@@ -150,6 +164,11 @@ fn mark(item: &HashMap<String, AttributeValue>) -> Result<Mark, String> {
                 Mode::parse(mode).ok_or_else(|| format!("{MODE}={mode}: expected report or enforce"))?
             }
             Some(_) => return Err(format!("{MODE}: not a string")),
+        },
+        owner: match item.get(OWNER) {
+            None => None,
+            Some(AttributeValue::S(owner)) => Some(owner.clone()),
+            Some(_) => return Err(format!("{OWNER}: not a string")),
         },
     })
 }

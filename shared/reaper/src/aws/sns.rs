@@ -5,20 +5,21 @@
 //! address can be) for the operators' digest. Subscribers filter on it, e.g. a subscription
 //! filter policy `{"owner": ["alice@example.com"]}` or `{"owner": ["*digest*"]}`.
 //!
-//! SNS subjects must be ASCII without control characters and at most 100 characters: other
-//! characters become `?` and longer subjects are cut (the message itself is sent as given).
+//! Subjects and messages come made to SNS's limits (see the notices' `mail_text`); they are
+//! sent as given.
+//!
+//! Who the topic reaches is read from its subscriptions (`ListSubscriptionsByTopic`, then
+//! `GetSubscriptionAttributes` of each confirmed one for its filter policy).
 
 use crate::ports::Notifier;
+pub use crate::recipients::DIGEST_OWNER;
+use crate::recipients::{Recipients, admission};
 use aws_sdk_sns::types::MessageAttributeValue;
 use lifeguard_common::AwsError;
 use lifeguard_common::aws_error;
 
 /// Name of the message attribute that says whom a message is for.
 pub const OWNER_ATTRIBUTE: &str = "owner";
-/// The [`OWNER_ATTRIBUTE`] value of the operators' digest.
-pub const DIGEST_OWNER: &str = "*digest*";
-/// Longest subject SNS takes.
-const MAX_SUBJECT_CHARS: usize = 100;
 
 /// The notices topic through the SDK, with the shared configuration's retries and timeouts.
 #[derive(Debug, Clone)]
@@ -45,7 +46,7 @@ impl SnsNotifier {
         self.client
             .publish()
             .topic_arn(&self.topic_arn)
-            .subject(sns_subject(subject))
+            .subject(subject)
             .message(message)
             .message_attributes(OWNER_ATTRIBUTE, owner)
             .send()
@@ -53,15 +54,6 @@ impl SnsNotifier {
             .map_err(|e| aws_error("Publish", e))?;
         Ok(())
     }
-}
-
-/// A subject SNS accepts: printable ASCII, at most 100 characters.
-fn sns_subject(subject: &str) -> String {
-    subject
-        .chars()
-        .map(|c| if c == ' ' || c.is_ascii_graphic() { c } else { '?' })
-        .take(MAX_SUBJECT_CHARS)
-        .collect()
 }
 
 impl Notifier for SnsNotifier {
@@ -72,15 +64,34 @@ impl Notifier for SnsNotifier {
     async fn digest(&self, subject: &str, message: &str) -> Result<(), AwsError> {
         self.publish(DIGEST_OWNER, subject, message).await
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn subjects_are_printable_ascii_of_at_most_100_characters() {
-        assert_eq!(sns_subject("Stack «demo» expires\n"), "Stack ?demo? expires?");
-        assert_eq!(sns_subject(&"x".repeat(150)).len(), 100);
+    async fn recipients(&self) -> Result<Recipients, AwsError> {
+        let mut pages =
+            self.client.list_subscriptions_by_topic().topic_arn(&self.topic_arn).into_paginator().send();
+        let mut subscriptions = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("ListSubscriptionsByTopic", e))?;
+            for subscription in page.subscriptions() {
+                // A subscription waiting for its confirmation has no ARN yet.
+                let Some(arn) = subscription.subscription_arn().filter(|arn| arn.starts_with("arn:")) else {
+                    continue;
+                };
+                let attributes = self
+                    .client
+                    .get_subscription_attributes()
+                    .subscription_arn(arn)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("GetSubscriptionAttributes", e))?;
+                let attributes = attributes.attributes().cloned().unwrap_or_default();
+                if attributes.get("PendingConfirmation").is_some_and(|p| p == "true") {
+                    continue;
+                }
+                let scope_is_body = attributes.get("FilterPolicyScope").is_some_and(|s| s == "MessageBody");
+                subscriptions
+                    .push(admission(attributes.get("FilterPolicy").map(String::as_str), scope_is_body));
+            }
+        }
+        Ok(Recipients { subscriptions })
     }
 }
