@@ -331,6 +331,9 @@ fn floor(report: &RunReport, exporters: &BTreeSet<&str>) -> Floor {
     floor.add("dynamodb.PutItem", 1, counts.marks_written, 0);
     floor.add("dynamodb.DeleteItem", 1, counts.marks_cleared, 0);
     floor.add("dynamodb.UpdateItem", 0, counts.deletions_requested, 0);
+    // Per enforce-mode run: who the topic reaches (its one subscription, the test queue).
+    floor.add("sns.ListSubscriptionsByTopic", 1, 0, 0);
+    floor.add("sns.GetSubscriptionAttributes", 1, 0, 0);
     floor.add("sns.Publish", 0, counts.owners_notified + usize::from(report.digest_sent), 0);
     floor
 }
@@ -411,7 +414,8 @@ fn print_tables(rows: &[Row], stacks: usize) {
     println!(
         "calls: requests the local AWS served during the run, by operation (a cell \"a/b\" is calls/expected). \
          pages: DescribeStacks pages = ceil({stacks}/{PAGE}) = {} plus, per run, one Scan page of marks, the \
-         day's deletion count (GetItem) and the lease (PutItem, DeleteItem). actions: PutItem per mark written, \
+         day's deletion count (GetItem), the lease (PutItem, DeleteItem) and the topic's subscriptions \
+         (ListSubscriptionsByTopic, GetSubscriptionAttributes per confirmed one). actions: PutItem per mark written, \
          DeleteItem per mark cleared, Publish per owner notified + 1 digest, DescribeStacks + ListStackResources \
          (+ ListImports per export) + UpdateItem (the day's count) + DeleteStack per deletion. doubts: \
          DescribeStacks + ListStackResources (+ ListImports per export) of each expired stack that would be \
