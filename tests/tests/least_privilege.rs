@@ -5,6 +5,7 @@
 //! be listed in [`JUSTIFIED`] with the reason the template's comment gives.
 
 use lifeguard_reaper::aws::{CloudFormationClient, DynamoDbMarks, SnsNotifier};
+use lifeguard_reaper::plan::DELETABLE_RESOURCE_TYPES;
 use lifeguard_reaper::tags::{OWNER_TAG, TEMPORARY_TAG, TTL_TAG};
 use lifeguard_reaper::{Mode, Reaper, ReaperConfig, Timestamp, handle};
 use lifeguard_tests::behaviour::{answer, api};
@@ -14,6 +15,7 @@ use lifeguard_tests::{
     settings_with_checks, stack_template, unique,
 };
 use serde_json::{Value, json};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// Statements that no call of our code needs, by role, with why they exist.
@@ -258,7 +260,7 @@ async fn every_reaper_statement_is_needed() {
 }
 
 #[tokio::test]
-async fn every_statement_cloudformation_uses_holds_only_through_cloudformation() {
+async fn the_deletion_policy_holds_only_through_cloudformation_and_covers_the_deletable_types() {
     let aws = LocalAws::connect().await;
     let own_stack = format!(
         "arn:aws:cloudformation:{}:{ACCOUNT}:stack/lifeguard-reaper/7e1c0de5-0000-4000-8000-000000000000",
@@ -278,7 +280,55 @@ async fn every_statement_cloudformation_uses_holds_only_through_cloudformation()
             "{statement:#}"
         );
     }
+
+    // The planner's deletable resource types are exactly those the role's deleting actions
+    // cover: a type added on one side only would let a stack end DELETE_FAILED half-way, or
+    // keep a deletable one.
+    // The deleting statements: the deletion policy's, and the function's own DeleteStack.
+    let allowed: BTreeSet<String> = policies
+        .iter()
+        .flat_map(|p| p.document["Statement"].as_array().cloned().unwrap_or_default())
+        .filter(|statement| {
+            statement["Effect"] == "Allow"
+                && (statement["Sid"] == "DeleteTemporaryStacks"
+                    || statement["Condition"]["ForAnyValue:StringEquals"]["aws:CalledVia"]
+                        == "cloudformation.amazonaws.com")
+        })
+        .flat_map(|statement| match &statement["Action"] {
+            Value::String(action) => vec![action.clone()],
+            Value::Array(actions) => actions.iter().filter_map(|a| a.as_str().map(str::to_owned)).collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    let deleting: BTreeSet<&str> = allowed
+        .iter()
+        .map(String::as_str)
+        .filter(|a| {
+            a.split(':').nth(1).is_some_and(|verb| verb.starts_with("Delete") || verb.starts_with("Detach"))
+        })
+        .collect();
+    let covered: BTreeSet<&str> =
+        DELETION_ACTIONS.iter().flat_map(|(_, actions)| actions.iter().copied()).collect();
+    assert_eq!(deleting, covered, "the role's deleting actions");
+    let types: BTreeSet<&str> = DELETION_ACTIONS.iter().map(|(t, _)| *t).collect();
+    assert_eq!(types, DELETABLE_RESOURCE_TYPES.iter().copied().collect(), "the planner's deletable types");
 }
+
+/// What CloudFormation calls to delete each resource type the planner counts as deletable
+/// (none: nothing to call, or deleted with another resource).
+const DELETION_ACTIONS: [(&str, &[&str]); 11] = [
+    ("AWS::CloudFormation::Stack", &["cloudformation:DeleteStack"]),
+    ("AWS::CloudFormation::WaitConditionHandle", &[]),
+    ("AWS::Lambda::Function", &["lambda:DeleteFunction"]),
+    ("AWS::Lambda::Alias", &["lambda:DeleteAlias"]),
+    ("AWS::Lambda::Version", &[]),
+    ("AWS::Lambda::LayerVersion", &["lambda:DeleteLayerVersion"]),
+    ("AWS::IAM::Role", &["iam:DeleteRole", "iam:DeleteRolePolicy", "iam:DetachRolePolicy"]),
+    ("AWS::CodeDeploy::Application", &["codedeploy:DeleteApplication"]),
+    ("AWS::CodeDeploy::DeploymentGroup", &["codedeploy:DeleteDeploymentGroup"]),
+    ("AWS::CloudWatch::Alarm", &["cloudwatch:DeleteAlarms"]),
+    ("AWS::Logs::LogGroup", &["logs:DeleteLogGroup", "logs:DeleteDataProtectionPolicy"]),
+];
 
 /// What CodeDeploy itself does with the role the hooks application gives it, statement by
 /// statement: no code of ours runs under it, so each statement is listed here with its use, and
