@@ -178,7 +178,7 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
         }
         let mut run = Progress::new(&stacks, &marks, &plan);
 
-        self.delete(&stacks, &plan, invocation, &mut run).await;
+        self.delete(&stacks, &plan, invocation, &today, &mut run).await;
         let read: HashMap<&str, &Mark> = marks.iter().map(|m| (m.stack_id.as_str(), m)).collect();
         let unrecorded =
             self.write_marks(&plan, &read, WritePhase::BeforeNotices, &HashSet::new(), &mut run).await;
@@ -270,16 +270,23 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
     }
 
     /// Carries out the planned deletions, one at a time, each after a fresh look at the stack,
-    /// while enough of the invocation's time is left, each counted against the day's budget
-    /// first.
-    async fn delete(&self, stacks: &[StackInfo], plan: &Plan, invocation: &Invocation, run: &mut Progress) {
+    /// while enough of the invocation's time is left, each counted first against the budget of
+    /// `today`, the day whose count the plan was made with.
+    async fn delete(
+        &self,
+        stacks: &[StackInfo],
+        plan: &Plan,
+        invocation: &Invocation,
+        today: &str,
+        run: &mut Progress,
+    ) {
         for (index, decision) in plan.decisions.iter().enumerate() {
             if decision.action != Action::Delete {
                 continue;
             }
             let listed = &stacks[index];
             let outcome = if invocation.time_left_to_delete() {
-                self.delete_one(listed, &invocation.started.utc_day()).await
+                self.delete_one(listed, today).await
             } else {
                 DeletionOutcome::Failed {
                     error: format!(
