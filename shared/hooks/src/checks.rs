@@ -142,7 +142,7 @@ impl CheckFile {
     /// Parses and validates a check file (YAML, or JSON which is also YAML).
     pub fn parse(text: &str, source_name: &str) -> Result<Self, CheckFileError> {
         let error = |problem: String| CheckFileError { source_name: source_name.to_owned(), problem };
-        let file: CheckFile = serde_yaml_ng::from_str(text).map_err(|e| error(e.to_string()))?;
+        let file: CheckFile = crate::yaml::from_str(text).map_err(|e| error(e.to_string()))?;
         file.validate().map_err(error)?;
         Ok(file)
     }

@@ -114,7 +114,7 @@ pub fn parse_appspec(text: &str) -> Result<Target, AppSpecError> {
         serde_json::from_str(text)
             .map_err(|e| AppSpecError::Syntax { format: "JSON", message: e.to_string() })?
     } else {
-        serde_yaml_ng::from_str(text)
+        crate::yaml::from_str(text)
             .map_err(|e| AppSpecError::Syntax { format: "YAML", message: e.to_string() })?
     };
     let resources = field(&doc, "Resources", "")?

@@ -7,13 +7,13 @@
 //! logical id, or by its function name, so a check-file key matches a guarded function when it
 //! equals one of the two; only a literal `FunctionName` can be known from the template.
 //!
-//! Templates are read as YAML (JSON is YAML too) into a [`Value`] that keeps CloudFormation short
-//! tags (`!Ref`, `!GetAtt`, `!If`, ...) as [`Value::Tagged`]. Everything here except [`load`] is a
+//! Templates are read as YAML (JSON is YAML too) into a [`Value`] ([`crate::yaml`]) that keeps
+//! CloudFormation short tags (`!Ref`, `!GetAtt`, `!If`, ...) as [`Value::Tagged`]. Everything here except [`load`] is a
 //! plain function over that value. A value that cannot be decided from the template alone (an
 //! intrinsic function) counts as guarding when one of its possibilities does.
 
 use crate::checks::CheckFile;
-use serde_yaml_ng::{Mapping, Value};
+use crate::yaml::{self, Mapping, Value, YamlError};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
@@ -35,7 +35,7 @@ pub enum TemplateError {
         /// Where the template came from.
         path: String,
         /// The parser's message, with the line and column.
-        source: serde_yaml_ng::Error,
+        source: YamlError,
     },
     /// The document parses but is not a CloudFormation template.
     #[error("template {path}: {problem}")]
@@ -58,8 +58,8 @@ pub fn load(path: impl AsRef<Path>) -> Result<Value, TemplateError> {
 /// Parses a template (YAML with short tags, or JSON) and checks that it has a `Resources`
 /// mapping. `source_name` names the template in errors.
 pub fn parse(text: &str, source_name: &str) -> Result<Value, TemplateError> {
-    let template: Value = serde_yaml_ng::from_str(text)
-        .map_err(|source| TemplateError::Syntax { path: source_name.to_owned(), source })?;
+    let template =
+        yaml::parse(text).map_err(|source| TemplateError::Syntax { path: source_name.to_owned(), source })?;
     let shape = |problem| TemplateError::Shape { path: source_name.to_owned(), problem };
     let top = plain_mapping(&template).ok_or_else(|| shape("the document is not a mapping"))?;
     match top.get("Resources") {
@@ -239,7 +239,7 @@ fn guards(preference: &Value) -> bool {
         let has_hook = preference.get("Hooks").is_some_and(|hooks| {
             possibilities(hooks).into_iter().filter_map(plain_mapping).any(|hooks| {
                 ["PreTraffic", "PostTraffic"].iter().any(|hook| {
-                    hooks.get(*hook).is_some_and(|name| !possibilities(name).into_iter().all(is_absent))
+                    hooks.get(hook).is_some_and(|name| !possibilities(name).into_iter().all(is_absent))
                 })
             })
         });
@@ -253,8 +253,8 @@ fn merge_globals(global: &Value, local: &Value) -> Value {
     match (plain_mapping(global), plain_mapping(local), global, local) {
         (Some(global), Some(local), _, _) => {
             let mut merged = global.clone();
-            for (key, value) in local {
-                let value = match global.get(key) {
+            for (key, value) in local.iter() {
+                let value = match global.get_key(key) {
                     Some(global_value) => merge_globals(global_value, value),
                     None => value.clone(),
                 };
@@ -319,7 +319,7 @@ fn is_intrinsic(map: &Mapping) -> bool {
         && map.keys().all(|key| matches!(key, Value::String(k) if k == "Ref" || k.starts_with("Fn::")))
 }
 
-/// A string written out in the template (`serde_yaml_ng`'s `as_str` sees through `!Sub '...'`).
+/// A string written out in the template (not `!Sub '...'`).
 fn plain_str(value: &Value) -> Option<&str> {
     match value {
         Value::String(s) => Some(s),
@@ -383,7 +383,7 @@ Resources:
         assert_eq!(
             functions,
             vec![
-                // `!Sub` is not a literal name, even though serde_yaml_ng's as_str would see one.
+                // `!Sub` is not a literal name.
                 SamFunction { logical_id: "Loyalty".into(), function_name: None, guarded: true },
                 SamFunction {
                     logical_id: "Unguarded".into(),

@@ -3,7 +3,8 @@
 //! Domain modules ([`deployment`], [`checks`], [`deadline`], [`analysis`], [`metrics`]) are plain
 //! functions over plain data; [`probe`] and [`hook`] orchestrate them behind small traits, and
 //! [`pre_traffic`] and [`post_traffic`] are the two hooks; [`aws`] holds the thin adapters that
-//! implement those traits with the AWS SDK; [`guarded`] reads what a consumer's template guards.
+//! implement those traits with the AWS SDK; [`guarded`] reads what a consumer's template guards
+//! (over the tag-keeping tree of [`yaml`]).
 
 pub mod analysis;
 pub mod aws;
@@ -18,3 +19,4 @@ pub mod post_traffic;
 pub mod pre_traffic;
 pub mod probe;
 pub mod settings;
+pub mod yaml;

@@ -415,7 +415,7 @@ mod tests {
   threshold: 0
   onNoData: pass
 ";
-        let rules: Vec<Rule> = serde_yaml_ng::from_str(text).unwrap();
+        let rules: Vec<Rule> = crate::yaml::from_str(text).unwrap();
         assert!(rules.iter().all(|rule| rule.validate().is_ok()));
         let errors = &rules[0];
         assert_eq!(
@@ -441,7 +441,7 @@ mod tests {
 
     #[test]
     fn invalid_rules_name_the_problem() {
-        let unknown = serde_yaml_ng::from_str::<Rule>("name: t\nkind: threshold\ntreshold: 0\n");
+        let unknown = crate::yaml::from_str::<Rule>("name: t\nkind: threshold\ntreshold: 0\n");
         assert!(unknown.unwrap_err().to_string().contains("unknown field `treshold`"));
         let cases = [
             ("name: ' '\nkind: errorRate", "name must not be empty"),
@@ -459,7 +459,7 @@ mod tests {
             ),
         ];
         for (text, expected) in cases {
-            let rule: Rule = serde_yaml_ng::from_str(text).unwrap();
+            let rule: Rule = crate::yaml::from_str(text).unwrap();
             let error = rule.validate().unwrap_err().to_string();
             assert!(error.starts_with("rule \""), "{error}");
             assert!(error.ends_with(expected), "{text:?}: got {error:?}, expected {expected:?}");
