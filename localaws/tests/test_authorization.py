@@ -217,6 +217,14 @@ class PlanTest(unittest.TestCase):
         self.assertEqual(
             checks("dynamodb", "Query", TableName=table, IndexName="i", Select="COUNT"),
             [("dynamodb:Query", f"{table}/index/i", {**tag, "dynamodb:Select": "COUNT"})])
+        other = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/other"
+        items = [{"Put": {"TableName": "t", "Item": {}}}, {"Delete": {"TableName": other, "Key": {}}},
+                 {"Update": {"TableName": "t", "Key": {}}},
+                 {"ConditionCheck": {"TableName": "t", "Key": {}}}]
+        self.assertEqual(
+            checks("dynamodb", "TransactWriteItems", TransactItems=items),
+            [("dynamodb:PutItem", table, tag), ("dynamodb:DeleteItem", other, {}),
+             ("dynamodb:UpdateItem", table, tag), ("dynamodb:ConditionCheckItem", table, tag)])
 
     def test_sns_and_sts(self):
         topic = f"arn:aws:sns:{REGION}:{ACCOUNT}:t"

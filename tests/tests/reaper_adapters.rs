@@ -7,18 +7,29 @@
 
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use aws_sdk_cloudformation::types::Tag;
+use lifeguard_common::AwsError;
 use lifeguard_reaper::aws::{
     CloudFormationClient, DIGEST_OWNER, DynamoDbMarks, OWNER_ATTRIBUTE, SnsNotifier,
 };
 use lifeguard_reaper::tags::{OWNER_TAG, TEMPORARY_TAG};
 use lifeguard_reaper::{
-    Mark, MarksStore, Mode, Notifier, ReaperConfig, StackInfo, StackResource, Stacks, Timestamp,
+    Mark, MarkUpdate, MarksStore, Mode, Notifier, ReaperConfig, StackInfo, StackResource, Stacks, Timestamp,
 };
 use lifeguard_tests::iam::{Principal, principal_denied};
 use lifeguard_tests::{ACCOUNT, LocalAws, stack_template, unique};
 use std::collections::BTreeMap;
 
 const TEMPORARY: [(&str, &str); 2] = [(TEMPORARY_TAG, "true"), (OWNER_TAG, "alice@example.com")];
+
+/// Writes one mark, as a run writes many.
+async fn write(marks: &DynamoDbMarks, mark: &Mark, read: Option<&Mark>) -> Result<(), AwsError> {
+    marks.change(&[MarkUpdate::Write { mark, read }]).await.remove(0)
+}
+
+/// Removes one mark, as a run removes many.
+async fn clear(marks: &DynamoDbMarks, read: &Mark) -> Result<(), AwsError> {
+    marks.change(&[MarkUpdate::Clear { read }]).await.remove(0)
+}
 
 /// The reaper's role, deployed in `mode` (which decides its statements), keeping its marks in
 /// `table` and sending its notices to `topic`.
@@ -286,15 +297,15 @@ async fn marks_are_written_loaded_replaced_and_cleared() {
     let ids: Vec<String> =
         (0..3).map(|i| format!("arn:aws:cloudformation:us-east-1:123456789012:stack/s{i}/{i}")).collect();
     for (id, i) in ids.iter().zip(0..) {
-        marks.write(&a_mark(id, i), None).await.unwrap();
+        write(&marks, &a_mark(id, i), None).await.unwrap();
     }
     let mut loaded = marks.load().await.unwrap();
     loaded.sort_by(|a, b| a.stack_id.cmp(&b.stack_id));
     assert_eq!(loaded, [a_mark(&ids[0], 0), a_mark(&ids[1], 1), a_mark(&ids[2], 2)]);
 
-    marks.write(&a_mark(&ids[1], 7), Some(&a_mark(&ids[1], 1))).await.unwrap();
-    marks.clear(&a_mark(&ids[0], 0)).await.unwrap();
-    marks.clear(&a_mark(&ids[0], 0)).await.unwrap(); // clearing an absent mark is fine
+    write(&marks, &a_mark(&ids[1], 7), Some(&a_mark(&ids[1], 1))).await.unwrap();
+    clear(&marks, &a_mark(&ids[0], 0)).await.unwrap();
+    clear(&marks, &a_mark(&ids[0], 0)).await.unwrap(); // clearing an absent mark is fine
     let mut loaded = marks.load().await.unwrap();
     loaded.sort_by(|a, b| a.stack_id.cmp(&b.stack_id));
     assert_eq!(loaded, [a_mark(&ids[1], 7), a_mark(&ids[2], 2)]);
@@ -354,6 +365,53 @@ async fn publishing_to_an_unknown_topic_is_a_named_error() {
 }
 
 #[tokio::test]
+async fn marks_change_in_transactions_and_a_changed_mark_holds_back_no_other() {
+    let aws = LocalAws::connect().await;
+    let table = aws.create_marks_table("batch-marks").await;
+    let role = reaper_role(&aws, Mode::Enforce, &table, &topic_arn(&aws, &unique("notices")));
+    let marks = DynamoDbMarks::new(&role.sdk, &table);
+    let id = |i: u32| format!("arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/batch-{i}/{i}");
+    // 250 marks: three transactions (DynamoDB, and the local AWS, refuse more than 100 items).
+    let first: Vec<Mark> = (0..250).map(|i| a_mark(&id(i), i % 5)).collect();
+    let writes: Vec<MarkUpdate> = first.iter().map(|mark| MarkUpdate::Write { mark, read: None }).collect();
+    assert!(marks.change(&writes).await.iter().all(Result::is_ok));
+    assert_eq!(marks.load().await.unwrap().len(), 250);
+    assert_eq!(aws.request_counts_of(&role)["dynamodb.TransactWriteItems"], 3);
+
+    // Another run changes marks 7 and 180 meanwhile; this run's changes of all 250 (150 new
+    // marks, 100 removals) then apply to every other one, in the same three transactions plus one
+    // retry for each transaction that held a changed mark.
+    for i in [7, 180] {
+        write(&marks, &a_mark(&id(i), 9), Some(&first[i as usize])).await.unwrap();
+    }
+    let second: Vec<Mark> = (0..150).map(|i| a_mark(&id(i), i % 5 + 1)).collect();
+    let mut changes: Vec<MarkUpdate> =
+        second.iter().zip(&first).map(|(mark, read)| MarkUpdate::Write { mark, read: Some(read) }).collect();
+    changes.extend(first[150..].iter().map(|read| MarkUpdate::Clear { read }));
+    let before = aws.request_counts_of(&role)["dynamodb.TransactWriteItems"];
+    let results = marks.change(&changes).await;
+    assert_eq!(aws.request_counts_of(&role)["dynamodb.TransactWriteItems"] - before, 3 + 2);
+    for (i, result) in results.iter().enumerate() {
+        if i == 7 || i == 180 {
+            let error = result.as_ref().unwrap_err();
+            assert_eq!(
+                (error.operation, error.code.as_str()),
+                ("TransactWriteItems", "MarkChanged"),
+                "{error}"
+            );
+        } else {
+            assert!(result.is_ok(), "change {i}: {result:?}");
+        }
+    }
+    let mut loaded = marks.load().await.unwrap();
+    loaded.sort_by_key(|mark| mark.stack_id.split('/').nth(2).unwrap().parse::<u32>().unwrap());
+    let mut expected: Vec<Mark> = second.clone();
+    expected[7] = a_mark(&id(7), 9);
+    expected.push(a_mark(&id(180), 9));
+    assert_eq!(loaded, expected, "the other run's marks left as it wrote them, every other change made");
+}
+
+#[tokio::test]
 async fn the_role_reaches_only_its_table_its_topic_and_temporary_stacks() {
     let aws = LocalAws::connect().await;
     let table = aws.create_marks_table("own-marks").await;
@@ -373,11 +431,19 @@ async fn the_role_reaches_only_its_table_its_topic_and_temporary_stacks() {
     let error = marks.load().await.unwrap_err();
     assert_eq!((error.operation, error.code.as_str()), ("Scan", "AccessDeniedException"), "{error}");
     assert_eq!(error.message, principal_denied(&role, "dynamodb:Scan", &other_table_arn));
-    let error = marks.write(&a_mark(&id, 1), None).await.unwrap_err();
-    assert_eq!((error.operation, error.code.as_str()), ("PutItem", "AccessDeniedException"), "{error}");
+    let error = write(&marks, &a_mark(&id, 1), None).await.unwrap_err();
+    assert_eq!(
+        (error.operation, error.code.as_str()),
+        ("TransactWriteItems", "AccessDeniedException"),
+        "{error}"
+    );
     assert_eq!(error.message, principal_denied(&role, "dynamodb:PutItem", &other_table_arn));
-    let error = marks.clear(&a_mark(&id, 1)).await.unwrap_err();
-    assert_eq!((error.operation, error.code.as_str()), ("DeleteItem", "AccessDeniedException"), "{error}");
+    let error = clear(&marks, &a_mark(&id, 1)).await.unwrap_err();
+    assert_eq!(
+        (error.operation, error.code.as_str()),
+        ("TransactWriteItems", "AccessDeniedException"),
+        "{error}"
+    );
     assert_eq!(error.message, principal_denied(&role, "dynamodb:DeleteItem", &other_table_arn));
     let scanned = aws.dynamodb.scan().table_name(&other_table).send().await.unwrap();
     assert_eq!(scanned.count(), 0, "nothing written to {other_table}");
@@ -492,16 +558,16 @@ async fn the_lease_the_daily_count_and_conditional_marks_hold_in_the_table() {
 
     // A mark is written and cleared only as the run read it.
     let id = format!("arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/lease-s/1");
-    marks.write(&a_mark(&id, 1), None).await.unwrap();
-    let error = marks.write(&a_mark(&id, 2), None).await.unwrap_err();
-    assert_eq!((error.operation, error.code.as_str()), ("PutItem", "MarkChanged"), "{error}");
-    let error = marks.write(&a_mark(&id, 2), Some(&a_mark(&id, 3))).await.unwrap_err();
+    write(&marks, &a_mark(&id, 1), None).await.unwrap();
+    let error = write(&marks, &a_mark(&id, 2), None).await.unwrap_err();
+    assert_eq!((error.operation, error.code.as_str()), ("TransactWriteItems", "MarkChanged"), "{error}");
+    let error = write(&marks, &a_mark(&id, 2), Some(&a_mark(&id, 3))).await.unwrap_err();
     assert_eq!(error.code, "MarkChanged", "{error}");
-    let error = marks.clear(&a_mark(&id, 3)).await.unwrap_err();
-    assert_eq!((error.operation, error.code.as_str()), ("DeleteItem", "MarkChanged"), "{error}");
+    let error = clear(&marks, &a_mark(&id, 3)).await.unwrap_err();
+    assert_eq!((error.operation, error.code.as_str()), ("TransactWriteItems", "MarkChanged"), "{error}");
     assert_eq!(marks.load().await.unwrap(), [a_mark(&id, 1)], "left as the other run wrote it");
-    marks.write(&a_mark(&id, 2), Some(&a_mark(&id, 1))).await.unwrap();
-    marks.clear(&a_mark(&id, 2)).await.unwrap();
+    write(&marks, &a_mark(&id, 2), Some(&a_mark(&id, 1))).await.unwrap();
+    clear(&marks, &a_mark(&id, 2)).await.unwrap();
     assert_eq!(marks.load().await.unwrap(), []);
 }
 

@@ -301,10 +301,29 @@ def _cloudformation(call):
     return Plan(checks)
 
 
+# TransactWriteItems has no action of its own: each item is authorized as the single-item
+# action it performs, on its own table ("Using IAM with DynamoDB transactions",
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html).
+_TRANSACT_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
+                     "ConditionCheck": "ConditionCheckItem"}
+
+
+def _table_arn(call, table):
+    table = table or ""
+    return table if table.startswith("arn:") else call.arn("dynamodb", f"table/{table}")
+
+
 def _dynamodb(call):
     p = call.params
-    table = p.get("TableName") or ""
-    table = table if table.startswith("arn:") else call.arn("dynamodb", f"table/{table}")
+    if call.operation == "TransactWriteItems":
+        checks = []
+        for item in p.get("TransactItems") or []:
+            for kind, action in _TRANSACT_ACTIONS.items():
+                if kind in item:
+                    table = _table_arn(call, item[kind].get("TableName"))
+                    checks.append(Check(f"dynamodb:{action}", table, _resource_tags(table)))
+        return Plan(checks)
+    table = _table_arn(call, p.get("TableName"))
     # Query and Scan of an index authorize on the index
     resource = f"{table}/index/{p['IndexName']}" if p.get("IndexName") else table
     context = {**_resource_tags(table),
@@ -333,7 +352,7 @@ PLANS = {
                                          "ListStackResources", "CreateStack", "UpdateStack",
                                          "DeleteStack", "UpdateTerminationProtection"}),
     "dynamodb": (_dynamodb, {"Scan", "Query", "GetItem", "PutItem", "UpdateItem",
-                             "DeleteItem", "DescribeTable"}),
+                             "DeleteItem", "DescribeTable", "TransactWriteItems"}),
     "sns": (_sns, {"Publish", "GetTopicAttributes", "ListSubscriptionsByTopic",
                    "GetSubscriptionAttributes"}),
     # "No permissions are required to perform this operation" (STS API reference)

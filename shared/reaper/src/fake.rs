@@ -2,8 +2,8 @@
 //! every call and scripted failures.
 
 use crate::config::{Mode, ReaperConfig};
-use crate::plan::{Mark, StackInfo};
-use crate::ports::{MarksStore, Notifier, Stacks};
+use crate::plan::{Mark, StackInfo, StackResource};
+use crate::ports::{MarkUpdate, MarksStore, Notifier, Stacks};
 use crate::recipients::Recipients;
 use crate::run::Reaper;
 use lifeguard_common::AwsError;
@@ -46,6 +46,31 @@ impl Fake {
         self.calls.lock().unwrap().push(call);
     }
 
+    /// One mark change, as the table would make it (conditions checked one by one).
+    fn change_one(&self, change: MarkUpdate<'_>) -> Result<(), AwsError> {
+        let mut marks = self.marks.lock().unwrap();
+        match change {
+            MarkUpdate::Write { mark, read } => {
+                self.log(format!("write-mark {} notices={}", mark.stack_id, mark.notices));
+                self.failing("PutItem")?;
+                if marks.iter().find(|m| m.stack_id == mark.stack_id) != read {
+                    return Err(conflict("PutItem"));
+                }
+                marks.retain(|m| m.stack_id != mark.stack_id);
+                marks.push(mark.clone());
+            }
+            MarkUpdate::Clear { read } => {
+                self.log(format!("clear-mark {}", read.stack_id));
+                self.failing("DeleteItem")?;
+                if marks.iter().find(|m| m.stack_id == read.stack_id).is_some_and(|stored| stored != read) {
+                    return Err(conflict("DeleteItem"));
+                }
+                marks.retain(|m| m.stack_id != read.stack_id);
+            }
+        }
+        Ok(())
+    }
+
     /// The calls so far.
     pub fn calls(&self) -> Vec<String> {
         self.calls.lock().unwrap().clone()
@@ -69,6 +94,14 @@ impl Stacks for &Fake {
         }
         Ok(stack)
     }
+    async fn resources(&self, stack_id: &str) -> Result<Vec<StackResource>, AwsError> {
+        self.log(format!("resources {stack_id}"));
+        self.failing("ListStackResources")?;
+        let stacks = self.stacks.lock().unwrap();
+        let listed = stacks.iter().find(|s| s.id == stack_id);
+        let shown = listed.and_then(|s| self.described.lock().unwrap().get(&s.name).cloned().flatten());
+        Ok(shown.or_else(|| listed.cloned()).and_then(|s| s.resources).unwrap_or_default())
+    }
     async fn delete(&self, stack_id: &str) -> Result<(), AwsError> {
         self.log(format!("delete {stack_id}"));
         self.failing("DeleteStack")
@@ -80,28 +113,8 @@ impl MarksStore for &Fake {
         self.failing("Scan")?;
         Ok(self.marks.lock().unwrap().clone())
     }
-    async fn write(&self, mark: &Mark, read: Option<&Mark>) -> Result<(), AwsError> {
-        self.log(format!("write-mark {} notices={}", mark.stack_id, mark.notices));
-        self.failing("PutItem")?;
-        let mut marks = self.marks.lock().unwrap();
-        if marks.iter().find(|m| m.stack_id == mark.stack_id) != read {
-            return Err(conflict("PutItem"));
-        }
-        marks.retain(|m| m.stack_id != mark.stack_id);
-        marks.push(mark.clone());
-        Ok(())
-    }
-    async fn clear(&self, read: &Mark) -> Result<(), AwsError> {
-        self.log(format!("clear-mark {}", read.stack_id));
-        self.failing("DeleteItem")?;
-        let mut marks = self.marks.lock().unwrap();
-        match marks.iter().find(|m| m.stack_id == read.stack_id) {
-            Some(stored) if stored != read => Err(conflict("DeleteItem")),
-            _ => {
-                marks.retain(|m| m.stack_id != read.stack_id);
-                Ok(())
-            }
-        }
+    async fn change(&self, changes: &[MarkUpdate<'_>]) -> Vec<Result<(), AwsError>> {
+        changes.iter().map(|&change| self.change_one(change)).collect()
     }
     async fn take_lease(
         &self,

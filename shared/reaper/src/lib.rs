@@ -35,7 +35,7 @@ pub use lifeguard_common::Timestamp;
 pub use plan::{
     Action, Circumstances, Decision, Mark, MarkChange, Plan, ReasonCode, StackInfo, StackResource, plan,
 };
-pub use ports::{MarksStore, Notifier, Stacks};
+pub use ports::{MarkUpdate, MarksStore, Notifier, Stacks};
 pub use recipients::{Admission, OwnerCondition, Recipients};
 pub use report::{DeletionOutcome, MarkResult, RunReport, StackReport};
 pub use run::{DELETION_TIME_SHARE, Invocation, Reaper, RunError};

@@ -3,7 +3,7 @@
 //! ([`CloudFormationClient`](crate::aws::CloudFormationClient),
 //! [`DynamoDbMarks`](crate::aws::DynamoDbMarks), [`SnsNotifier`](crate::aws::SnsNotifier)).
 
-use crate::plan::{Mark, StackInfo};
+use crate::plan::{Mark, StackInfo, StackResource};
 use crate::recipients::Recipients;
 use lifeguard_common::AwsError;
 use lifeguard_common::time::Timestamp;
@@ -22,6 +22,9 @@ pub trait Stacks: Sync {
     /// as in use, so doubt never deletes.
     fn describe(&self, name: &str) -> impl Future<Output = Result<Option<StackInfo>, AwsError>> + Send;
 
+    /// Every resource of the stack (all pages of `ListStackResources`), by stack id.
+    fn resources(&self, stack_id: &str) -> impl Future<Output = Result<Vec<StackResource>, AwsError>> + Send;
+
     /// `DeleteStack` by stack id. Success only means CloudFormation took the request: the
     /// deletion may still fail (`DELETE_FAILED`), which a later listing shows.
     fn delete(&self, stack_id: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
@@ -32,11 +35,10 @@ pub trait Stacks: Sync {
 pub trait MarksStore: Sync {
     /// Every mark (all pages); the lease and the deletion counts are not marks.
     fn load(&self) -> impl Future<Output = Result<Vec<Mark>, AwsError>> + Send;
-    /// Writes `mark` only if the stored mark is still `read` (absent when `None`): a mark another
-    /// run changed meanwhile is left alone (`MarkConflict`).
-    fn write(&self, mark: &Mark, read: Option<&Mark>) -> impl Future<Output = Result<(), AwsError>> + Send;
-    /// Removes the stack's mark only if it is still `read`; removing an absent mark succeeds.
-    fn clear(&self, read: &Mark) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// Applies the changes, each only if the stored mark is still as the run read it (a mark
+    /// another run changed meanwhile is left alone: `MarkChanged`). Returns one result per change,
+    /// in order; removing an absent mark succeeds.
+    fn change(&self, changes: &[MarkUpdate<'_>]) -> impl Future<Output = Vec<Result<(), AwsError>>> + Send;
     /// Takes the run lease for `run_id` until `until`, unless another run holds one that has not
     /// expired at `now`: then returns that run's id and expiry.
     fn take_lease(
@@ -52,6 +54,33 @@ pub trait MarksStore: Sync {
     /// Counts one more deletion on `day` if fewer than `max` were counted; `false` when the
     /// day's budget is spent.
     fn count_deletion(&self, day: &str, max: u32) -> impl Future<Output = Result<bool, AwsError>> + Send;
+}
+
+/// One conditional change of a stack's mark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarkUpdate<'a> {
+    /// Store `mark` if the stored mark is still `read` (absent when `None`).
+    Write {
+        /// The new mark.
+        mark: &'a Mark,
+        /// The mark the run read.
+        read: Option<&'a Mark>,
+    },
+    /// Remove the stack's mark if it is still `read`.
+    Clear {
+        /// The mark the run read.
+        read: &'a Mark,
+    },
+}
+
+impl MarkUpdate<'_> {
+    /// The stack whose mark changes.
+    pub fn stack_id(&self) -> &str {
+        match self {
+            MarkUpdate::Write { mark, .. } => &mark.stack_id,
+            MarkUpdate::Clear { read } => &read.stack_id,
+        }
+    }
 }
 
 /// Where notices go (SNS).

@@ -7,8 +7,10 @@
 //! 1. The kill switch makes no AWS call at all.
 //! 2. Marks, then stacks: either failing stops the run (`RunError`), before any change.
 //! 3. Doubts that block an expired stack's deletion (exports not ruled out, termination
-//!    protection unknown in the listing) are settled by describing just those stacks, then the
-//!    plan is made again. Kept and skipped stacks cost no call beyond the listing.
+//!    protection unknown in the listing, resources not listed) are settled for just those stacks
+//!    a settled doubt would let act (one `ListStackResources` when only the resources are unknown,
+//!    a fresh description otherwise), then the plan is made again. Kept and skipped stacks cost no
+//!    call beyond the listing.
 //! 4. Deletions (enforce mode, within the cap): each stack is described by name again and the
 //!    deletion is aborted if anything that mattered changed since the listing. A failed
 //!    `DeleteStack` (throttling included, after the SDK's retries) is reported; the mark stays,
@@ -26,7 +28,7 @@
 use crate::config::{MAX_DELETIONS_PER_DAY_VAR, Mode, ReaperConfig};
 use crate::notices::{digest, owner_notice};
 use crate::plan::{Action, Circumstances, Decision, Mark, MarkChange, Plan, ReasonCode, StackInfo, plan};
-use crate::ports::{MarksStore, Notifier, Stacks};
+use crate::ports::{MarkUpdate, MarksStore, Notifier, Stacks};
 use crate::recipients::Recipients;
 use crate::report::{DeletionOutcome, MarkResult, Progress, RunReport};
 use futures::{StreamExt, stream};
@@ -35,7 +37,7 @@ use lifeguard_common::time::Timestamp;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-/// Calls of one kind (describes, notices, mark writes) in flight at once.
+/// Calls of one kind (describes, resource listings, notices) in flight at once.
 const IN_FLIGHT: usize = 4;
 
 /// What a run needs: the AWS ports and the settings. Marks and notices are optional in report
@@ -201,9 +203,10 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
     }
 
     /// Settles the doubts (exports not yet ruled out, termination protection the listing did not
-    /// show) that block an expired stack, where they matter: a stack that would be marked or
-    /// deleted if the doubt were resolved in its favour is described (and the fresh view of the
-    /// same stack taken); for any other, planning as if it were resolved changes nothing but the
+    /// show, resources not yet listed) that block an expired stack, where they matter: a stack
+    /// that would be marked or deleted if the doubt were resolved in its favour is described (and
+    /// the fresh view of the same stack taken), or only its resources listed when nothing else is
+    /// in doubt; for any other, planning as if it were resolved changes nothing but the
     /// reason (it is kept or warned for another reason, with no mark written), so no call is made.
     /// Returns whether any stack changed, so the plan must be made again.
     async fn settle_doubts(
@@ -247,13 +250,21 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
                     ReasonCode::Delete | ReasonCode::ModeReport | ReasonCode::DeletionCapReached
                 );
             if acts {
-                to_describe.push((i, stacks[i].name.clone()));
+                to_describe.push((i, stacks[i].clone()));
             } else {
                 stacks[i] = assumed;
             }
         }
         let described: Vec<(usize, Result<Option<StackInfo>, AwsError>)> = stream::iter(to_describe)
-            .map(|(i, name)| async move { (i, self.stacks.describe(&name).await) })
+            .map(|(i, listed)| async move {
+                // Only the resources unknown: the listing's view with them is as good as a fresh one.
+                if listed.exports.is_empty() && listed.termination_protection.is_some() {
+                    let resources = self.stacks.resources(&listed.id).await;
+                    (i, resources.map(|resources| Some(StackInfo { resources: Some(resources), ..listed })))
+                } else {
+                    (i, self.stacks.describe(&listed.name).await)
+                }
+            })
             .buffer_unordered(IN_FLIGHT)
             .collect()
             .await;
@@ -416,15 +427,13 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
                 run.stacks[i].problems.push("mark not written: the owner's notice did not go out".into());
             }
         }
-        let written: Vec<(usize, Result<(), AwsError>)> = stream::iter(writable)
-            .map(|(i, mark)| async move {
-                (i, store.write(mark, read.get(mark.stack_id.as_str()).copied()).await)
-            })
-            .buffer_unordered(IN_FLIGHT)
-            .collect()
-            .await;
+        let updates: Vec<MarkUpdate> = writable
+            .iter()
+            .map(|&(_, mark)| MarkUpdate::Write { mark, read: read.get(mark.stack_id.as_str()).copied() })
+            .collect();
+        let written = store.change(&updates).await;
         let mut failed = HashSet::new();
-        for (i, result) in written {
+        for ((i, _), result) in writable.into_iter().zip(written) {
             match result {
                 Ok(()) => run.stacks[i].set_mark_change(MarkResult::Written),
                 Err(error) => {
@@ -443,13 +452,15 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
     /// if it is still as this run read it.
     async fn clear_marks(&self, plan: &Plan, read: &HashMap<&str, &Mark>, run: &mut Progress) {
         let Some(store) = &self.marks else { return };
-        let cleared: Vec<(&str, Result<(), AwsError>)> = stream::iter(&plan.marks_to_clear)
-            .filter_map(|id| async move { read.get(id.as_str()).map(|&mark| (id.as_str(), mark)) })
-            .map(|(id, mark)| async move { (id, store.clear(mark).await) })
-            .buffer_unordered(IN_FLIGHT)
-            .collect()
-            .await;
-        for (id, result) in cleared {
+        let updates: Vec<MarkUpdate> = plan
+            .marks_to_clear
+            .iter()
+            .filter_map(|id| read.get(id.as_str()))
+            .map(|&read| MarkUpdate::Clear { read })
+            .collect();
+        let cleared = store.change(&updates).await;
+        for (update, result) in updates.iter().zip(cleared) {
+            let id = update.stack_id();
             let change = if result.is_ok() { MarkResult::Cleared } else { MarkResult::NotCleared };
             let problem = result.err().map(|e| format!("mark of {id} not cleared: {e}"));
             if let Some(&i) = run.index_of_id.get(id) {
@@ -709,12 +720,12 @@ mod tests {
         assert!(e.detail.as_deref().unwrap().contains("Db (AWS::RDS::DBInstance)"), "{e:#?}");
         assert!(fake.marks.lock().unwrap().is_empty(), "no first notice, no mark");
         assert_eq!(entry(&report, "pr-young").reason, ReasonCode::NotExpired);
-        assert_eq!(
-            fake.calls().iter().filter(|c| c.starts_with("describe")).count(),
-            1,
-            "{:?}",
-            fake.calls()
-        );
+        let looks: Vec<String> = fake
+            .calls()
+            .into_iter()
+            .filter(|c| c.starts_with("describe") || c.starts_with("resources"))
+            .collect();
+        assert_eq!(looks, ["resources arn:stack/pr-expired/1"], "only the resources were in doubt");
     }
 
     #[tokio::test]

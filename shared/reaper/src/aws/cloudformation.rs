@@ -23,21 +23,6 @@ impl CloudFormationClient {
         Self { client: aws_sdk_cloudformation::Client::new(sdk) }
     }
 
-    /// Every resource of the stack (all pages of `ListStackResources`).
-    async fn resources(&self, stack_id: &str) -> Result<Vec<StackResource>, AwsError> {
-        let mut pages = self.client.list_stack_resources().stack_name(stack_id).into_paginator().send();
-        let mut resources = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| aws_error("ListStackResources", e))?;
-            resources.extend(page.stack_resource_summaries().iter().map(|r| StackResource {
-                logical_id: r.logical_resource_id().unwrap_or_default().to_owned(),
-                resource_type: r.resource_type().unwrap_or_default().to_owned(),
-                status: r.resource_status().map_or("UNKNOWN", |s| s.as_str()).to_owned(),
-            }));
-        }
-        Ok(resources)
-    }
-
     /// Whether any stack imports the export: only CloudFormation's "is not imported by any
     /// stack" answer rules it out; any other error counts as in use.
     async fn imported(&self, export_name: &str) -> bool {
@@ -122,6 +107,20 @@ impl Stacks for CloudFormationClient {
         info.exports_in_use = self.any_imported(&info.exports).await;
         info.resources = Some(self.resources(&info.id).await?);
         Ok(Some(info))
+    }
+
+    async fn resources(&self, stack_id: &str) -> Result<Vec<StackResource>, AwsError> {
+        let mut pages = self.client.list_stack_resources().stack_name(stack_id).into_paginator().send();
+        let mut resources = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("ListStackResources", e))?;
+            resources.extend(page.stack_resource_summaries().iter().map(|r| StackResource {
+                logical_id: r.logical_resource_id().unwrap_or_default().to_owned(),
+                resource_type: r.resource_type().unwrap_or_default().to_owned(),
+                status: r.resource_status().map_or("UNKNOWN", |s| s.as_str()).to_owned(),
+            }));
+        }
+        Ok(resources)
     }
 
     async fn delete(&self, stack_id: &str) -> Result<(), AwsError> {

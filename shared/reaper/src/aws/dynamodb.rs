@@ -18,7 +18,8 @@
 //! read, its new mark is refused (`MarkChanged`, reported on every run) until a person removes
 //! the item: such a stack is never deleted.
 //!
-//! Writes and removals of marks are conditional on the mark the run read. Two more kinds of
+//! Writes and removals of marks are conditional on the mark the run read, and sent up to
+//! [`MAX_TRANSACTION_ITEMS`] at a time in `TransactWriteItems`, each item with its condition. Two more kinds of
 //! item share the table, under keys no stack id can take (stack ids are ARNs):
 //!
 //! | `stackId` | Attributes | Use |
@@ -28,8 +29,10 @@
 
 use crate::Mode;
 use crate::plan::Mark;
-use crate::ports::MarksStore;
-use aws_sdk_dynamodb::types::AttributeValue;
+use crate::ports::{MarkUpdate, MarksStore};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use futures::{StreamExt, stream};
 use lifeguard_common::AwsError;
 use lifeguard_common::aws_error;
 use lifeguard_common::time::Timestamp;
@@ -50,6 +53,11 @@ const LEASE_KEY: &str = "lifeguard:lease";
 const RUN_ID: &str = "runId";
 const EXPIRES_AT: &str = "expiresAt";
 const DELETIONS: &str = "deletions";
+/// Most changes in one `TransactWriteItems` (DynamoDB's limit; marks are far below its 4 MB).
+pub const MAX_TRANSACTION_ITEMS: usize = 100;
+/// Transactions in flight at once.
+const TRANSACTIONS_IN_FLIGHT: usize = 4;
+const TRANSACT: &str = "TransactWriteItems";
 /// DynamoDB's error code when a write's condition does not hold.
 const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
 
@@ -173,6 +181,96 @@ fn mark(item: &HashMap<String, AttributeValue>) -> Result<Mark, String> {
     })
 }
 
+impl DynamoDbMarks {
+    /// Applies up to [`MAX_TRANSACTION_ITEMS`] changes (items with their stack id) in one
+    /// `TransactWriteItems`. When
+    /// DynamoDB cancels it, the changes whose own condition failed (or that failed for their own
+    /// reason) get that error and the rest are tried again without them, so one changed mark
+    /// never holds back the others.
+    async fn transact(&self, changes: Vec<(TransactWriteItem, String)>) -> Vec<Result<(), AwsError>> {
+        let mut results: Vec<Option<Result<(), AwsError>>> = vec![None; changes.len()];
+        let mut pending: Vec<usize> = (0..changes.len()).collect();
+        while !pending.is_empty() {
+            let items = pending.iter().map(|&i| changes[i].0.clone()).collect();
+            let sent = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+            let reasons = match sent {
+                Ok(_) => {
+                    pending.drain(..).for_each(|i| results[i] = Some(Ok(())));
+                    break;
+                }
+                Err(error) => {
+                    if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+                        error.as_service_error()
+                    {
+                        cancelled.cancellation_reasons().to_vec()
+                    } else {
+                        let error = aws_error(TRANSACT, error);
+                        pending.drain(..).for_each(|i| results[i] = Some(Err(error.clone())));
+                        break;
+                    }
+                }
+            };
+            let mut again = Vec::new();
+            for (position, &i) in pending.iter().enumerate() {
+                let reason = reasons.get(position);
+                match reason.and_then(|r| r.code()) {
+                    Some("None") => again.push(i),
+                    Some("ConditionalCheckFailed") => {
+                        results[i] = Some(Err(mark_changed(TRANSACT, &changes[i].1)));
+                    }
+                    code => {
+                        let message =
+                            reason.and_then(|r| r.message()).unwrap_or("cancelled without a reason");
+                        let code = code.unwrap_or("TransactionCanceled").to_owned();
+                        results[i] =
+                            Some(Err(AwsError { operation: TRANSACT, code, message: message.to_owned() }));
+                    }
+                }
+            }
+            if again.len() == pending.len() {
+                // Cancelled with no change to blame: nothing to leave out, so no retry.
+                let error = AwsError {
+                    operation: TRANSACT,
+                    code: "TransactionCanceled".into(),
+                    message: "cancelled without naming a change".into(),
+                };
+                again.drain(..).for_each(|i| results[i] = Some(Err(error.clone())));
+            }
+            pending = again;
+        }
+        results.into_iter().map(|result| result.expect("every change was answered")).collect()
+    }
+
+    /// One change as an item of a transaction, with its condition.
+    fn transact_item(&self, change: MarkUpdate<'_>) -> TransactWriteItem {
+        let built = match change {
+            MarkUpdate::Write { mark, read } => {
+                let (condition, names, values) = still_as_read(read);
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(item(mark)))
+                    .condition_expression(condition)
+                    .set_expression_attribute_names(Some(names))
+                    .set_expression_attribute_values((!values.is_empty()).then_some(values))
+                    .build()
+                    .map(|put| TransactWriteItem::builder().put(put).build())
+            }
+            MarkUpdate::Clear { read } => {
+                let (condition, names, values) = still_as_read(Some(read));
+                Delete::builder()
+                    .table_name(&self.table)
+                    .key(STACK_ID, AttributeValue::S(read.stack_id.clone()))
+                    .condition_expression(format!("attribute_not_exists(#{STACK_ID}) OR ({condition})"))
+                    .set_expression_attribute_names(Some(names))
+                    .set_expression_attribute_values(Some(values))
+                    .build()
+                    .map(|delete| TransactWriteItem::builder().delete(delete).build())
+            }
+        };
+        built.expect("table name, item or key, and condition are always set")
+    }
+}
+
 impl MarksStore for DynamoDbMarks {
     async fn load(&self) -> Result<Vec<Mark>, AwsError> {
         let mut pages =
@@ -199,42 +297,20 @@ impl MarksStore for DynamoDbMarks {
         Ok(marks)
     }
 
-    async fn write(&self, mark: &Mark, read: Option<&Mark>) -> Result<(), AwsError> {
-        let (condition, names, values) = still_as_read(read);
-        let written = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item(mark)))
-            .condition_expression(condition)
-            .set_expression_attribute_names(Some(names))
-            .set_expression_attribute_values((!values.is_empty()).then_some(values))
-            .send()
+    async fn change(&self, changes: &[MarkUpdate<'_>]) -> Vec<Result<(), AwsError>> {
+        // Owned chunks: a closure over borrowed ones makes the future not `Send` (rustc #100013).
+        let items: Vec<(TransactWriteItem, String)> = changes
+            .iter()
+            .map(|&change| (self.transact_item(change), change.stack_id().to_owned()))
+            .collect();
+        let chunks: Vec<Vec<(TransactWriteItem, String)>> =
+            items.chunks(MAX_TRANSACTION_ITEMS).map(<[_]>::to_vec).collect();
+        stream::iter(chunks)
+            .map(|chunk| self.transact(chunk))
+            .buffered(TRANSACTIONS_IN_FLIGHT)
+            .flat_map(stream::iter)
+            .collect()
             .await
-            .map_err(|e| aws_error("PutItem", e));
-        match written {
-            Err(error) if condition_failed(&error) => Err(mark_changed("PutItem", &mark.stack_id)),
-            other => other.map(|_| ()),
-        }
-    }
-
-    async fn clear(&self, read: &Mark) -> Result<(), AwsError> {
-        let (condition, names, values) = still_as_read(Some(read));
-        let cleared = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key(STACK_ID, AttributeValue::S(read.stack_id.clone()))
-            .condition_expression(format!("attribute_not_exists(#{STACK_ID}) OR ({condition})"))
-            .set_expression_attribute_names(Some(names))
-            .set_expression_attribute_values(Some(values))
-            .send()
-            .await
-            .map_err(|e| aws_error("DeleteItem", e));
-        match cleared {
-            Err(error) if condition_failed(&error) => Err(mark_changed("DeleteItem", &read.stack_id)),
-            other => other.map(|_| ()),
-        }
     }
 
     async fn take_lease(
