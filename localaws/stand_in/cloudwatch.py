@@ -25,6 +25,8 @@ import gzip
 import hashlib
 import io
 import json
+import math
+import re
 import uuid
 from urllib.parse import urlencode
 
@@ -197,12 +199,37 @@ def get_metric_data(self, queries, start_time, end_time, scan_by="TimestampDesce
     return returned + expressions + insights
 
 
+_PERCENTILE = re.compile(r"p(\d{1,2}(?:\.\d{1,2})?)")
+
+
+def percentile(values, rank):
+    """The `rank` percentile (0 < rank < 100) of raw values by nearest rank: the smallest value
+    with at least rank % of the values at or below it. CloudWatch computes percentiles from the
+    individual values a metric was published with (not from statistic sets, which give none);
+    its estimator is not documented, and nearest rank is exact on the values kept here."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(rank / 100 * len(ordered)) - 1)]
+
+
+def _statistic(stat, in_bucket, bucket):
+    """The statistic of a period's data points; None when it has none (a percentile of a period
+    published only as statistic sets)."""
+    matched = _PERCENTILE.fullmatch(stat)
+    if matched:
+        values = [md.value for md in in_bucket if isinstance(md, cw_models.MetricDatum)]
+        return percentile(values, float(matched.group(1))) if values else None
+    stats = cw_models.Statistics([stat], bucket)
+    stats.metric_data = in_bucket
+    return stats.get_statistics_for_type(stat)
+
+
 def _metric_stat_result(backend, query, start_time, end_time, scan_by):
     stat, metric = query["MetricStat"], query["MetricStat"]["Metric"]
-    if stat["Stat"] not in STATISTICS:
+    matched = _PERCENTILE.fullmatch(stat["Stat"])
+    if stat["Stat"] not in STATISTICS and not (matched and 0 < float(matched.group(1)) < 100):
         raise cw_exceptions.InvalidParameterValue(
             f"The local AWS (moto) cannot compute the statistic {stat['Stat']}; "
-            f"it computes {', '.join(STATISTICS)}.")
+            f"it computes {', '.join(STATISTICS)} and percentiles p0.01 to p99.99.")
     wanted = {(d["Name"], d["Value"]) for d in metric.get("Dimensions", [])}
     data = [md for md in backend.get_all_metrics()
             if md.namespace == metric["Namespace"] and md.name == metric["MetricName"]
@@ -213,10 +240,9 @@ def _metric_stat_result(backend, query, start_time, end_time, scan_by):
     bucket = start_time
     while bucket < end_time:
         in_bucket = [md for md in data if bucket <= _naive_utc(md.timestamp) < bucket + period]
-        if in_bucket:
-            stats = cw_models.Statistics([stat["Stat"]], bucket)
-            stats.metric_data = in_bucket
-            points.append((bucket, stats.get_statistics_for_type(stat["Stat"])))
+        value = _statistic(stat["Stat"], in_bucket, bucket) if in_bucket else None
+        if value is not None:
+            points.append((bucket, value))
         bucket += period
     if scan_by != "TimestampAscending":
         points.reverse()

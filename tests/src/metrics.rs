@@ -32,9 +32,10 @@ impl LocalAws {
     /// through `alias` (namespace `AWS/Lambda`, [`lambda_dimensions`]): minute `i` at
     /// `start + 60 i` seconds since the epoch. Per minute: `Invocations`, `Errors` and `Throttles`
     /// as one value each (their `Sum` is the count), and, when there were invocations,
-    /// `Duration` as two latency buckets (`Values` with `Counts`) whose weighted mean is the
-    /// minute's `duration_ms`: CloudWatch's `Average` for the minute is that, its
-    /// `SampleCount` the invocations.
+    /// `Duration` as two or three latency buckets (`Values` with `Counts`; the third is the tail
+    /// of [`Minute::tail_ms`]) whose weighted mean is the minute's `duration_ms`: CloudWatch's
+    /// `Average` for the minute is that, its `SampleCount` the invocations, its percentiles those
+    /// of the buckets' values.
     pub async fn put_lambda_metrics(
         &self,
         function: &str,
@@ -59,19 +60,29 @@ impl LocalAws {
                 .metric_data(count("Errors", minute.errors))
                 .metric_data(count("Throttles", minute.throttles));
             if minute.invocations > 0 {
-                // A quarter of the invocations (whole counts: moto truncates fractional ones) at
-                // 1.45x the mean, the rest just fast enough that the weighted mean is the mean.
-                let (slow, fast) = (minute.invocations / 4, minute.invocations - minute.invocations / 4);
-                let slow_ms = minute.duration_ms * 1.45;
+                // The tail, if any: the slowest 2% (at least two) at `tail_ms`. Of the rest, a
+                // quarter (whole counts: moto truncates fractional ones) at 1.45x their mean, the
+                // others just fast enough that the minute's weighted mean is `duration_ms`.
+                let tail = minute
+                    .tail_ms
+                    .map_or(0, |_| minute.invocations.div_ceil(50).max(2).min(minute.invocations));
+                let rest = minute.invocations - tail;
                 let total_ms = minute.duration_ms * f64::from(minute.invocations);
-                let fast_ms = (total_ms - slow_ms * f64::from(slow)) / f64::from(fast);
-                let duration = datum("Duration", StandardUnit::Milliseconds)
+                let rest_mean_ms =
+                    (total_ms - minute.tail_ms.unwrap_or(0.0) * f64::from(tail)) / f64::from(rest.max(1));
+                let (slow, fast) = (rest / 4, rest - rest / 4);
+                let slow_ms = rest_mean_ms * 1.45;
+                let fast_ms =
+                    (rest_mean_ms * f64::from(rest) - slow_ms * f64::from(slow)) / f64::from(fast.max(1));
+                let mut duration = datum("Duration", StandardUnit::Milliseconds)
                     .values(fast_ms)
                     .values(slow_ms)
                     .counts(f64::from(fast))
-                    .counts(f64::from(slow))
-                    .build();
-                put = put.metric_data(duration);
+                    .counts(f64::from(slow));
+                if let Some(tail_ms) = minute.tail_ms {
+                    duration = duration.values(tail_ms).counts(f64::from(tail));
+                }
+                put = put.metric_data(duration.build());
             }
         }
         put.send().await.unwrap_or_else(|e| panic!("PutMetricData {function} version {version}: {e:?}"));

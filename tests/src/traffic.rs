@@ -12,6 +12,9 @@ pub struct Minute {
     pub duration_ms: f64,
     /// `Throttles` (Sum).
     pub throttles: u32,
+    /// The latency of the slowest 2% of the minute's invocations (at least two), when they form
+    /// a tail of their own: the minute's p99 without moving its mean.
+    pub tail_ms: Option<f64>,
 }
 
 /// How a version behaves under traffic: what its per-minute metrics are drawn around.
@@ -25,6 +28,8 @@ pub struct Traffic {
     pub duration_ms: f64,
     /// Relative spread of each minute's invocations and mean latency (0.1: within ±10%).
     pub jitter: f64,
+    /// Latency of a slow tail (see [`Minute::tail_ms`]), drawn within ±jitter; `None`: no tail.
+    pub tail_ms: Option<f64>,
 }
 
 impl Traffic {
@@ -41,7 +46,9 @@ impl Traffic {
                 let invocations = noise.around(f64::from(self.invocations), self.jitter).round() as u32;
                 let errors = noise.successes(invocations, self.error_rate);
                 let duration_ms = (noise.around(self.duration_ms, self.jitter) * 1000.0).round() / 1000.0;
-                Minute { invocations, errors, duration_ms, throttles: 0 }
+                let tail_ms =
+                    self.tail_ms.map(|tail| (noise.around(tail, self.jitter) * 1000.0).round() / 1000.0);
+                Minute { invocations, errors, duration_ms, throttles: 0, tail_ms }
             })
             .collect()
     }
@@ -116,7 +123,8 @@ mod tests {
 
     #[test]
     fn generated_traffic_is_repeatable_and_near_its_means() {
-        let traffic = Traffic { invocations: 200, error_rate: 0.02, duration_ms: 120.0, jitter: 0.2 };
+        let traffic =
+            Traffic { invocations: 200, error_rate: 0.02, duration_ms: 120.0, jitter: 0.2, tail_ms: None };
         let minutes = traffic.minutes(50, &mut Noise::new(7));
         assert_eq!(minutes, traffic.minutes(50, &mut Noise::new(7)));
         assert_ne!(minutes, traffic.minutes(50, &mut Noise::new(8)));

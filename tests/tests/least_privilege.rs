@@ -148,7 +148,8 @@ async fn every_post_traffic_hook_statement_is_needed() {
             spec.resource = LOGICAL_ID.into();
             spec.group_alarms = vec![group_alarm];
             let deployment = aws.seed_deployment(&spec).await;
-            let traffic = Traffic { invocations: 300, error_rate: 0.01, duration_ms: 80.0, jitter: 0.1 };
+            let traffic =
+                Traffic { invocations: 300, error_rate: 0.01, duration_ms: 80.0, jitter: 0.1, tail_ms: None };
             let mut noise = Noise::new(7);
             for version in ["1", "2"] {
                 let minutes = traffic.minutes(5, &mut noise);

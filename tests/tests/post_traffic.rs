@@ -27,7 +27,8 @@ const MINUTES: usize = 10;
 const HOOK_RUNS_AFTER: Duration = Duration::from_mins(10);
 
 /// The old version's traffic before and while the canary gets its share.
-const BASELINE: Traffic = Traffic { invocations: 300, error_rate: 0.01, duration_ms: 120.0, jitter: 0.05 };
+const BASELINE: Traffic =
+    Traffic { invocations: 300, error_rate: 0.01, duration_ms: 120.0, jitter: 0.05, tail_ms: None };
 /// A healthy canary: a smaller share of the same traffic, behaving the same.
 const CANARY: Traffic = Traffic { invocations: 120, ..BASELINE };
 
@@ -261,13 +262,13 @@ async fn healthy_canary_passes_with_both_versions_measured() {
     let case = Case::new(Setup { label: "post-healthy", ..Setup::default() }).await;
     let report = case.handle().await;
 
-    assert_report(&report, "Succeeded", "3 rules passed");
+    assert_report(&report, "Succeeded", "4 rules passed");
     assert_eq!((report["currentVersion"].as_str(), report["targetVersion"].as_str()), (Some("1"), Some("2")));
     case.assert_alarms(&report, "OK");
     case.assert_analysed(&report);
     let names: Vec<_> =
         report["analysis"]["rules"].as_array().unwrap().iter().map(|r| r["rule"].clone()).collect();
-    assert_eq!(names, ["error-rate", "latency", "throttles"], "the default rules");
+    assert_eq!(names, ["error-rate", "latency", "latency-p99", "throttles"], "the default rules");
     let errors = assert_rule(&report, "error-rate", "pass", "pass");
     assert_error_rate_values(&errors, &case.baseline, &case.canary);
     let latency = assert_rule(&report, "latency", "pass", "pass");
@@ -325,9 +326,67 @@ async fn canary_latency_sixty_percent_higher_fails() {
     case.assert_reported_once("Failed");
 }
 
+// The gap a mean hides: the canary's mean latency is 5% higher (within the latency rule's
+// minimum effect), while its slowest 2% take three times the baseline's p99. The default
+// tail-latency rule reads CloudWatch's per-minute p99 of Duration and fails it.
+#[tokio::test]
+async fn canary_p99_tripled_with_its_mean_within_ten_percent_fails() {
+    let baseline_p99 = BASELINE.duration_ms * 1.45;
+    let canary =
+        Traffic { duration_ms: BASELINE.duration_ms * 1.05, tail_ms: Some(3.0 * baseline_p99), ..CANARY };
+    let case = Case::new(Setup { label: "post-p99", canary: Some(canary), ..Setup::default() }).await;
+    let report = case.handle().await;
+
+    assert_report(&report, "Failed", "rule latency-p99: canary median");
+    let mean = assert_rule(&report, "latency", "pass", "pass");
+    assert!((1.0..1.1).contains(&mean["effectSize"].as_f64().unwrap()), "{mean:#}");
+    let tail = assert_rule(&report, "latency-p99", "fail", "fail");
+    let (baseline, canary) = (tail["baselineValue"].as_f64().unwrap(), tail["canaryValue"].as_f64().unwrap());
+    assert!(
+        (baseline / baseline_p99 - 1.0).abs() < 0.06,
+        "baseline p99 {baseline} ~ {baseline_p99}: {tail:#}"
+    );
+    assert!((canary / (3.0 * baseline_p99) - 1.0).abs() < 0.06, "canary p99 {canary}: {tail:#}");
+    assert_eq!((tail["baselineSamples"].as_u64(), tail["canarySamples"].as_u64()), (Some(10), Some(10)));
+    assert_rule(&report, "error-rate", "pass", "pass");
+    case.assert_reported_once("Failed");
+}
+
+// The same canary with the tail rule in observe mode (how a team tries a rule before it may
+// veto): the rule still reads p99 and says it failed, but the deployment succeeds.
+#[tokio::test]
+async fn an_observed_tail_rule_reports_its_failure_without_rolling_back() {
+    let rules = "      - {name: latency, kind: seriesComparison, metric: {name: Duration}}\n      \
+                 - {name: latency-p99, kind: seriesComparison, mode: observe, minRatio: 1.5,\n         \
+                 metric: {name: Duration, statistic: p99}}\n";
+    let canary = Traffic {
+        duration_ms: BASELINE.duration_ms * 1.05,
+        tail_ms: Some(3.0 * 1.45 * BASELINE.duration_ms),
+        ..CANARY
+    };
+    let case =
+        Case::new(Setup { label: "post-observe", canary: Some(canary), rules, ..Setup::default() }).await;
+    let report = case.handle().await;
+
+    assert_report(&report, "Succeeded", "1 rules passed; observe mode, not counted: latency-p99 failed");
+    let tail = assert_rule(&report, "latency-p99", "fail", "pass");
+    assert_eq!(tail["mode"], "observe", "{tail:#}");
+    assert!(
+        tail["reason"].as_str().unwrap().ends_with("(observe mode: never fails the deployment)"),
+        "{tail:#}"
+    );
+    case.assert_reported_once("Succeeded");
+}
+
 #[tokio::test]
 async fn noisy_but_equal_versions_pass() {
-    let noisy = |invocations| Traffic { invocations, error_rate: 0.02, duration_ms: 250.0, jitter: 0.35 };
+    let noisy = |invocations| Traffic {
+        invocations,
+        error_rate: 0.02,
+        duration_ms: 250.0,
+        jitter: 0.35,
+        tail_ms: None,
+    };
     let case = Case::new(Setup {
         label: "post-noisy",
         baseline: Some(noisy(200)),
@@ -338,7 +397,7 @@ async fn noisy_but_equal_versions_pass() {
     .await;
     let report = case.handle().await;
 
-    assert_report(&report, "Succeeded", "3 rules passed");
+    assert_report(&report, "Succeeded", "4 rules passed");
     case.assert_analysed(&report);
     let errors = assert_rule(&report, "error-rate", "pass", "pass");
     assert_error_rate_values(&errors, &case.baseline, &case.canary);
@@ -359,7 +418,7 @@ async fn no_canary_invocations_follow_the_no_data_policy() {
     // Default rules: no data is inconclusive (throttles: pass), counted as pass.
     let case = Case::new(Setup { label: "post-nodata", canary: None, ..Setup::default() }).await;
     let report = case.handle().await;
-    assert_report(&report, "Succeeded", "3 rules passed");
+    assert_report(&report, "Succeeded", "4 rules passed");
     case.assert_analysed(&report);
     let errors = assert_rule(&report, "error-rate", "inconclusive", "pass");
     assert_eq!(
@@ -426,7 +485,7 @@ async fn cloudwatch_throttling_then_recovering_passes() {
     case.aws.inject_fault(GET_METRIC_DATA_TARGET, &case.function, 2, 400, "Throttling");
     let report = case.handle().await;
 
-    assert_report(&report, "Succeeded", "3 rules passed");
+    assert_report(&report, "Succeeded", "4 rules passed");
     case.assert_analysed(&report); // one call: the SDK retried it
     let errors = assert_rule(&report, "error-rate", "pass", "pass");
     assert_error_rate_values(&errors, &case.baseline, &case.canary);

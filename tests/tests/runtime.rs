@@ -178,7 +178,8 @@ async fn real_post_traffic_binary_passes_a_healthy_deployment() {
 
     // The binary's window ends at its own clock: the metrics are put at the deployment's
     // creation, which is before that.
-    let traffic = Traffic { invocations: 400, error_rate: 0.01, duration_ms: 80.0, jitter: 0.1 };
+    let traffic =
+        Traffic { invocations: 400, error_rate: 0.01, duration_ms: 80.0, jitter: 0.1, tail_ms: None };
     let mut noise = Noise::new(11);
     let (baseline, canary) = (traffic.minutes(1, &mut noise), traffic.minutes(1, &mut noise));
     aws.put_lambda_metrics(&function, "live", "1", deployment.create_time, &baseline).await;
@@ -203,7 +204,7 @@ async fn real_post_traffic_binary_passes_a_healthy_deployment() {
     let names: Vec<_> = rules.iter().map(|r| r["rule"].as_str().unwrap()).collect();
     assert_eq!(
         names,
-        ["error-rate", "latency", "throttles"],
+        ["error-rate", "latency", "latency-p99", "throttles"],
         "the rules of examples/loyalty/checks/checks.yaml"
     );
     assert!(rules.iter().all(|r| r["outcome"] == "pass"), "{analysis:#}");

@@ -241,13 +241,26 @@ mod tests {
         let ids: Vec<_> = queries.iter().map(|q| q.id.as_str()).collect();
         assert_eq!(
             ids,
-            ["errors_b", "invocations_b", "r1_b", "r2_b", "errors_c", "invocations_c", "r1_c", "r2_c"]
+            [
+                "errors_b",
+                "invocations_b",
+                "r1_b",
+                "r2_b",
+                "r3_b",
+                "errors_c",
+                "invocations_c",
+                "r1_c",
+                "r2_c",
+                "r3_c"
+            ]
         );
-        let latency_canary = &queries[6];
+        let latency_canary = &queries[7];
         assert_eq!(
             (latency_canary.name.as_str(), latency_canary.statistic),
             ("Duration", Statistic::Average)
         );
+        let tail_canary = &queries[8];
+        assert_eq!((tail_canary.name.as_str(), tail_canary.statistic.name()), ("Duration", "p99".to_owned()));
         assert_eq!(
             latency_canary.dimensions,
             [

@@ -2,7 +2,7 @@
 //! and probes on the alias, all within one deadline; any failure rolls the deployment back.
 
 use crate::analysis::judge::RuleResult;
-use crate::analysis::rules::Outcome;
+use crate::analysis::rules::{Outcome, RuleDecision, RuleMode};
 use crate::deadline::Deadlines;
 use crate::deployment::LifecycleEvent;
 use crate::hook::{
@@ -209,7 +209,23 @@ impl<C: CodeDeploy + DeploymentAlarms, F: Functions, M: Metrics> PostTrafficHook
         }
         let (verdict, reason) = if failures.is_empty() {
             let compared = match &analysis {
-                Some(a) => format!("{} rules passed", a.rules.len()),
+                Some(a) => {
+                    let observed_failures: Vec<&str> = a
+                        .rules
+                        .iter()
+                        .filter(|r| r.mode == RuleMode::Observe && r.decision == RuleDecision::Fail)
+                        .map(|r| r.rule.as_str())
+                        .collect();
+                    let passed = format!("{} rules passed", a.rules.len() - observed_failures.len());
+                    if observed_failures.is_empty() {
+                        passed
+                    } else {
+                        format!(
+                            "{passed}; observe mode, not counted: {} failed",
+                            observed_failures.join(", ")
+                        )
+                    }
+                }
                 None => "no baseline version to compare with".to_owned(),
             };
             (Verdict::Succeeded, format!("{} alarms OK; {compared}; {}", alarms.len(), probes.reason))

@@ -296,10 +296,10 @@ fn floor(report: &RunReport, exporters: &BTreeSet<&str>) -> Floor {
     let entries = &report.stacks;
     let counts = &report.counts;
     // The listing shows no stack's resources (nor whether its exports are imported): a first plan
-    // that stopped there makes the run describe the stack (DescribeStacks, ListStackResources and
-    // ListImports per export), then plan again — only when, that doubt settled, the stack would be
-    // marked or deleted. Kept ones (grace running) and ones blocked further on (no owner) cost
-    // nothing.
+    // that stopped there makes the run list the stack's resources (ListStackResources; an
+    // exporter is described instead: DescribeStacks, ListStackResources and ListImports per
+    // export), then plan again — only when, that doubt settled, the stack would be marked or
+    // deleted. Kept ones (grace running) and ones blocked further on (no owner) cost nothing.
     let settled = |reason: ReasonCode| {
         use ReasonCode as R;
         matches!(
@@ -321,15 +321,18 @@ fn floor(report: &RunReport, exporters: &BTreeSet<&str>) -> Floor {
     let deletions = deletions.count();
     let mut floor = Floor::default();
     let listing_pages = counts.stacks.div_ceil(PAGE).max(1);
-    floor.add("cloudformation.DescribeStacks", listing_pages, deletions, doubts);
+    floor.add("cloudformation.DescribeStacks", listing_pages, deletions, export_doubts);
     floor.add("cloudformation.ListStackResources", 0, deletions, doubts);
     floor.add("cloudformation.ListImports", 0, exporter_deletions, export_doubts);
     floor.add("cloudformation.DeleteStack", 0, counts.deletions_requested, 0);
     // Per run: the marks page, the day's deletion count, the lease taken and given back.
     floor.add("dynamodb.Scan", 1, 0, 0);
     floor.add("dynamodb.GetItem", 1, 0, 0);
-    floor.add("dynamodb.PutItem", 1, counts.marks_written, 0);
-    floor.add("dynamodb.DeleteItem", 1, counts.marks_cleared, 0);
+    floor.add("dynamodb.PutItem", 1, 0, 0);
+    floor.add("dynamodb.DeleteItem", 1, 0, 0);
+    // Marks written and cleared in transactions of up to 100 (at least one per kind of change).
+    let transactions = counts.marks_written.div_ceil(100) + counts.marks_cleared.div_ceil(100);
+    floor.add("dynamodb.TransactWriteItems", 0, transactions, 0);
     floor.add("dynamodb.UpdateItem", 0, counts.deletions_requested, 0);
     // Per enforce-mode run: who the topic reaches (its one subscription, the test queue).
     floor.add("sns.ListSubscriptionsByTopic", 1, 0, 0);
@@ -356,7 +359,7 @@ struct Row {
 }
 
 /// The short names of the operations in the table, in its order.
-const COLUMNS: [(&str, &str); 10] = [
+const COLUMNS: [(&str, &str); 11] = [
     ("cloudformation.DescribeStacks", "Describe"),
     ("cloudformation.ListStackResources", "Resources"),
     ("cloudformation.ListImports", "Imports"),
@@ -366,6 +369,7 @@ const COLUMNS: [(&str, &str); 10] = [
     ("dynamodb.PutItem", "Put"),
     ("dynamodb.UpdateItem", "Update"),
     ("dynamodb.DeleteItem", "DelItem"),
+    ("dynamodb.TransactWriteItems", "Transact"),
     ("sns.Publish", "Publish"),
 ];
 
@@ -415,11 +419,12 @@ fn print_tables(rows: &[Row], stacks: usize) {
         "calls: requests the local AWS served during the run, by operation (a cell \"a/b\" is calls/expected). \
          pages: DescribeStacks pages = ceil({stacks}/{PAGE}) = {} plus, per run, one Scan page of marks, the \
          day's deletion count (GetItem), the lease (PutItem, DeleteItem) and the topic's subscriptions \
-         (ListSubscriptionsByTopic, GetSubscriptionAttributes per confirmed one). actions: PutItem per mark written, \
-         DeleteItem per mark cleared, Publish per owner notified + 1 digest, DescribeStacks + ListStackResources \
+         (ListSubscriptionsByTopic, GetSubscriptionAttributes per confirmed one). actions: TransactWriteItems per 100 marks \
+         written or cleared, Publish per owner notified + 1 digest, DescribeStacks + ListStackResources \
          (+ ListImports per export) + UpdateItem (the day's count) + DeleteStack per deletion. doubts: \
-         DescribeStacks + ListStackResources (+ ListImports per export) of each expired stack that would be \
-         marked or deleted were its resources and exports known (the listing shows neither). excess: calls beyond \
+         ListStackResources (an exporter: DescribeStacks + ListStackResources + ListImports per export) of each \
+         expired stack that would be marked or deleted were its resources and exports known (the listing shows \
+         neither). excess: calls beyond \
          pages + actions + doubts.",
         stacks.div_ceil(PAGE)
     );

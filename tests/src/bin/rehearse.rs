@@ -84,7 +84,8 @@ impl Rehearsal {
 }
 
 /// Traffic of a version over the minute the post-traffic hooks look at.
-const HEALTHY: Traffic = Traffic { invocations: 4000, error_rate: 0.01, duration_ms: 85.0, jitter: 0.1 };
+const HEALTHY: Traffic =
+    Traffic { invocations: 4000, error_rate: 0.01, duration_ms: 85.0, jitter: 0.1, tail_ms: None };
 const ERRATIC: Traffic = Traffic { error_rate: 0.05, ..HEALTHY };
 
 const PRE: LifecycleEvent = LifecycleEvent::BeforeAllowTraffic;

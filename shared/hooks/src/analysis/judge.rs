@@ -14,7 +14,8 @@
 //!   effect is the ratio of the medians.
 //! - [`RuleKind::Threshold`] compares one aggregate of the canary's series with a fixed limit.
 
-use crate::analysis::rules::{Aggregate, Direction, Outcome, Rule, RuleDecision, RuleKind};
+use crate::analysis::power::{POWER, detectable_rate, detectable_shift, robust_spread};
+use crate::analysis::rules::{Aggregate, Direction, Outcome, Rule, RuleDecision, RuleKind, RuleMode};
 use crate::analysis::statistics::{
     EventCounts, Test, TestOutcome, compare_rates, mann_whitney_sorted, median,
 };
@@ -42,7 +43,12 @@ impl Observations {
 
     /// The periods' values that are present and finite, with -0 made 0.
     fn present(&self) -> impl Iterator<Item = f64> + '_ {
-        self.series.iter().flatten().filter(|value| value.is_finite()).map(|value| value + 0.0)
+        self.present_after(0)
+    }
+
+    /// [`Self::present`] after the first `skipped` periods.
+    fn present_after(&self, skipped: usize) -> impl Iterator<Item = f64> + '_ {
+        self.series.iter().skip(skipped).flatten().filter(|value| value.is_finite()).map(|value| value + 0.0)
     }
 }
 
@@ -74,6 +80,17 @@ pub struct RuleResult {
     pub p_value: Option<f64>,
     /// Canary over baseline (rates or medians); `None` when only the baseline is zero.
     pub effect_size: Option<f64>,
+    /// Comparisons: the canary value (rate or median) nearest the baseline's that these samples
+    /// would have shown worse with 80 % power at the rule's alpha; `None` when none could be
+    /// (or the comparison did not get that far).
+    pub detectable_value: Option<f64>,
+    /// That value as times worse than the baseline (as the minimum ratio counts it); `None` when
+    /// the baseline is zero or nothing was detectable.
+    pub detectable_effect: Option<f64>,
+    /// Comparisons: the samples could not have detected the rule's own minimum effect.
+    pub underpowered: bool,
+    /// `observe`: reported, never failing the deployment.
+    pub mode: RuleMode,
     /// One line for humans: values, sample sizes, test, effect and verdict.
     pub reason: String,
 }
@@ -93,6 +110,10 @@ pub fn evaluate(rule: &Rule, baseline: &Observations, canary: &Observations) -> 
         statistic: None,
         p_value: None,
         effect_size: None,
+        detectable_value: None,
+        detectable_effect: None,
+        underpowered: false,
+        mode: rule.mode,
         reason: String::new(),
     };
     let (decision, reason) = match rule.kind {
@@ -100,14 +121,20 @@ pub fn evaluate(rule: &Rule, baseline: &Observations, canary: &Observations) -> 
         RuleKind::SeriesComparison => judge_series(rule, baseline, canary, &mut result),
         RuleKind::Threshold => judge_threshold(rule, baseline, canary, &mut result),
     };
-    result.decision = decision;
-    result.outcome = match decision {
-        RuleDecision::Pass => Outcome::Pass,
-        RuleDecision::Fail => Outcome::Fail,
-        RuleDecision::Inconclusive => rule.on_inconclusive,
+    let (decision, reason) = if decision == RuleDecision::Pass && result.underpowered && rule.require_power {
+        (RuleDecision::Inconclusive, format!("{reason}: underpowered (requirePower): inconclusive"))
+    } else {
+        (decision, reason)
     };
-    result.reason = match decision {
-        RuleDecision::Inconclusive => format!("{reason}, counted as {}", result.outcome),
+    result.decision = decision;
+    result.outcome = match (rule.mode, decision) {
+        (RuleMode::Observe, _) | (_, RuleDecision::Pass) => Outcome::Pass,
+        (RuleMode::Enforce, RuleDecision::Fail) => Outcome::Fail,
+        (RuleMode::Enforce, RuleDecision::Inconclusive) => rule.on_inconclusive,
+    };
+    result.reason = match (rule.mode, decision) {
+        (RuleMode::Observe, _) => format!("{reason} (observe mode: never fails the deployment)"),
+        (_, RuleDecision::Inconclusive) => format!("{reason}, counted as {}", result.outcome),
         _ => reason,
     };
     result
@@ -148,6 +175,11 @@ fn judge_error_rate(
     let outcome = compare_rates(baseline, canary);
     let p = p_worse(&outcome, rule.direction);
     record_test(result, &outcome, p, baseline_rate, canary_rate);
+    let higher_is_worse = rule.direction == Direction::HigherIsWorse;
+    let detectable =
+        detectable_rate(baseline_rate, baseline.trials, canary.trials, rule.alpha, higher_is_worse);
+    let ratio = |canary| rate_worse_ratio(baseline_rate, canary, rule.direction);
+    record_power(result, rule, detectable, minimum_failing_rate(rule, baseline_rate));
     let summary = format!(
         "canary error rate {} vs baseline {} (n={}/{}), {} p={}, {}",
         percent(canary_rate),
@@ -163,7 +195,10 @@ fn judge_error_rate(
         rule.minimum_ratio(),
         significant(rule.minimum_absolute_change() * 100.0)
     );
-    judge_comparison(rule, p, baseline_rate, canary_rate, &summary, &minimum_effect)
+    let power = power_text(result, "error rate", percent);
+    let comparison =
+        Comparison { p, baseline: baseline_rate, canary: canary_rate, worse_ratio: ratio(canary_rate) };
+    judge_comparison(rule, &comparison, &summary, &minimum_effect, &power)
 }
 
 fn judge_series(
@@ -172,11 +207,13 @@ fn judge_series(
     canary: &Observations,
     result: &mut RuleResult,
 ) -> (RuleDecision, String) {
-    let mut canary_values: Vec<f64> = canary.present().collect();
+    let warm_up = rule.warm_up_periods.map_or(0, |periods| periods as usize);
+    let mut canary_values: Vec<f64> = canary.present_after(warm_up).collect();
     if canary_values.is_empty() {
-        return no_data(rule, "no canary data");
+        let what = if warm_up > 0 { "no canary data after the warm-up" } else { "no canary data" };
+        return no_data(rule, what);
     }
-    let mut baseline_values: Vec<f64> = baseline.present().collect();
+    let mut baseline_values: Vec<f64> = baseline.present_after(warm_up).collect();
     canary_values.sort_unstable_by(f64::total_cmp);
     baseline_values.sort_unstable_by(f64::total_cmp);
     result.canary_samples = canary_values.len() as u64;
@@ -201,6 +238,18 @@ fn judge_series(
         (p_worse(&outcome, rule.direction), "")
     };
     record_test(result, &outcome, p, baseline_median, canary_median);
+    let shift = detectable_shift(
+        robust_spread(&baseline_values),
+        baseline_values.len(),
+        canary_values.len(),
+        rule.alpha,
+    );
+    let detectable = shift.map(|shift| match rule.direction {
+        Direction::HigherIsWorse => baseline_median + shift,
+        Direction::LowerIsWorse => baseline_median - shift,
+    });
+    let failing = minimum_failing_value(rule, baseline_median);
+    record_power(result, rule, detectable, failing);
     let summary = format!(
         "canary median {} vs baseline {} (n={}/{} periods), {}{sides} p={}, {}",
         significant(canary_median),
@@ -215,7 +264,10 @@ fn judge_series(
     if rule.minimum_absolute_change() > 0.0 {
         minimum_effect = format!("{minimum_effect} and {}", significant(rule.minimum_absolute_change()));
     }
-    judge_comparison(rule, p, baseline_median, canary_median, &summary, &minimum_effect)
+    let power = power_text(result, "median", significant);
+    let worse_ratio = worse_ratio(baseline_median, canary_median, rule.direction);
+    let comparison = Comparison { p, baseline: baseline_median, canary: canary_median, worse_ratio };
+    judge_comparison(rule, &comparison, &summary, &minimum_effect, &power)
 }
 
 fn judge_threshold(
@@ -267,28 +319,100 @@ fn record_test(result: &mut RuleResult, outcome: &TestOutcome, p: f64, baseline:
     result.effect_size = ratio(baseline, canary);
 }
 
-/// Fails only when the canary is worse, significantly, and by at least the minimum effect.
-fn judge_comparison(
-    rule: &Rule,
+/// What a comparison found: its p-value, both versions' values, and how many times worse the
+/// canary is (as the minimum ratio counts it).
+struct Comparison {
     p: f64,
     baseline: f64,
     canary: f64,
+    worse_ratio: f64,
+}
+
+/// Fails only when the canary is worse, significantly, and by at least the minimum effect; a
+/// pass says what the samples could have detected (`power`).
+fn judge_comparison(
+    rule: &Rule,
+    found: &Comparison,
     summary: &str,
     minimum_effect: &str,
+    power: &str,
 ) -> (RuleDecision, String) {
-    let change = worse_change(baseline, canary, rule.direction);
+    let change = worse_change(found.baseline, found.canary, rule.direction);
     let (decision, verdict) = if change <= 0.0 {
-        (RuleDecision::Pass, "pass (canary not worse)".to_owned())
-    } else if p.is_nan() || p >= rule.alpha {
-        (RuleDecision::Pass, format!("pass (not significant at alpha {})", rule.alpha))
-    } else if worse_ratio(baseline, canary, rule.direction) < rule.minimum_ratio()
-        || change < rule.minimum_absolute_change()
-    {
-        (RuleDecision::Pass, format!("pass (under the minimum effect of {minimum_effect})"))
+        (RuleDecision::Pass, format!("pass (canary not worse), {power}"))
+    } else if found.p.is_nan() || found.p >= rule.alpha {
+        (RuleDecision::Pass, format!("pass (not significant at alpha {}), {power}", rule.alpha))
+    } else if found.worse_ratio < rule.minimum_ratio() || change < rule.minimum_absolute_change() {
+        (RuleDecision::Pass, format!("pass (under the minimum effect of {minimum_effect}), {power}"))
     } else {
         (RuleDecision::Fail, "fail".to_owned())
     };
     (decision, format!("{summary}: {verdict}"))
+}
+
+/// Records what the samples could have detected (`detectable`, a canary value) and whether that
+/// reaches the rule's minimum effect (`failing`, the least-bad canary value the rule fails on).
+fn record_power(result: &mut RuleResult, rule: &Rule, detectable: Option<f64>, failing: f64) {
+    let (Some(baseline), Some(value)) = (result.baseline_value, detectable) else {
+        result.underpowered = true;
+        return;
+    };
+    result.detectable_value = Some(value);
+    let ratio = worse_ratio(baseline, value, rule.direction);
+    result.detectable_effect = ratio.is_finite().then_some(ratio);
+    result.underpowered = match rule.direction {
+        Direction::HigherIsWorse => value > failing,
+        Direction::LowerIsWorse => value < failing,
+    };
+}
+
+/// "could have detected ≥ 3.20x error rate with n=140/1260", or that nothing was detectable.
+fn power_text(result: &RuleResult, what: &str, show: fn(f64) -> String) -> String {
+    let samples = format!("n={}/{}", result.canary_samples, result.baseline_samples);
+    let power = (POWER * 100.0).round();
+    match (result.detectable_effect, result.detectable_value) {
+        (Some(ratio), _) => {
+            format!("could have detected ≥ {ratio:.2}x {what} with {samples} ({power}% power)")
+        }
+        (None, Some(value)) => {
+            format!("could have detected {what} {} with {samples} ({power}% power)", show(value))
+        }
+        (None, None) => format!("could not have detected any effect with {samples}"),
+    }
+}
+
+/// The least-bad canary value a comparison rule fails on, for baseline value `baseline`.
+fn minimum_failing_value(rule: &Rule, baseline: f64) -> f64 {
+    let (ratio, change) = (rule.minimum_ratio(), rule.minimum_absolute_change());
+    match rule.direction {
+        Direction::HigherIsWorse => (baseline * ratio).max(baseline + change),
+        Direction::LowerIsWorse => (baseline / ratio).min(baseline - change),
+    }
+}
+
+/// [`minimum_failing_value`] for a rate, where the complement's ratio also counts (see
+/// [`rate_worse_ratio`]), so that the minimum is always reachable.
+fn minimum_failing_rate(rule: &Rule, baseline: f64) -> f64 {
+    let (ratio, change) = (rule.minimum_ratio(), rule.minimum_absolute_change());
+    match rule.direction {
+        Direction::HigherIsWorse => {
+            (baseline * ratio).min(1.0 - (1.0 - baseline) / ratio).max(baseline + change)
+        }
+        Direction::LowerIsWorse => {
+            (baseline / ratio).max(1.0 - (1.0 - baseline) * ratio).min(baseline - change)
+        }
+    }
+}
+
+/// How many times worse a canary rate is: the larger of the ratio of the rates and the ratio of
+/// their complements (an error rate of 100 % against 71 % is 1.4 times the errors but no
+/// successes at all), so a minimum ratio stays reachable whatever the baseline.
+fn rate_worse_ratio(baseline: f64, canary: f64, direction: Direction) -> f64 {
+    let complement = match direction {
+        Direction::HigherIsWorse => Direction::LowerIsWorse,
+        Direction::LowerIsWorse => Direction::HigherIsWorse,
+    };
+    worse_ratio(baseline, canary, direction).max(worse_ratio(1.0 - baseline, 1.0 - canary, complement))
 }
 
 /// P-value for the alternative "the canary is worse" in `direction`.
@@ -459,12 +583,155 @@ mod tests {
         assert!(result.p_value.unwrap() < 1e-100);
         assert_eq!(result.decision, RuleDecision::Pass);
         assert!(
-            result.reason.ends_with("pass (under the minimum effect of 1.50x and 0.5 pp)"),
+            result.reason.contains(
+                "pass (under the minimum effect of 1.50x and 0.5 pp), could have detected ≥ 1.01x error rate \
+                 with n=10000000/100000000 (80% power)"
+            ),
             "{}",
             result.reason
         );
+        assert!(!result.underpowered);
         let lower_rate = evaluate(&rule, &baseline, &Observations::from_counts(50_000, 10_000_000));
-        assert!(lower_rate.reason.ends_with("0.50x: pass (canary not worse)"), "{}", lower_rate.reason);
+        assert!(lower_rate.reason.contains("0.50x: pass (canary not worse)"), "{}", lower_rate.reason);
+    }
+
+    // The failure the issue reports: a canary failing every invocation against a baseline failing
+    // 71% is only 1.40x the errors, but has no successes at all.
+    #[test]
+    fn a_canary_that_never_succeeds_fails_whatever_the_baseline() {
+        let rule = Rule::new("errors", RuleKind::ErrorRate);
+        let result =
+            evaluate(&rule, &Observations::from_counts(710, 1000), &Observations::from_counts(100, 100));
+        assert_eq!(
+            (result.decision, result.outcome),
+            (RuleDecision::Fail, Outcome::Fail),
+            "{}",
+            result.reason
+        );
+        assert!(result.reason.contains("canary error rate 100% vs baseline 71%"), "{}", result.reason);
+        // Worse by 1.40x in errors and by 1.16x in successes (0.29 → 0.25): under 1.5x both ways.
+        let result =
+            evaluate(&rule, &Observations::from_counts(710, 1000), &Observations::from_counts(750, 1000));
+        assert_eq!(result.decision, RuleDecision::Pass, "{}", result.reason);
+        assert_close(minimum_failing_rate(&rule, 0.71), 1.0 - 0.29 / 1.5, 1e-12);
+        assert_close(minimum_failing_rate(&rule, 0.01), 0.015, 1e-12);
+    }
+
+    #[test]
+    fn a_zero_baseline_gives_no_nan_or_infinite_figures() {
+        let rule = Rule::new("errors", RuleKind::ErrorRate);
+        for canary_errors in [0, 3, 40] {
+            let result = evaluate(
+                &rule,
+                &Observations::from_counts(0, 5000),
+                &Observations::from_counts(canary_errors, 500),
+            );
+            let report = serde_json::to_value(&result).unwrap();
+            for field in ["baselineValue", "canaryValue", "pValue", "statistic", "detectableValue"] {
+                assert!(report[field].as_f64().is_some_and(f64::is_finite), "{field}: {report:#}");
+            }
+            assert!(report["effectSize"].is_null() || report["effectSize"] == 1.0, "{report:#}");
+            assert!(report["detectableEffect"].is_null(), "{report:#}");
+            if result.decision == RuleDecision::Pass {
+                assert!(result.reason.contains("could have detected error rate 0."), "{}", result.reason);
+            }
+        }
+        let series = Rule::new("throttles", RuleKind::SeriesComparison);
+        let result =
+            evaluate(&series, &Observations::from_values(&[0.0; 10]), &Observations::from_values(&[0.0; 10]));
+        assert_eq!(result.decision, RuleDecision::Pass, "{}", result.reason);
+        assert!(!result.reason.contains("NaN") && !result.reason.contains("inf"), "{}", result.reason);
+    }
+
+    // Canary10Percent5Minutes on a function taking 280 invocations a minute: 140 canary
+    // invocations against 1,260. A 1% baseline is detectably worse only from about 4.9x (by hand:
+    // p1 = 0.0103 + 2.326·0.01059 + 0.842·0.01876 = 0.0507 with the pooled and unpooled spreads).
+    #[test]
+    fn a_pass_says_what_it_could_have_detected_and_require_power_makes_it_inconclusive() {
+        let rule = Rule::new("errors", RuleKind::ErrorRate);
+        let (baseline, canary) = (Observations::from_counts(13, 1260), Observations::from_counts(2, 140));
+        let result = evaluate(&rule, &baseline, &canary);
+        assert_eq!(result.decision, RuleDecision::Pass, "{}", result.reason);
+        let effect = result.detectable_effect.unwrap();
+        assert!((4.8..5.0).contains(&effect), "{}", result.reason);
+        assert!(result.underpowered, "1.5x was out of reach");
+        assert!(
+            result.reason.contains(&format!(
+                "could have detected ≥ {effect:.2}x error rate with n=140/1260 (80% power)"
+            )),
+            "{}",
+            result.reason
+        );
+        let strict = Rule { require_power: true, ..rule.clone() };
+        let result = evaluate(&strict, &baseline, &canary);
+        assert_eq!((result.decision, result.outcome), (RuleDecision::Inconclusive, Outcome::Pass));
+        assert!(
+            result.reason.contains("underpowered (requirePower): inconclusive, counted as pass"),
+            "{}",
+            result.reason
+        );
+        let result = evaluate(&Rule { on_inconclusive: Outcome::Fail, ..strict }, &baseline, &canary);
+        assert_eq!(result.outcome, Outcome::Fail);
+        // Ten times the traffic reaches 1.5x: no longer underpowered.
+        let result = evaluate(
+            &rule,
+            &Observations::from_counts(1300, 126_000),
+            &Observations::from_counts(140, 14_000),
+        );
+        assert!(!result.underpowered && result.detectable_effect.unwrap() < 1.5, "{}", result.reason);
+    }
+
+    // The rehearsal's finding: one period per version cannot show anything.
+    #[test]
+    fn one_period_each_could_not_have_detected_anything() {
+        let rule = Rule { min_samples: Some(1), ..Rule::new("duration", RuleKind::SeriesComparison) };
+        let result =
+            evaluate(&rule, &Observations::from_values(&[100.0]), &Observations::from_values(&[300.0]));
+        assert_eq!(result.decision, RuleDecision::Pass, "{}", result.reason);
+        assert!(result.underpowered && result.detectable_value.is_none());
+        assert!(
+            result.reason.ends_with("could not have detected any effect with n=1/1"),
+            "{}",
+            result.reason
+        );
+        let strict = Rule { require_power: true, ..rule };
+        let result =
+            evaluate(&strict, &Observations::from_values(&[100.0]), &Observations::from_values(&[300.0]));
+        assert_eq!(result.decision, RuleDecision::Inconclusive);
+    }
+
+    #[test]
+    fn an_observed_rule_reports_its_failure_without_failing() {
+        let rule = Rule { mode: RuleMode::Observe, ..Rule::new("errors", RuleKind::ErrorRate) };
+        let result =
+            evaluate(&rule, &Observations::from_counts(180, 18_000), &Observations::from_counts(100, 2000));
+        assert_eq!(
+            (result.decision, result.outcome, result.mode),
+            (RuleDecision::Fail, Outcome::Pass, RuleMode::Observe)
+        );
+        assert!(
+            result.reason.ends_with("5.00x: fail (observe mode: never fails the deployment)"),
+            "{}",
+            result.reason
+        );
+        let inconclusive = Rule { on_inconclusive: Outcome::Fail, ..rule };
+        let result = evaluate(&inconclusive, &Observations::default(), &Observations::from_counts(1, 10));
+        assert_eq!((result.decision, result.outcome), (RuleDecision::Inconclusive, Outcome::Pass));
+    }
+
+    #[test]
+    fn a_warm_up_leaves_the_cold_start_out_of_both_versions() {
+        let mut noise = Noise(7);
+        let baseline = noise.series(15, 100.0, 0.05);
+        let mut canary = noise.series(15, 100.0, 0.05);
+        canary[..3].iter_mut().for_each(|value| *value *= 20.0);
+        let (baseline, canary) = (Observations::from_values(&baseline), Observations::from_values(&canary));
+        let rule = Rule { min_ratio: Some(1.0), ..Rule::new("duration", RuleKind::SeriesComparison) };
+        let cold = evaluate(&rule, &baseline, &canary);
+        let warm = evaluate(&Rule { warm_up_periods: Some(3), ..rule }, &baseline, &canary);
+        assert!(warm.p_value.unwrap() > cold.p_value.unwrap(), "{} / {}", cold.reason, warm.reason);
+        assert_eq!((warm.canary_samples, warm.baseline_samples), (12, 12));
+        assert_eq!(warm.decision, RuleDecision::Pass, "{}", warm.reason);
     }
 
     #[test]
@@ -511,7 +778,11 @@ mod tests {
         let faster = evaluate(&Rule { two_sided: true, ..rule.clone() }, &canary, &baseline);
         assert_eq!(faster.decision, RuleDecision::Pass);
         assert!(faster.reason.contains("Mann-Whitney two-sided p="), "{}", faster.reason);
-        assert!(faster.reason.ends_with("pass (canary not worse)"), "{}", faster.reason);
+        assert!(
+            faster.reason.contains("pass (canary not worse), could have detected ≥ 1.1"),
+            "{}",
+            faster.reason
+        );
         // A higher minimum effect lets +60% through.
         let tolerant = Rule { min_ratio: Some(2.0), ..rule };
         assert_eq!(evaluate(&tolerant, &baseline, &canary).decision, RuleDecision::Pass);

@@ -4,10 +4,12 @@
 //! - [`rules`]: the rules as written in a check file, their defaults and validation.
 //! - [`judge`]: one rule over both versions' observations, to a [`judge::RuleResult`].
 //! - [`statistics`]: the tests behind the p-values, on plain numbers.
+//! - [`power`]: what a comparison could have detected with the samples it got.
 //!
 //! `judge` uses `rules` and `statistics`, which use nothing else in the crate; [`crate::metrics`]
 //! plans the rules' queries and feeds their answers to `judge`.
 
 pub mod judge;
+pub mod power;
 pub mod rules;
 pub mod statistics;

@@ -70,6 +70,17 @@ pub enum Outcome {
     Fail,
 }
 
+/// Whether a rule's failure fails the deployment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RuleMode {
+    /// Its outcome counts.
+    #[default]
+    Enforce,
+    /// Evaluated and reported, never failing: how a new rule is tried before it can veto.
+    Observe,
+}
+
 /// How a threshold rule reduces the canary's data to one value.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -91,7 +102,7 @@ pub enum Aggregate {
 /// to the rule's kind are rejected by [`Rule::validate`].
 ///
 /// Defaults: `higherIsWorse`, alpha 0.01, one-sided, `onNoData: inconclusive`,
-/// `onInconclusive: pass`; error rates `minRatio` 1.5, `minAbsoluteChange` 0.005 (half a
+/// `onInconclusive: pass`, `mode: enforce`, no warm-up, `requirePower: false`; error rates `minRatio` 1.5, `minAbsoluteChange` 0.005 (half a
 /// percentage point), `minSamples` 50 invocations per version; series comparisons `minRatio`
 /// 1.2, `minAbsoluteChange` 0, `minSamples` 5 periods per version; thresholds `aggregate: sum`,
 /// `minSamples` 1.
@@ -154,6 +165,17 @@ pub struct Rule {
     /// and `Invocations`).
     #[serde(default)]
     pub metric: Option<MetricSpec>,
+    /// `observe`: evaluate and report, never fail the deployment; `enforce` when unset.
+    #[serde(default)]
+    pub mode: RuleMode,
+    /// Series comparisons: periods at the start of the window left out of both versions (the
+    /// canary starts cold, the baseline warm).
+    #[serde(default)]
+    pub warm_up_periods: Option<u32>,
+    /// Comparisons: a pass from data that could not have detected the rule's own minimum effect
+    /// (at its alpha, with 80 % power) is inconclusive instead.
+    #[serde(default)]
+    pub require_power: bool,
 }
 
 fn default_alpha() -> f64 {
@@ -195,6 +217,9 @@ impl Rule {
             on_no_data: default_on_no_data(),
             on_inconclusive: default_on_inconclusive(),
             metric: None,
+            mode: RuleMode::Enforce,
+            warm_up_periods: None,
+            require_power: false,
         }
     }
 
@@ -257,6 +282,10 @@ impl Rule {
             RuleKind::Threshold if self.min_ratio.is_some() => comparison_only("minRatio"),
             RuleKind::Threshold if self.min_absolute_change.is_some() => comparison_only("minAbsoluteChange"),
             RuleKind::Threshold if self.two_sided => comparison_only("twoSided"),
+            RuleKind::Threshold if self.require_power => comparison_only("requirePower"),
+            RuleKind::ErrorRate | RuleKind::Threshold if self.warm_up_periods.is_some() => {
+                Some("warmUpPeriods applies only to seriesComparison rules".into())
+            }
             RuleKind::Threshold if !self.threshold.is_some_and(f64::is_finite) => {
                 Some("threshold rules need a finite threshold".into())
             }
@@ -287,8 +316,10 @@ fn lambda_namespace() -> String {
     LAMBDA_NAMESPACE.to_owned()
 }
 
-/// CloudWatch statistics the analysis can use.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+/// CloudWatch statistics the analysis can use, written as CloudWatch names them: `Sum`,
+/// `Average`, `Maximum`, `Minimum`, `SampleCount`, or a percentile `p50` … `p99.99`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum Statistic {
     /// Sum of the values.
     Sum,
@@ -301,19 +332,75 @@ pub enum Statistic {
     Minimum,
     /// Number of values.
     SampleCount,
+    /// A percentile of the values, in hundredths (`p99.9` is 9990): the tail a mean hides.
+    Percentile(u16),
 }
 
 impl Statistic {
-    /// The name CloudWatch uses.
-    pub fn as_str(self) -> &'static str {
+    /// The name CloudWatch uses (`p99.9` for percentiles).
+    pub fn name(self) -> String {
         match self {
-            Self::Sum => "Sum",
-            Self::Average => "Average",
-            Self::Maximum => "Maximum",
-            Self::Minimum => "Minimum",
-            Self::SampleCount => "SampleCount",
+            Self::Sum => "Sum".into(),
+            Self::Average => "Average".into(),
+            Self::Maximum => "Maximum".into(),
+            Self::Minimum => "Minimum".into(),
+            Self::SampleCount => "SampleCount".into(),
+            Self::Percentile(hundredths) => {
+                let (whole, fraction) = (hundredths / 100, hundredths % 100);
+                match fraction {
+                    0 => format!("p{whole}"),
+                    f if f % 10 == 0 => format!("p{whole}.{}", f / 10),
+                    f => format!("p{whole}.{f:02}"),
+                }
+            }
         }
     }
+}
+
+impl TryFrom<String> for Statistic {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        let statistic = match name.as_str() {
+            "Sum" => Self::Sum,
+            "Average" => Self::Average,
+            "Maximum" => Self::Maximum,
+            "Minimum" => Self::Minimum,
+            "SampleCount" => Self::SampleCount,
+            other => {
+                other.strip_prefix('p').and_then(percentile_hundredths).map(Self::Percentile).ok_or_else(
+                    || {
+                        format!(
+                            "statistic {other:?}: expected Sum, Average, Maximum, Minimum, SampleCount or a \
+                         percentile p0.01 … p99.99 (at most two decimals)"
+                        )
+                    },
+                )?
+            }
+        };
+        Ok(statistic)
+    }
+}
+
+impl From<Statistic> for String {
+    fn from(statistic: Statistic) -> Self {
+        statistic.name()
+    }
+}
+
+/// `99.9` as 9990 hundredths, when strictly between 0 and 100 with at most two decimals.
+fn percentile_hundredths(text: &str) -> Option<u16> {
+    let (whole, fraction) =
+        text.split_once('.').map_or((text, None), |(whole, fraction)| (whole, Some(fraction)));
+    let digits = |part: &str| !part.is_empty() && part.len() <= 2 && part.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole) || !fraction.is_none_or(digits) {
+        return None;
+    }
+    let fraction = fraction.unwrap_or_default();
+    let fraction = if fraction.len() == 1 { format!("{fraction}0") } else { fraction.to_owned() };
+    let hundredths =
+        whole.parse::<u16>().ok()? * 100 + if fraction.is_empty() { 0 } else { fraction.parse().ok()? };
+    (1..10_000).contains(&hundredths).then_some(hundredths)
 }
 
 /// One of Lambda's own metrics (namespace `AWS/Lambda`, the default dimensions).
@@ -321,14 +408,21 @@ pub fn lambda_metric(name: &str, statistic: Statistic) -> MetricSpec {
     MetricSpec { namespace: lambda_namespace(), name: name.into(), statistic, dimensions: None }
 }
 
-/// The rules used when a function has none configured: error rate, latency and throttles.
+/// Minimum ratio of the default tail-latency rule: per-minute p99s are noisier than means.
+pub const DEFAULT_TAIL_LATENCY_MIN_RATIO: f64 = 1.5;
+
+/// The rules used when a function has none configured: error rate, mean latency, tail latency
+/// (per-minute p99 of `Duration`, which a mean hides) and throttles.
 pub fn default_rules() -> Vec<Rule> {
     let mut latency = Rule::new("latency", RuleKind::SeriesComparison);
     latency.metric = Some(lambda_metric("Duration", Statistic::Average));
+    let mut tail = Rule::new("latency-p99", RuleKind::SeriesComparison);
+    tail.metric = Some(lambda_metric("Duration", Statistic::Percentile(9900)));
+    tail.min_ratio = Some(DEFAULT_TAIL_LATENCY_MIN_RATIO);
     let mut throttles = Rule::new("throttles", RuleKind::SeriesComparison);
     throttles.metric = Some(lambda_metric("Throttles", Statistic::Sum));
     throttles.on_no_data = RuleDecision::Pass;
-    vec![Rule::new("error-rate", RuleKind::ErrorRate), latency, throttles]
+    vec![Rule::new("error-rate", RuleKind::ErrorRate), latency, tail, throttles]
 }
 
 /// Checks rules as read from a check file; the message names the rule.
@@ -395,6 +489,28 @@ impl fmt::Display for Aggregate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statistics_read_as_cloudwatch_names_them_percentiles_included() {
+        let read = |name: &str| Statistic::try_from(name.to_owned());
+        assert_eq!(read("Average"), Ok(Statistic::Average));
+        assert_eq!(read("p99"), Ok(Statistic::Percentile(9900)));
+        assert_eq!(read("p99.9"), Ok(Statistic::Percentile(9990)));
+        assert_eq!(read("p99.99"), Ok(Statistic::Percentile(9999)));
+        assert_eq!(read("p0.01"), Ok(Statistic::Percentile(1)));
+        assert_eq!(read("p50"), Ok(Statistic::Percentile(5000)));
+        for name in ["p99", "p99.9", "p99.99", "p0.01", "p50", "p1.5", "Sum", "SampleCount"] {
+            assert_eq!(read(name).unwrap().name(), name);
+        }
+        for bad in ["p100", "p0", "p", "p99.999", "p-1", "P99", "average", "p9x", "tm99", "p.5", "p99."] {
+            let error = read(bad).unwrap_err();
+            assert!(error.starts_with(&format!("statistic {bad:?}: expected Sum, Average")), "{error}");
+        }
+        let spec: MetricSpec = crate::yaml::from_str("name: Duration\nstatistic: p99.9\n").unwrap();
+        assert_eq!(spec.statistic, Statistic::Percentile(9990));
+        let error = crate::yaml::from_str::<MetricSpec>("name: Duration\nstatistic: p999\n").unwrap_err();
+        assert!(error.to_string().contains("statistic \"p999\""), "{error}");
+    }
 
     #[test]
     fn rules_parse_from_yaml_with_defaults() {

@@ -33,7 +33,7 @@ fn data_query(query: &MetricQuery) -> MetricDataQuery {
     let stat = MetricStat::builder()
         .metric(metric)
         .period(PERIOD_SECONDS.try_into().expect("a minute fits in i32"))
-        .stat(query.statistic.as_str())
+        .stat(query.statistic.name())
         .build();
     MetricDataQuery::builder().id(&query.id).metric_stat(stat).return_data(true).build()
 }
