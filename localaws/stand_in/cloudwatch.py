@@ -6,7 +6,14 @@ moto, and GetMetricData with AWS's metric identity, StartTime rounding and pagin
     included (`__type`, `message`, x-amzn-query-error), gzip bodies read;
   * GetMetricData: a metric is its namespace, name and *set* of dimensions (moto wants the
     dimensions in put order and ignores the namespace when they are given), StartTime rounded
-    as AWS documents, MaxDatapoints/NextToken pages.
+    as AWS documents, MaxDatapoints/NextToken pages;
+  * metric alarms evaluated (moto changes their state only by SetAlarmState): on every
+    DescribeAlarms, DescribeAlarmsForMetric and PutMetricData, each single-metric alarm whose
+    metric (namespace, name, *set* of dimensions) has data in the backend is evaluated now
+    (`evaluate_alarm`: its last EvaluationPeriods whole periods, M out of N, TreatMissingData)
+    and takes the state found, as SetAlarmState would set it. An alarm on a metric nobody
+    published keeps whatever SetAlarmState gave it (tests drive such alarms); composite and
+    metric-math alarms are never evaluated.
 
 aws-sdk-cloudwatch (and botocore's newest clients) speak Smithy rpcv2Cbor: POST
 /service/GraniteServiceVersion20100801/operation/<Op>, CBOR bodies, `smithy-protocol:
@@ -26,8 +33,10 @@ import hashlib
 import io
 import json
 import math
+import operator
 import re
 import uuid
+from typing import NamedTuple
 from urllib.parse import urlencode
 
 import cbor2
@@ -298,3 +307,174 @@ def _get_metric_data_response(self):
 
 
 cw_responses.CloudWatchResponse.get_metric_data = _get_metric_data_response
+
+
+# ------------------------------------------------------------------ metric alarms, evaluated
+
+cloudwatch_backends = cw_models.cloudwatch_backends
+
+COMPARISONS = {  # the anomaly-detection operators (bands) are not evaluated here
+    "GreaterThanThreshold": (operator.gt, "greater than"),
+    "GreaterThanOrEqualToThreshold": (operator.ge, "greater than or equal to"),
+    "LessThanThreshold": (operator.lt, "less than"),
+    "LessThanOrEqualToThreshold": (operator.le, "less than or equal to"),
+}
+_EPOCH = datetime.datetime(1970, 1, 1)
+
+
+class Evaluation(NamedTuple):
+    """An alarm's state as evaluated, with a StateReason and StateReasonData after AWS's."""
+    state: str
+    reason: str
+    reason_data: str
+
+
+def _metric_key(namespace, name, dimensions):
+    """A metric's identity: namespace, name and the *set* of its dimensions."""
+    return namespace, name, frozenset((d.name, d.value) for d in dimensions)
+
+
+def _metric_of(datum):
+    """A datum's metric identity, kept on the datum (a server's data runs to many thousands)."""
+    key = datum.__dict__.get("_lifeguard_metric")
+    if key is None:
+        key = datum.__dict__["_lifeguard_metric"] = _metric_key(
+            datum.namespace, datum.name, datum.dimensions)
+    return key
+
+
+def _alarm_key(alarm):
+    return _metric_key(alarm.namespace, alarm.metric_name, alarm.dimensions)
+
+
+def _instant(moment):
+    """A timestamp as CloudWatch writes them in StateReasonData."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
+
+
+def evaluate_alarm(backend, alarm, now, data=None):
+    """The Evaluation (state, reason, reason data) of a single-metric alarm at `now`, as "Using
+    Amazon CloudWatch alarms" documents it: the alarm's statistic (Statistic or
+    ExtendedStatistic, by `_statistic`: a period published only as statistic sets has no
+    percentile) over each of its last EvaluationPeriods (N) whole periods ending at or before
+    `now`, aligned to the epoch; a period without a value is missing. ALARM when at least
+    DatapointsToAlarm (M, default N) of the N periods breach the threshold, else OK; missing
+    periods as TreatMissingData says ("Configuring how CloudWatch alarms treat missing data"):
+
+      * breaching / notBreaching: a missing period counts as breaching / not breaching;
+      * missing (the default): all N missing -> INSUFFICIENT_DATA; otherwise only the periods
+        with data count (the missing ones neither breach nor not), plus AWS's "premature alarm
+        state" rule: ALARM also when the oldest breaching period is at least M periods old and
+        every later period breaches or is missing (`- - X - -` alarms even for M = N = 3);
+      * ignore: as missing, except that where missing would give INSUFFICIENT_DATA (all N
+        missing) or ALARM only by the premature rule, the current state is kept (the doc's
+        tables: "Retain current state").
+
+    AWS also looks back over an undocumented "evaluation range" beyond the N periods and, when
+    enough real data points are there, evaluates those instead of filling missing ones: not
+    done here, only the N periods are read. Anomaly-detection operators and alarms whose state
+    cannot be computed keep their state. `data`: the metric's data points, if already found."""
+    unchanged = Evaluation(alarm.state_value, alarm.state_reason, alarm.state_reason_data)
+    stat = alarm.extended_statistic or alarm.statistic
+    if (alarm.comparison_operator not in COMPARISONS or not stat or not alarm.period
+            or not alarm.evaluation_periods or alarm.threshold is None):
+        return unchanged
+    compare, words = COMPARISONS[alarm.comparison_operator]
+    threshold, period = float(alarm.threshold), datetime.timedelta(seconds=int(alarm.period))
+    n = int(alarm.evaluation_periods)
+    m = int(alarm.datapoints_to_alarm or n)
+    if data is None:
+        key = _alarm_key(alarm)
+        data = [md for md in backend.get_all_metrics() if _metric_of(md) == key]
+    now = _naive_utc(now)
+    end = _EPOCH + (now - _EPOCH) // period * period
+    points = []  # (period start, value or None), oldest first
+    for start in (end - k * period for k in range(n, 0, -1)):
+        in_bucket = [md for md in data if start <= _naive_utc(md.timestamp) < start + period
+                     and (not alarm.unit or md.unit == alarm.unit)]
+        points.append((start, _statistic(stat, in_bucket, start) if in_bucket else None))
+    breaching = [None if v is None else compare(float(v), threshold) for _, v in points]
+    missing, treat = breaching.count(None), alarm.treat_missing_data or "missing"
+    reason_data = json.dumps({
+        "version": "1.0", "queryDate": _instant(now), "startDate": _instant(points[0][0]),
+        "statistic" if alarm.statistic else "extendedStatistic": stat,
+        "period": int(alarm.period), "threshold": threshold,
+        "recentDatapoints": [float(v) for _, v in points if v is not None],
+        "evaluatedDatapoints": [{"timestamp": _instant(t), "value": float(v)}
+                                for t, v in reversed(points) if v is not None]})
+    premature = False
+    if treat in ("breaching", "notBreaching"):
+        count = sum(treat == "breaching" if b is None else b for b in breaching)
+    elif missing == n:
+        if treat == "ignore":
+            return unchanged
+        return Evaluation("INSUFFICIENT_DATA", f"Insufficient Data: {n} datapoint"
+                          f"{'s were' if n > 1 else ' was'} unknown.", reason_data)
+    else:
+        count = breaching.count(True)
+        oldest = breaching.index(True) if count else n
+        premature = count < m and n - oldest >= m and False not in breaching[oldest:]
+        if premature and treat == "ignore":
+            return unchanged
+    listing = ", ".join(f"{'missing' if v is None else float(v)} ({t:%d/%m/%y %H:%M:%S})"
+                        for t, v in reversed(points))
+    reason = (f"Threshold Crossed: {count} out of the last {n} datapoints [{listing}] "
+              f"{'was' if count == 1 else 'were'} {words} the threshold ({threshold}) "
+              f"(minimum {m} datapoint{'s' if m > 1 else ''} for OK -> ALARM transition).")
+    if missing and treat in ("breaching", "notBreaching"):
+        reason += (f" {missing} missing datapoint{'s were' if missing > 1 else ' was'} "
+                   f"treated as {treat}.")
+    if premature:
+        reason += (f" The oldest breaching datapoint is at least {m} periods old and no later "
+                   "one is within the threshold.")
+    return Evaluation("ALARM" if count >= m or premature else "OK", reason, reason_data)
+
+
+def evaluate_alarms(backend, now=None):
+    """Evaluates (`evaluate_alarm`) every single-metric alarm of `backend` whose metric
+    (namespace, name and the same *set* of dimensions) has data in the backend at all, at `now`
+    (default: the current time), and sets the state found where it differs, as SetAlarmState
+    does (state, reason, reason data, state timestamp; moto keeps the previous one in the
+    alarm's history). An alarm on a metric nobody published is left as it is: tests drive such
+    alarms with SetAlarmState. Composite alarms and alarms on metric math (`Metrics`) are not
+    evaluated."""
+    now = _naive_utc(now or utcnow())
+    by_metric = {}
+    for md in backend.get_all_metrics():
+        by_metric.setdefault(_metric_of(md), []).append(md)
+    for alarm in list(backend.alarms.values()):
+        data = alarm.metric_name and by_metric.get(_alarm_key(alarm))
+        if alarm.rule is not None or alarm.metric_data_queries or not data:
+            continue
+        found = evaluate_alarm(backend, alarm, now, data)
+        if found.state != alarm.state_value:
+            alarm.update_state(found.reason, found.reason_data, found.state)
+
+
+def current_alarms(backend, names):
+    """The alarms of `backend` named (those that exist, in the order named), evaluated now."""
+    evaluate_alarms(backend)
+    return [backend.alarms[name] for name in names if name in backend.alarms]
+
+
+def _evaluating_first(handler):
+    """A CloudWatch response handler that evaluates the backend's alarms before it answers."""
+    def handle(self):
+        evaluate_alarms(self.cloudwatch_backend)
+        return handler(self)
+    handle.__doc__ = f"moto's {handler.__name__}, on alarms evaluated now (evaluate_alarms)."
+    return handle
+
+
+def _put_metric_data_then_evaluate(self):
+    """moto's PutMetricData, then the backend's alarms evaluated on the data as it now is."""
+    result = _orig_put_metric_data_response(self)
+    evaluate_alarms(self.cloudwatch_backend)
+    return result
+
+
+_orig_put_metric_data_response = cw_responses.CloudWatchResponse.put_metric_data
+cw_responses.CloudWatchResponse.put_metric_data = _put_metric_data_then_evaluate
+for _name in ("describe_alarms", "describe_alarms_for_metric"):
+    setattr(cw_responses.CloudWatchResponse, _name,
+            _evaluating_first(getattr(cw_responses.CloudWatchResponse, _name)))

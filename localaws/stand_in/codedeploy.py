@@ -13,17 +13,28 @@
     LifecycleEventAlreadyCompletedException), every call recorded in order for the control
     endpoint codedeploy/hook-reports, refused ones included;
   * StopDeployment (moto lacks it), and the deployment group's alarm configuration in
-    GetDeploymentGroup (moto stores it but answers `{}`).
+    GetDeploymentGroup (moto stores it but answers `{}`);
+  * a deployment is InProgress from its creation (moto leaves it Created), as a Lambda
+    deployment is until it succeeds, fails or is stopped;
+  * traffic shifting, which AWS does on its own clock, driven step by step by the control
+    endpoint codedeploy/shift: before each step CodeDeploy's documented alarm monitoring (the
+    deployment group's enabled alarms, as the local CloudWatch evaluates them now); an alarm in
+    ALARM stops the deployment (errorInformation ALARM_ACTIVE) and, when the group's automatic
+    rollback covers DEPLOYMENT_STOP_ON_ALARM, moves the alias back to the current version;
+    otherwise the alias's weights move (100 %: the target version alone). The control endpoint
+    codedeploy/create-time backdates a deployment, so tests can replay minutes already past.
 """
 
 import base64
 import copy
+import datetime
 import hashlib
 import json
 import secrets
 import string
 
 import yaml
+from moto.awslambda import utils as lambda_utils
 from moto.codedeploy import models as cd_models
 from moto.codedeploy import responses as cd_responses
 from moto.codedeploy.exceptions import CodeDeployException
@@ -31,6 +42,7 @@ from moto.core.exceptions import JsonRESTError
 from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
 
+from . import cloudwatch
 from .calls import json_or_text
 from .state import HOOK_REPORTS, every_backend
 
@@ -132,6 +144,8 @@ def create_deployment(self, **kwargs):
          "lifecycleEventHookExecutionId": _hook_execution_id(), "status": "Pending"}
         for event, fn in _appspec_hooks(revision)
     ]
+    # A Lambda deployment starts at once (moto leaves it Created): InProgress until it ends.
+    deployment.status = "InProgress"
     return deployment.deployment_id
 
 
@@ -197,8 +211,12 @@ _orig_deployment_info = cd_responses._deployment_info
 
 def _deployment_info(deployment):
     """GetDeployment / BatchGetDeployments: AWS returns an AppSpecContent revision's
-    sha256 only, never its content (String revisions come back whole)."""
+    sha256 only, never its content (String revisions come back whole); a deployment stopped on
+    an alarm carries its errorInformation and rollbackInfo."""
     info = _orig_deployment_info(deployment)
+    for key, attribute in (("errorInformation", "error_information"), ("rollbackInfo", "rollback_info")):
+        if getattr(deployment, attribute, None):
+            info[key] = getattr(deployment, attribute)
     revision = info.get("revision") or {}
     if revision.get("revisionType") == "AppSpecContent":
         sha = (revision.get("appSpecContent") or {}).get("sha256")
@@ -273,3 +291,61 @@ def record_refused_hook_report(body: bytes, error: str, refused_by: str):
         "deploymentId": sent.get("deploymentId"),
         "lifecycleEventHookExecutionId": sent.get("lifecycleEventHookExecutionId"),
         "status": sent.get("status"), "accepted": False, "error": error, refused_by: True})
+
+
+def _appspec_target(revision):
+    """(function, alias, current version, target version) of the AppSpec's one Lambda resource."""
+    body = revision.get(REVISION_KEYS.get(revision.get("revisionType"), "")) or {}
+    spec = yaml.safe_load(body.get("content") or "") or {}
+    (resource,) = spec["Resources"]
+    (properties,) = [r["Properties"] for r in resource.values()]
+    return (properties["Name"], properties["Alias"], str(properties.get("CurrentVersion", "")),
+            str(properties["TargetVersion"]))
+
+
+def _find_with_backend(deployment_id):
+    for backend in every_backend(cd_models.codedeploy_backends):
+        if deployment_id in backend.deployments:
+            return backend, backend.deployments[deployment_id]
+    raise KeyError(deployment_id)
+
+
+def set_create_time(deployment_id, create_time):
+    """Backdates a deployment (createTime, an ISO 8601 UTC instant) for tests replaying time."""
+    _, deployment = _find_with_backend(deployment_id)
+    moment = datetime.datetime.fromisoformat(create_time.replace("Z", "+00:00"))
+    deployment.create_time = moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return {"deploymentId": deployment_id, "createTime": deployment.create_time.isoformat() + "Z"}
+
+
+def shift_traffic(deployment_id, percent):
+    """One traffic-shifting step of a Lambda deployment to `percent` % of the alias's traffic on
+    the target version, after CodeDeploy's alarm check (see the module docstring). Returns the
+    deployment's status, the alarms found in ALARM and where the alias points."""
+    backend, deployment = _find_with_backend(deployment_id)
+    if deployment.status != "InProgress":
+        return {"status": deployment.status, "alarms": [], "percent": None}
+    group = backend.deployment_groups[deployment.application_name][deployment.deployment_group_name]
+    function, alias, current, target = _appspec_target(deployment.revision)
+    # moto's Lambda backend as its responses pick it (the "simple" one without Docker).
+    functions = lambda_utils.get_backend(backend.account_id, backend.region_name)
+    config = group.alarm_configuration or {}
+    names = [a["name"] for a in config.get("alarms", [])] if config.get("enabled") else []
+    watch = cloudwatch.cw_models.cloudwatch_backends[backend.account_id][backend.region_name]
+    in_alarm = [a.name for a in cloudwatch.current_alarms(watch, names) if a.state_value == "ALARM"]
+    if in_alarm:
+        deployment.status, deployment.complete_time = "Stopped", utcnow()
+        deployment.error_information = {
+            "code": "ALARM_ACTIVE",
+            "message": f"One or more alarms have been activated: {', '.join(in_alarm)}"}
+        rollback = group.auto_rollback_configuration or {}
+        if rollback.get("enabled") and "DEPLOYMENT_STOP_ON_ALARM" in rollback.get("events", []):
+            functions.update_alias(alias, function, current or target, None, {})
+            deployment.rollback_info = {"rollbackMessage": "Stopped on alarm; rolled back"}
+        return {"status": deployment.status, "alarms": in_alarm, "percent": None}
+    if percent >= 100:
+        functions.update_alias(alias, function, target, None, {})
+    else:
+        functions.update_alias(alias, function, current or target, None,
+                               {"AdditionalVersionWeights": {target: percent / 100}})
+    return {"status": deployment.status, "alarms": [], "percent": percent}

@@ -200,6 +200,23 @@ def hook_reports(args, data):
                  for r in HOOK_REPORTS if not wanted or r["deploymentId"] == wanted]
 
 
+def shift(args, data):
+    """POST codedeploy/shift {"deploymentId", "percent"}: one traffic-shifting step, after the
+    deployment group's alarms are checked (codedeploy.shift_traffic); 404 for an unknown one."""
+    try:
+        return 200, codedeploy.shift_traffic(data["deploymentId"], float(data["percent"]))
+    except KeyError:
+        return 404, {"message": f"no deployment {data.get('deploymentId')}"}
+
+
+def create_time(args, data):
+    """POST codedeploy/create-time {"deploymentId", "createTime"}: backdates the deployment."""
+    try:
+        return 200, codedeploy.set_create_time(data["deploymentId"], data["createTime"])
+    except KeyError:
+        return 404, {"message": f"no deployment {data.get('deploymentId')}"}
+
+
 ROUTES = {
     (ANY, "/_lifeguard/health"): health,
     ("POST", "/_lifeguard/lambda/scripts"): put_lambda_script,
@@ -222,6 +239,8 @@ ROUTES = {
     ("DELETE", "/_lifeguard/iam/denials"): clear_denials,
     ("GET", "/_lifeguard/codedeploy/lifecycle-events"): lifecycle_events,
     ("GET", "/_lifeguard/codedeploy/hook-reports"): hook_reports,
+    ("POST", "/_lifeguard/codedeploy/shift"): shift,
+    ("POST", "/_lifeguard/codedeploy/create-time"): create_time,
 }
 
 

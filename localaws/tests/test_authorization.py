@@ -156,11 +156,20 @@ class PlanTest(unittest.TestCase):
         self.assertEqual(checks("codedeploy", "GetDeploymentGroup", applicationName="app",
                                 deploymentGroupName="dg"),
                          [("codedeploy:GetDeploymentGroup", f"{groups}:app/dg", {})])
+        self.assertEqual(checks("codedeploy", "ListDeployments", applicationName="app",
+                                deploymentGroupName="dg", includeOnlyStatuses=["InProgress"]),
+                         [("codedeploy:ListDeployments", f"{groups}:app/dg", {})])
+        self.assertEqual(checks("codedeploy", "ListDeploymentGroups", applicationName="app"),
+                         [("codedeploy:ListDeploymentGroups",
+                           f"arn:aws:codedeploy:{REGION}:{ACCOUNT}:application:app",
+                           {"aws:ResourceTag/team": "b"})])
 
     def test_cloudwatch(self):
         alarms = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm"
         self.assertEqual(checks("monitoring", "GetMetricData"),
                          [("cloudwatch:GetMetricData", "*", {})])
+        self.assertEqual(checks("monitoring", "PutMetricData", Namespace="Lifeguard"),
+                         [("cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": "Lifeguard"})])
         self.assertEqual(checks("monitoring", "DescribeAlarms", AlarmNames=["a", "b"]),
                          [("cloudwatch:DescribeAlarms", f"{alarms}:a", {}),
                           ("cloudwatch:DescribeAlarms", f"{alarms}:b", {})])

@@ -5,8 +5,8 @@ use crate::control::{as_list, encode};
 use crate::local_aws::{ACCOUNT, LocalAws};
 use crate::names::unique;
 use aws_sdk_codedeploy::types::{
-    Alarm, AlarmConfiguration, AppSpecContent, ComputePlatform, DeploymentOption, DeploymentStyle,
-    DeploymentType, RevisionLocation, RevisionLocationType,
+    Alarm, AlarmConfiguration, AppSpecContent, AutoRollbackConfiguration, AutoRollbackEvent, ComputePlatform,
+    DeploymentOption, DeploymentStyle, DeploymentType, RevisionLocation, RevisionLocationType,
 };
 use lifeguard_common::time::Timestamp;
 use lifeguard_hooks::deployment::LifecycleEvent;
@@ -271,6 +271,15 @@ impl LocalAws {
                     .build(),
             )
             .set_alarm_configuration(alarms)
+            // As SAM configures a DeploymentPreference's group.
+            .auto_rollback_configuration(
+                AutoRollbackConfiguration::builder()
+                    .enabled(true)
+                    .events(AutoRollbackEvent::DeploymentFailure)
+                    .events(AutoRollbackEvent::DeploymentStopOnAlarm)
+                    .events(AutoRollbackEvent::DeploymentStopOnRequest)
+                    .build(),
+            )
             .send()
             .await
             .unwrap_or_else(|e| panic!("CreateDeploymentGroup {application}: {e:?}"));
@@ -291,6 +300,21 @@ impl LocalAws {
         config
             .map(|c| c.alarms().iter().filter_map(|a| a.name().map(str::to_owned)).collect())
             .unwrap_or_default()
+    }
+
+    /// Moves the deployment's creation `by` into the past, so a test can replay minutes already
+    /// gone (metrics put at those minutes, alarms evaluated now).
+    pub fn backdate(&self, deployment: &mut SeededDeployment, by: std::time::Duration) {
+        deployment.create_time = deployment.create_time.minus(by);
+        let body = json!({"deploymentId": deployment.deployment_id, "createTime": deployment.create_time.to_string()});
+        self.control("POST", "/_lifeguard/codedeploy/create-time", Some(&body));
+    }
+
+    /// One traffic-shifting step of the deployment to `percent` %, after CodeDeploy's check of
+    /// the group's alarms: `{"status", "alarms" (in ALARM), "percent" (null when not shifted)}`.
+    pub fn shift(&self, deployment_id: &str, percent: u32) -> Value {
+        let body = json!({"deploymentId": deployment_id, "percent": percent});
+        self.control("POST", "/_lifeguard/codedeploy/shift", Some(&body))
     }
 
     /// The hook executions CodeDeploy created for a deployment, with their statuses.

@@ -170,6 +170,26 @@ impl LocalAws {
             .unwrap_or_else(|e| panic!("UpdateAlias {function}:{alias} -> {version}: {e:?}"));
     }
 
+    /// Where `alias` of `function` points: its version, and the additional versions' weights
+    /// while traffic shifts (`None` when all traffic goes to the version).
+    pub async fn alias_routing(&self, function: &str, alias: &str) -> (String, Option<serde_json::Value>) {
+        let alias = self
+            .lambda
+            .get_alias()
+            .function_name(function)
+            .name(alias)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GetAlias {function}:{alias}: {e:?}"));
+        let weights = alias.routing_config().and_then(|r| r.additional_version_weights()).map(|weights| {
+            weights
+                .iter()
+                .map(|(version, weight)| (version.clone(), serde_json::Value::from(*weight)))
+                .collect()
+        });
+        (alias.function_version().unwrap_or_default().to_owned(), weights.map(serde_json::Value::Object))
+    }
+
     /// Every Invoke of a function, in order (`qualifier`, `executedVersion`, `payload`, `status`).
     pub fn invocations(&self, function: &str) -> Vec<Value> {
         let path = format!("/_lifeguard/lambda/invocations?function={}", encode(function));

@@ -1,17 +1,21 @@
-//! The pre-traffic and post-traffic hooks wired to the real SDK adapters, signing as a principal
-//! bound to exactly their role's policies.
+//! The pre-traffic and post-traffic hooks and the in-flight judge wired to the real SDK adapters,
+//! signing as a principal bound to exactly their role's policies.
 
 use crate::iam::{Principal, RoleBinding};
 use crate::local_aws::LocalAws;
 use lifeguard_hooks::aws::{CloudWatchClient, CodeDeployClient, LambdaClient};
 use lifeguard_hooks::checks::CheckFile;
 use lifeguard_hooks::deadline::DEFAULT_REPORT_MARGIN;
+use lifeguard_hooks::in_flight::InFlightJudge;
 use lifeguard_hooks::post_traffic::PostTrafficHook;
 use lifeguard_hooks::pre_traffic::PreTrafficHook;
 use lifeguard_hooks::settings::HookSettings;
 
 /// The pre-traffic hook wired to the real SDK adapters.
 pub type Hook = PreTrafficHook<CodeDeployClient, LambdaClient>;
+
+/// The in-flight judge wired to the real SDK adapters.
+pub type Judge = InFlightJudge<CodeDeployClient, LambdaClient, CloudWatchClient>;
 
 /// The post-traffic hook wired to the real SDK adapters.
 pub type PostHook = PostTrafficHook<CodeDeployClient, LambdaClient, CloudWatchClient>;
@@ -47,6 +51,24 @@ impl LocalAws {
     pub fn post_traffic_hook(&self, checks_yaml: &str, hook_name: &str, application: &str) -> PostHook {
         let principal = self.as_role(&RoleBinding::post_traffic_hook(application, &self.region()));
         self.post_traffic_hook_as(&principal, checks_yaml, hook_name)
+    }
+
+    /// The in-flight judge deployed for CodeDeploy application `application`, under exactly its
+    /// role's policies, with a check file given as YAML text.
+    pub fn canary_judge(&self, checks_yaml: &str, application: &str) -> Judge {
+        let principal = self.as_role(&RoleBinding::canary_judge(application, &self.region()));
+        self.canary_judge_as(&principal, checks_yaml, application)
+    }
+
+    /// The in-flight judge signing as `principal`, with a check file given as YAML text.
+    pub fn canary_judge_as(&self, principal: &Principal, checks_yaml: &str, application: &str) -> Judge {
+        InFlightJudge {
+            codedeploy: CodeDeployClient::new(&principal.sdk),
+            functions: LambdaClient::new(&principal.sdk),
+            metrics: CloudWatchClient::new(&principal.sdk),
+            settings: settings_with_checks(checks_yaml),
+            application: Some(application.to_owned()),
+        }
     }
 
     /// The post-traffic hook signing as `principal`, with a check file given as YAML text.

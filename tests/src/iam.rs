@@ -55,7 +55,11 @@ impl RoleBinding {
     pub fn hook(function: &'static str, application: &str, region: &str) -> Self {
         let stack_name = format!("{GUARDED_STACK}-LifeguardHooks-TESTS");
         let log_group = format!("{function}LogGroup");
-        let suffix = if function == "PreTrafficHook" { "pre-traffic" } else { "post-traffic" };
+        let suffix = match function {
+            "PreTrafficHook" => "pre-traffic",
+            "PostTrafficHook" => "post-traffic",
+            _ => "canary-judge",
+        };
         Self {
             template: HOOKS_TEMPLATE,
             function,
@@ -93,6 +97,11 @@ impl RoleBinding {
     /// The post-traffic hook's role (see [`RoleBinding::hook`]).
     pub fn post_traffic_hook(application: &str, region: &str) -> Self {
         Self::hook("PostTrafficHook", application, region)
+    }
+
+    /// The in-flight judge's role (see [`RoleBinding::hook`]).
+    pub fn canary_judge(application: &str, region: &str) -> Self {
+        Self::hook("CanaryJudge", application, region)
     }
 
     /// The reaper application's function role, deployed as stack `own_stack_id` (its

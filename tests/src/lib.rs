@@ -26,7 +26,7 @@ pub mod watch;
 pub use deployments::{AppSpecFormat, DeploymentSpec, REPORT_TARGET, RevisionForm, SeededDeployment};
 pub use files::{TempFile, repo_root};
 pub use functions::{FunctionSpec, LOGICAL_ID_TAG, SeededFunction};
-pub use hooks::{Hook, PostHook, settings_with_checks};
+pub use hooks::{Hook, Judge, PostHook, settings_with_checks};
 pub use local_aws::{ACCOUNT, LocalAws};
 pub use metrics::{GET_METRIC_DATA_TARGET, lambda_dimensions};
 pub use names::unique;

@@ -8,6 +8,7 @@ use aws_sdk_cloudwatch::types::{
     ComparisonOperator, Dimension, MetricDatum, StandardUnit, StateValue, Statistic,
 };
 use lifeguard_common::time::Timestamp;
+use lifeguard_hooks::in_flight::{CANARY_FAILING_METRIC, JUDGEMENT_NAMESPACE};
 use std::time::Duration;
 
 /// Target of a `GetMetricData` fault: `Service.Operation`, as the rpcv2Cbor path names it (the
@@ -88,15 +89,19 @@ impl LocalAws {
         put.send().await.unwrap_or_else(|e| panic!("PutMetricData {function} version {version}: {e:?}"));
     }
 
-    /// Creates a metric alarm `name` on the `Errors` of `function`'s `version` through alias `live`
-    /// and sets it to `state`.
+    /// Creates a metric alarm `name` on the `Errors` of `function`'s `version` and sets it to
+    /// `state`, which it keeps: its dimensions (`FunctionName`, `ExecutedVersion`) are a set no
+    /// test publishes, so the local CloudWatch, which evaluates alarms on published data, leaves
+    /// it as the test drives it.
     pub async fn put_alarm(&self, name: &str, function: &str, version: &str, state: StateValue) {
+        let dimensions = [("FunctionName", function), ("ExecutedVersion", version)]
+            .map(|(name, value)| Dimension::builder().name(name).value(value).build());
         self.cloudwatch
             .put_metric_alarm()
             .alarm_name(name)
             .namespace("AWS/Lambda")
             .metric_name("Errors")
-            .set_dimensions(Some(lambda_dimensions(function, "live", version)))
+            .set_dimensions(Some(dimensions.to_vec()))
             .statistic(Statistic::Sum)
             .period(60)
             .evaluation_periods(1)
@@ -106,6 +111,46 @@ impl LocalAws {
             .await
             .unwrap_or_else(|e| panic!("PutMetricAlarm {name}: {e:?}"));
         self.set_alarm_state(name, state).await;
+    }
+
+    /// Creates the alarm a consumer puts among its deployment group's alarms for the in-flight
+    /// judge (`examples/loyalty/template.yaml`, `LoyaltyCanaryFailingAlarm`): its metric for
+    /// `function` and `alias`, Maximum ≥ 1 over a minute, missing data not breaching; `OK`.
+    pub async fn put_canary_failing_alarm(&self, name: &str, function: &str, alias: &str) {
+        self.cloudwatch
+            .put_metric_alarm()
+            .alarm_name(name)
+            .namespace(JUDGEMENT_NAMESPACE)
+            .metric_name(CANARY_FAILING_METRIC)
+            .dimensions(Dimension::builder().name("FunctionName").value(function).build())
+            .dimensions(Dimension::builder().name("Alias").value(alias).build())
+            .statistic(Statistic::Maximum)
+            .period(60)
+            .evaluation_periods(1)
+            .threshold(1.0)
+            .comparison_operator(ComparisonOperator::GreaterThanOrEqualToThreshold)
+            .treat_missing_data("notBreaching")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("PutMetricAlarm {name}: {e:?}"));
+        self.set_alarm_state(name, StateValue::Ok).await;
+    }
+
+    /// The state of alarm `name` as CloudWatch evaluates it now.
+    pub async fn alarm_state(&self, name: &str) -> String {
+        let alarms = self
+            .cloudwatch
+            .describe_alarms()
+            .alarm_names(name)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("DescribeAlarms {name}: {e:?}"));
+        alarms
+            .metric_alarms()
+            .first()
+            .and_then(|a| a.state_value())
+            .map_or("NOT_FOUND", |s| s.as_str())
+            .to_owned()
     }
 
     /// Drives alarm `name` to `state`, as CloudWatch would on its metric.

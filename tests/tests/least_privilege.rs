@@ -19,9 +19,10 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// Statements that no call of our code needs, by role, with why they exist.
-const JUSTIFIED: [(&str, &str, &str); 5] = [
+const JUSTIFIED: [(&str, &str, &str); 6] = [
     ("PreTrafficHook", "WriteOwnLogs", "Lambda writes the function's logs with its role"),
     ("PostTrafficHook", "WriteOwnLogs", "Lambda writes the function's logs with its role"),
+    ("CanaryJudge", "WriteOwnLogs", "Lambda writes the function's logs with its role"),
     ("ReaperFunction", "WriteOwnLogs", "Lambda writes the function's logs with its role"),
     (
         "ReaperFunction",
@@ -167,6 +168,47 @@ async fn every_post_traffic_hook_statement_is_needed() {
         }
     };
     leave_one_out("PostTrafficHook", &policies, "Succeeded (Accepted)", scenario).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_canary_judge_statement_is_needed() {
+    let aws = LocalAws::connect().await;
+    let application = unique("lp-judge-app");
+    let policies = aws.role_policies(&RoleBinding::canary_judge(&application, &aws.region()));
+    let scenario = |policies: Vec<Policy>| {
+        let (aws, application) = (aws.clone(), application.clone());
+        async move {
+            let function = unique("lp-judge");
+            let spec =
+                FunctionSpec { alias_version: Some("1"), ..FunctionSpec::new(&function, 2, LOGICAL_ID) };
+            aws.seed_function(spec).await;
+            let mut spec = DeploymentSpec::post_traffic(&function, Some("1"), "2", HOOK);
+            spec.application = application.clone();
+            spec.resource = LOGICAL_ID.into();
+            let deployment = aws.seed_deployment(&spec).await;
+            let traffic =
+                Traffic { invocations: 300, error_rate: 0.01, duration_ms: 80.0, jitter: 0.1, tail_ms: None };
+            let mut noise = Noise::new(7);
+            for version in ["1", "2"] {
+                let minutes = traffic.minutes(5, &mut noise);
+                aws.put_lambda_metrics(&function, "live", version, deployment.create_time, &minutes).await;
+            }
+            let principal = aws.principal("CanaryJudge", &policies);
+            let judge = aws.canary_judge_as(&principal, CHECKS, &application);
+            let now = deployment.create_time.plus(Duration::from_mins(6));
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+            let outcome = match judge.run(now, &aws.function_arn("canary-judge"), deadline).await {
+                Ok(report) => {
+                    let verdicts: Vec<String> =
+                        report.deployments.iter().map(|d| format!("{:?}", d.verdict)).collect();
+                    format!("{} published={}", verdicts.join(","), report.published)
+                }
+                Err(error) => format!("error: {error}"),
+            };
+            (outcome, refused(&aws, &principal))
+        }
+    };
+    leave_one_out("CanaryJudge", &policies, "Passing published=true", scenario).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -244,9 +244,9 @@ def _codedeploy(call):
         # PutLifecycleEventHookExecutionStatus; CodeDeploy's AccessDenied for it names the
         # deployment's group, as for GetDeployment.
         resource = _deployment_group(call, p.get("deploymentId"))
-    elif call.operation == "GetApplicationRevision":
+    elif call.operation in ("GetApplicationRevision", "ListDeploymentGroups"):
         resource = call.arn("codedeploy", f"application:{p.get('applicationName')}")
-    else:  # GetDeploymentGroup
+    else:  # GetDeploymentGroup, ListDeployments (of one group)
         resource = call.arn("codedeploy", f"deploymentgroup:{p.get('applicationName')}/"
                                           f"{p.get('deploymentGroupName')}")
     return Plan([Check(f"codedeploy:{call.operation}", resource, _resource_tags(resource))])
@@ -255,6 +255,9 @@ def _codedeploy(call):
 def _cloudwatch(call):
     if call.operation == "GetMetricData":  # metrics have no ARN
         return Plan([Check("cloudwatch:GetMetricData", "*")])
+    if call.operation == "PutMetricData":  # no resource type; the namespace is a condition key
+        return Plan([Check("cloudwatch:PutMetricData", "*",
+                           {"cloudwatch:namespace": call.params.get("Namespace", "")})])
     # DescribeAlarms: each alarm named (all must be allowed); without names, every alarm
     names = _members(call.params, "AlarmNames")
     arns = [call.arn("cloudwatch", f"alarm:{n}") for n in names] or [
@@ -346,8 +349,9 @@ PLANS = {
     "lambda": (_lambda, {"Invoke", "GetFunction", "GetFunctionConfiguration", "GetAlias",
                          "ListTags", "DeleteFunction"}),
     "codedeploy": (_codedeploy, {"GetDeployment", "PutLifecycleEventHookExecutionStatus",
-                                 "GetApplicationRevision", "GetDeploymentGroup"}),
-    "monitoring": (_cloudwatch, {"GetMetricData", "DescribeAlarms"}),
+                                 "GetApplicationRevision", "GetDeploymentGroup",
+                                 "ListDeploymentGroups", "ListDeployments"}),
+    "monitoring": (_cloudwatch, {"GetMetricData", "DescribeAlarms", "PutMetricData"}),
     "cloudformation": (_cloudformation, {"DescribeStacks", "ListStacks", "ListImports",
                                          "ListStackResources", "CreateStack", "UpdateStack",
                                          "DeleteStack", "UpdateTerminationProtection"}),

@@ -1,7 +1,9 @@
-//! The hooks as Lambda functions: logging, the settings read and reported once at cold start,
-//! and for each invocation the clock, the time Lambda leaves and the ARN it invoked the hook by.
+//! The hooks and the in-flight judge as Lambda functions: logging, the settings read and reported
+//! once at cold start, and for each invocation the clock, the time Lambda leaves and the ARN it
+//! invoked the function by.
 
 use crate::hook::{CodeDeploy, DeploymentAlarms, HookError, HookReport};
+use crate::in_flight::{APPLICATION_VAR, InFlightJudge, InProgressDeployments, Judgements};
 use crate::metrics::Metrics;
 use crate::post_traffic::PostTrafficHook;
 use crate::pre_traffic::PreTrafficHook;
@@ -82,6 +84,28 @@ where
     let settings = start();
     serve(PostTrafficHook { codedeploy, functions, metrics, settings, hook_name: own_name("post-traffic") })
         .await
+}
+
+/// Runs the in-flight judge with these clients as a Lambda function, settings read once as the
+/// hooks read theirs. Each invocation (a scheduled event or a CodeDeploy state change: the
+/// payload is not read) judges every deployment of [`APPLICATION_VAR`]'s application in progress.
+pub async fn serve_in_flight_judge<C, F, M>(codedeploy: C, functions: F, metrics: M) -> Result<(), Error>
+where
+    C: CodeDeploy + InProgressDeployments,
+    F: Functions,
+    M: Metrics + Judgements,
+{
+    let settings = start();
+    let application = std::env::var(APPLICATION_VAR).ok().filter(|name| !name.trim().is_empty());
+    let judge = &InFlightJudge { codedeploy, functions, metrics, settings, application };
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let now = Timestamp::now();
+        let remaining = Timestamp::lambda_deadline(event.context.deadline, now).duration_since(now);
+        let deadline = tokio::time::Instant::now() + remaining.saturating_sub(judge.settings.report_margin);
+        let own_arn = judge.settings.own_arn(&event.context.invoked_function_arn).to_owned();
+        judge.run(now, &own_arn, deadline).await
+    }))
+    .await
 }
 
 /// The function's name as Lambda gives it (`AWS_LAMBDA_FUNCTION_NAME`), which the AppSpec names.

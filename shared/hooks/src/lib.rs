@@ -2,7 +2,8 @@
 //!
 //! Domain modules ([`deployment`], [`checks`], [`deadline`], [`analysis`], [`metrics`]) are plain
 //! functions over plain data; [`probe`] and [`hook`] orchestrate them behind small traits, and
-//! [`pre_traffic`] and [`post_traffic`] are the two hooks; [`aws`] holds the thin adapters that
+//! [`pre_traffic`] and [`post_traffic`] are the two hooks and [`in_flight`] the judge that runs
+//! the post-traffic analysis every minute while traffic shifts; [`aws`] holds the thin adapters that
 //! implement those traits with the AWS SDK; [`guarded`] reads what a consumer's template guards
 //! (over the tag-keeping tree of [`yaml`]).
 
@@ -13,6 +14,7 @@ pub mod deadline;
 pub mod deployment;
 pub mod guarded;
 pub mod hook;
+pub mod in_flight;
 pub mod lambda;
 pub mod metrics;
 pub mod post_traffic;

@@ -3,7 +3,7 @@
 //! version.
 
 use crate::analysis::judge::{Observations, RuleResult, evaluate};
-use crate::analysis::rules::{MetricSpec, Rule, Statistic, lambda_metric};
+use crate::analysis::rules::{MetricSpec, Outcome, Rule, Statistic, lambda_metric};
 use crate::analysis::statistics::EventCounts;
 use futures::future::try_join_all;
 use lifeguard_common::AwsError;
@@ -210,6 +210,40 @@ pub async fn fetch<M: Metrics>(
     let answers = try_join_all(batches.iter().map(|batch| metrics.metric_data(batch, window))).await?;
     let calls = answers.len();
     Ok((answers.into_iter().flatten().collect(), calls))
+}
+
+/// The metric analysis, for the reports.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalysisFindings {
+    /// The window analysed.
+    pub window: Window,
+    /// `GetMetricData` calls made.
+    pub get_metric_data_calls: usize,
+    /// One result per rule.
+    pub rules: Vec<RuleResult>,
+}
+
+impl AnalysisFindings {
+    /// The rules whose outcome fails the deployment (observe-mode rules never do).
+    pub fn failed(&self) -> impl Iterator<Item = &RuleResult> {
+        self.rules.iter().filter(|rule| rule.outcome == Outcome::Fail)
+    }
+}
+
+/// Judges `subject`'s canary against its baseline by `rules` over the window from the
+/// deployment's creation (a minute before `now` when unknown) to `now`: what the post-traffic
+/// hook does once traffic has shifted, and the in-flight judge every minute while it shifts.
+pub async fn analyse<M: Metrics>(
+    metrics: &M,
+    rules: &[Rule],
+    subject: &Subject<'_>,
+    created: Option<Timestamp>,
+    now: Timestamp,
+) -> Result<AnalysisFindings, AwsError> {
+    let window = Window::new(created.unwrap_or(now.minus(std::time::Duration::from_mins(1))), now);
+    let (data, calls) = fetch(metrics, &metric_queries(rules, subject), window).await?;
+    Ok(AnalysisFindings { window, get_metric_data_calls: calls, rules: judge_rules(rules, &data, &window) })
 }
 
 #[cfg(test)]

@@ -1,14 +1,13 @@
 //! The `AfterAllowTraffic` hook: alarms, canary-versus-baseline analysis on CloudWatch metrics,
 //! and probes on the alias, all within one deadline; any failure rolls the deployment back.
 
-use crate::analysis::judge::RuleResult;
-use crate::analysis::rules::{Outcome, RuleDecision, RuleMode};
+use crate::analysis::rules::{RuleDecision, RuleMode};
 use crate::deadline::Deadlines;
 use crate::deployment::LifecycleEvent;
 use crate::hook::{
     CodeDeploy, DeploymentAlarms, Discovered, HookError, HookEvent, HookReport, Judgement, Verdict, run_hook,
 };
-use crate::metrics::{Metrics, Subject, Window, fetch, judge_rules, metric_queries};
+use crate::metrics::{AnalysisFindings, Metrics, Subject, analyse};
 use crate::probe::{Functions, ProbeFindings, ProbeTarget, logical_id, probe_and_judge};
 use crate::settings::HookSettings;
 use lifeguard_common::time::Timestamp;
@@ -25,18 +24,6 @@ pub struct AlarmFinding {
     pub name: String,
     /// `OK`, `ALARM`, `INSUFFICIENT_DATA`, or `NOT_FOUND`.
     pub state: String,
-}
-
-/// The metric analysis, for the report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AnalysisFindings {
-    /// The window analysed.
-    pub window: Window,
-    /// `GetMetricData` calls made.
-    pub get_metric_data_calls: usize,
-    /// One result per rule.
-    pub rules: Vec<RuleResult>,
 }
 
 /// Everything the post-traffic hook looked at.
@@ -157,17 +144,10 @@ impl<C: CodeDeploy + DeploymentAlarms, F: Functions, M: Metrics> PostTrafficHook
                 baseline,
                 canary: &target.target_version,
             };
-            let window = Window::new(
-                discovered.deployment.create_time.unwrap_or(now.minus(Duration::from_mins(1))),
-                now,
-            );
-            let (data, calls) = fetch(&self.metrics, &metric_queries(&rules, &subject), window).await?;
-            let results = judge_rules(&rules, &data, &window);
-            Ok::<_, lifeguard_common::AwsError>(Some(AnalysisFindings {
-                window,
-                get_metric_data_calls: calls,
-                rules: results,
-            }))
+            let created = discovered.deployment.create_time;
+            Ok::<_, lifeguard_common::AwsError>(Some(
+                analyse(&self.metrics, &rules, &subject, created, now).await?,
+            ))
         };
         let probes = probe_and_judge(&self.functions, check_file, probe, logical_id.as_deref(), deadline);
         let (alarms, analysis, probes) = tokio::join!(
@@ -201,7 +181,7 @@ impl<C: CodeDeploy + DeploymentAlarms, F: Functions, M: Metrics> PostTrafficHook
                 None
             }
         };
-        for result in analysis.iter().flat_map(|a| &a.rules).filter(|r| r.outcome == Outcome::Fail) {
+        for result in analysis.iter().flat_map(AnalysisFindings::failed) {
             failures.push(format!("rule {}: {}", result.rule, result.reason));
         }
         if probes.verdict == Verdict::Failed {

@@ -127,18 +127,23 @@ type Planned = (&'static str, &'static str, LifecycleEvent, &'static str, &'stat
 #[tokio::main]
 async fn main() -> ExitCode {
     let hooks_ok = rehearse_hooks().await;
+    let in_flight_ok = rehearse_in_flight().await;
     let reaper_ok = rehearse_reaper().await;
     println!();
-    if hooks_ok && reaper_ok {
+    if hooks_ok && in_flight_ok && reaper_ok {
         println!(
             "rehearsal passed: the good release and canary were let through, the bad ones stopped; \
-             the reaper deleted exactly the expired stacks it may delete"
+             the bad canary was rolled back mid-shift; the reaper deleted exactly the expired stacks \
+             it may delete"
         );
         ExitCode::SUCCESS
     } else {
         let mut failures = Vec::new();
         if !hooks_ok {
             failures.push("a hook's verdict or reported status is not what was expected");
+        }
+        if !in_flight_ok {
+            failures.push("the in-flight judge did not roll back exactly the bad canary mid-shift");
         }
         if !reaper_ok {
             failures.push("a reaper run failed, or the stacks gone are not exactly the expected ones");
@@ -213,6 +218,119 @@ async fn rehearse_hooks() -> bool {
     )
     .await;
     loyalty_ok && orders_ok
+}
+
+/// The in-flight judge's part: the REAL `canary-judge` binary, under its role, with the loyalty
+/// example's check file, judging two deployments of the example's function while CodeDeploy
+/// shifts their traffic: a good canary and a bad one (five times the error rate). Each
+/// deployment's group alarm is the example's `LoyaltyCanaryFailingAlarm`. The deployments are
+/// backdated ten minutes (their metrics are put for the minutes since), shifted to 10 %, judged
+/// once; once CloudWatch has the minute of the judge's datapoint, CodeDeploy's next steps (25 %,
+/// 50 %, 100 %) check the alarm first. Returns whether the bad canary was stopped and rolled back
+/// before the full shift and the good one went all the way.
+async fn rehearse_in_flight() -> bool {
+    let aws = LocalAws::connect().await;
+    let application = unique("inflight");
+    let principal = aws.as_role(&RoleBinding::canary_judge(&application, &aws.region()));
+    let checks = repo_root().join(LOYALTY_CHECKS);
+    eprintln!("==> in-flight judge: starting the real canary-judge binary under its role");
+    let watch = Watch::start(&[
+        ("LIFEGUARD_CHECKS_FILE", checks.to_str().expect("a UTF-8 path")),
+        ("AWS_ACCESS_KEY_ID", &principal.access_key),
+        ("LIFEGUARD_CODEDEPLOY_APPLICATION", &application),
+    ]);
+    let mut noise = Noise::new(2027);
+    let mut cases = Vec::new();
+    for (label, canary, rolled_back) in [
+        ("good canary (error rate as before)", HEALTHY, false),
+        ("bad canary (error rate 5x)", ERRATIC, true),
+    ] {
+        let function = unique("rehearsal-inflight");
+        aws.seed_function(FunctionSpec {
+            alias_version: Some("1"),
+            ..FunctionSpec::new(&function, 2, "LoyaltyFunction")
+        })
+        .await;
+        let alarm = format!("{function}-LoyaltyCanaryFailingAlarm");
+        aws.put_canary_failing_alarm(&alarm, &function, "live").await;
+        let mut spec = DeploymentSpec::new(&function, Some("1"), "2", PRE_TRAFFIC_HOOK);
+        spec.application = application.clone();
+        spec.resource = "LoyaltyFunction".into();
+        spec.group_alarms = vec![alarm.clone()];
+        let mut deployment = aws.seed_deployment(&spec).await;
+        aws.backdate(&mut deployment, Duration::from_mins(11));
+        for (version, traffic) in [("1", HEALTHY), ("2", canary)] {
+            let minutes = traffic.minutes(10, &mut noise);
+            aws.put_lambda_metrics(&function, "live", version, deployment.create_time, &minutes).await;
+        }
+        eprintln!("==> {label}: {} shifts 10% of alias live to version 2", deployment.deployment_id);
+        aws.shift(&deployment.deployment_id, 10);
+        cases.push((label, function, alarm, deployment, rolled_back));
+    }
+    let invoked = watch.invoke_json("canary-judge", &scheduled_event(Timestamp::now()));
+    let report: Value = serde_json::from_str(invoked.stdout.trim()).unwrap_or_else(|_| {
+        json!({"error": format!("{}{}", invoked.stdout.trim(), invoked.stderr.trim()), "deployments": []})
+    });
+    // The judge's datapoint is in the current minute: CloudWatch evaluates the alarm on it once
+    // that minute is over.
+    let second = Timestamp::now().unix_seconds() % 60;
+    tokio::time::sleep(Duration::from_secs(62 - second.unsigned_abs())).await;
+    println!();
+    println!("in-flight judge (real canary-judge binary, every minute while CodeDeploy shifts traffic):");
+    println!(
+        "{:<36} {:<14} {:<8} {:<10} {:<18} {:<10} alias live",
+        "deployment", "judged", "datapoint", "alarm", "steps", "status"
+    );
+    let mut ok = report.get("error").is_none();
+    for (label, function, alarm, deployment, rolled_back) in &cases {
+        let judged = report["deployments"]
+            .as_array()
+            .and_then(|all| all.iter().find(|d| d["deploymentId"] == deployment.deployment_id.as_str()))
+            .cloned()
+            .unwrap_or(Value::Null);
+        let alarm_state = aws.alarm_state(alarm).await;
+        let mut steps = Vec::new();
+        let mut status = String::from("InProgress");
+        for percent in [25, 50, 100] {
+            let step = aws.shift(&deployment.deployment_id, percent);
+            step["status"].as_str().unwrap_or("?").clone_into(&mut status);
+            if status != "InProgress" {
+                steps.push(format!("stop at {percent}%"));
+                break;
+            }
+            steps.push(format!("{percent}%"));
+        }
+        let (version, weights) = aws.alias_routing(function, "live").await;
+        let datapoint = if judged["verdict"] == "failing" {
+            "1"
+        } else if judged["verdict"] == "passing" {
+            "0"
+        } else {
+            "-"
+        };
+        println!(
+            "{:<36} {:<14} {:<8} {:<10} {:<18} {:<10} version {version}{}",
+            label,
+            judged["verdict"].as_str().unwrap_or("missing"),
+            datapoint,
+            alarm_state,
+            steps.join(" "),
+            status,
+            weights.map(|w| format!(" + {w}")).unwrap_or_default()
+        );
+        if judged["verdict"] == "failing" {
+            println!("    {}", judged["reason"].as_str().unwrap_or_default());
+        }
+        ok &= if *rolled_back {
+            judged["verdict"] == "failing" && status == "Stopped" && version == "1"
+        } else {
+            judged["verdict"] == "passing" && status == "InProgress" && version == "2"
+        };
+    }
+    if !ok {
+        eprintln!("judge report: {report:#}\ncanary-judge watch log:\n{}", watch.log_tail());
+    }
+    ok
 }
 
 /// A broken release of the orders app: `behaviours` with the known order's total gone.

@@ -1,10 +1,15 @@
-//! CloudWatch adapter: metric series for canary analysis and alarm states.
+//! CloudWatch adapter: metric series for canary analysis, alarm states, and the in-flight judge's
+//! verdicts.
 
+use crate::in_flight::{CANARY_FAILING_METRIC, JUDGEMENT_NAMESPACE, Judgements, Published};
 use crate::metrics::{MetricData, MetricQuery, Metrics, PERIOD_SECONDS, Window};
 use aws_sdk_cloudwatch::primitives::DateTime;
-use aws_sdk_cloudwatch::types::{AlarmType, Dimension, Metric, MetricDataQuery, MetricStat, ScanBy};
+use aws_sdk_cloudwatch::types::{
+    AlarmType, Dimension, Metric, MetricDataQuery, MetricDatum, MetricStat, ScanBy, StandardUnit,
+};
 use lifeguard_common::AwsError;
 use lifeguard_common::aws_error;
+use lifeguard_common::time::Timestamp;
 
 /// Most alarm names one `DescribeAlarms` call takes.
 const MAX_ALARM_NAMES: usize = 100;
@@ -88,5 +93,35 @@ impl Metrics for CloudWatchClient {
             }
         }
         Ok(states)
+    }
+}
+
+/// Most datapoints one `PutMetricData` call takes.
+const MAX_DATAPOINTS_PER_PUT: usize = 1000;
+
+impl Judgements for CloudWatchClient {
+    async fn publish(&self, verdicts: &[Published], at: Timestamp) -> Result<(), AwsError> {
+        let datum = |verdict: &Published| {
+            let dimensions = [("FunctionName", &verdict.function), ("Alias", &verdict.alias)]
+                .into_iter()
+                .map(|(name, value)| Dimension::builder().name(name).value(value).build());
+            MetricDatum::builder()
+                .metric_name(CANARY_FAILING_METRIC)
+                .set_dimensions(Some(dimensions.collect()))
+                .timestamp(DateTime::from_millis(at.unix_millis()))
+                .value(if verdict.failing { 1.0 } else { 0.0 })
+                .unit(StandardUnit::Count)
+                .build()
+        };
+        for batch in verdicts.chunks(MAX_DATAPOINTS_PER_PUT) {
+            self.client
+                .put_metric_data()
+                .namespace(JUDGEMENT_NAMESPACE)
+                .set_metric_data(Some(batch.iter().map(datum).collect()))
+                .send()
+                .await
+                .map_err(|e| aws_error("PutMetricData", e))?;
+        }
+        Ok(())
     }
 }

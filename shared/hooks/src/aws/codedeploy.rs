@@ -1,9 +1,10 @@
-//! CodeDeploy adapter: target discovery and verdict reporting.
+//! CodeDeploy adapter: target discovery, verdict reporting, and the deployments in progress.
 
 use crate::deployment::{Deployment, Revision};
 use crate::hook::{CodeDeploy, DeploymentAlarms, Reported, Verdict};
+use crate::in_flight::InProgressDeployments;
 use aws_sdk_codedeploy::types::{
-    AppSpecContent, LifecycleEventStatus, RevisionLocation, RevisionLocationType,
+    AppSpecContent, DeploymentStatus, LifecycleEventStatus, RevisionLocation, RevisionLocationType,
 };
 use lifeguard_common::AwsError;
 use lifeguard_common::aws_error;
@@ -138,5 +139,33 @@ impl DeploymentAlarms for CodeDeployClient {
             .map(|config| config.alarms().iter().filter_map(|a| a.name().map(str::to_owned)).collect())
             .unwrap_or_default();
         Ok(alarms)
+    }
+}
+
+impl InProgressDeployments for CodeDeployClient {
+    async fn in_progress(&self, application: &str) -> Result<Vec<String>, AwsError> {
+        // ListDeployments takes an application only together with one of its deployment groups.
+        let mut groups = Vec::new();
+        let mut pages =
+            self.client.list_deployment_groups().application_name(application).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            groups
+                .extend(page.map_err(|e| aws_error("ListDeploymentGroups", e))?.deployment_groups().to_vec());
+        }
+        let mut ids = Vec::new();
+        for group in groups {
+            let mut pages = self
+                .client
+                .list_deployments()
+                .application_name(application)
+                .deployment_group_name(group)
+                .include_only_statuses(DeploymentStatus::InProgress)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                ids.extend(page.map_err(|e| aws_error("ListDeployments", e))?.deployments().to_vec());
+            }
+        }
+        Ok(ids)
     }
 }
