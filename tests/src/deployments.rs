@@ -190,8 +190,10 @@ impl LocalAws {
     /// reads back the hook execution ids from the launcher and the creation time from CodeDeploy.
     pub async fn seed_deployment(&self, spec: &DeploymentSpec) -> SeededDeployment {
         let application = spec.application.clone();
-        let group = "dg".to_owned();
-        // A second deployment of the same application reuses its application and group.
+        // One deployment group per function, named after its logical id, as SAM creates them.
+        let group = format!("{}DeploymentGroup", spec.resource);
+        // A second deployment of the same application reuses its application, and of the same
+        // function its group.
         let created = self
             .codedeploy
             .create_application()
@@ -206,7 +208,16 @@ impl LocalAws {
             }
             Err(e) => panic!("CreateApplication {application}: {e:?}"),
         };
-        if !reused {
+        let group_exists = reused
+            && self
+                .codedeploy
+                .get_deployment_group()
+                .application_name(&application)
+                .deployment_group_name(&group)
+                .send()
+                .await
+                .is_ok();
+        if !group_exists {
             self.create_deployment_group(&application, &group, spec).await;
         }
         let appspec = spec.appspec();

@@ -10,6 +10,7 @@ use crate::iam::Principal;
 use crate::{ACCOUNT, TempFile, repo_root, unique};
 use lifeguard_hooks::settings::FUNCTION_ARN_VAR;
 use serde_json::{Value, json};
+use std::fmt::Write as _;
 use std::fs::File;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
@@ -46,6 +47,8 @@ pub struct Watch {
     child: Child,
     port: u16,
     log: PathBuf,
+    /// The functions' environment, read by `cargo lambda watch` when it starts them.
+    _env_file: TempFile,
 }
 
 /// What `cargo lambda invoke` printed.
@@ -132,10 +135,15 @@ impl Watch {
                 format!("arn:aws:lambda:{region}:{ACCOUNT}:function:lifeguard-hook"),
             )
         });
-        for (key, value) in inherited.chain(given).chain(own_arn) {
-            assert!(!value.contains(','), "--env-var values cannot hold commas: {key}={value}");
-            command.arg("--env-var").arg(format!("{key}={value}"));
-        }
+        // An env file, not --env-var: that option splits values at commas.
+        let lines = inherited.chain(given).chain(own_arn).fold(String::new(), |mut lines, (key, value)| {
+            // Single-quoted: taken literally (spaces, commas, `$`), so no `'` or line break inside.
+            assert!(!value.contains(['\n', '\'']), "an environment value on one line, without ': {key}");
+            writeln!(lines, "{key}='{value}'").expect("writing to a String");
+            lines
+        });
+        let env_file = TempFile::new(".env", &lines);
+        command.arg("--env-file").arg(env_file.path());
         let log_file = File::create(&log).expect("watch log file");
         command
             .stdin(Stdio::null())
@@ -145,7 +153,7 @@ impl Watch {
         let child = command.spawn().unwrap_or_else(|e| {
             panic!("cannot start `cargo lambda watch` ({e}); install the tools with ./dev setup")
         });
-        let mut watch = Self { child, port, log };
+        let mut watch = Self { child, port, log, _env_file: env_file };
         let started = Instant::now();
         let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         loop {

@@ -226,3 +226,42 @@ async fn what_cannot_be_judged_publishes_nothing_and_says_why() {
     assert_eq!(unread.alarm_state().await, "OK");
     assert_eq!(unread.aws.shift(&unread.deployment.deployment_id, 20)["status"], "InProgress");
 }
+
+// `lifeguard plan`'s reading: a function's invocations and errors of the last days, all versions
+// together (dimension FunctionName alone, as Lambda publishes them), and what each deployment
+// preference could detect at that traffic.
+#[tokio::test]
+async fn plan_reads_a_functions_traffic_and_says_what_each_preference_can_detect() {
+    let aws = LocalAws::connect().await;
+    let function = unique("plan");
+    let now = Timestamp::now();
+    let hour_ago = |hours: u64| now.minus(Duration::from_hours(hours));
+    // Two days at 280 invocations a minute and 1% errors, one datapoint an hour.
+    let mut put = aws.cloudwatch.put_metric_data().namespace("AWS/Lambda");
+    for hour in 1..=48 {
+        let at = aws_sdk_cloudwatch::primitives::DateTime::from_millis(hour_ago(hour).unix_millis());
+        for (name, value) in [("Invocations", 16_800.0), ("Errors", 168.0)] {
+            put = put.metric_data(
+                aws_sdk_cloudwatch::types::MetricDatum::builder()
+                    .metric_name(name)
+                    .dimensions(Dimension::builder().name("FunctionName").value(&function).build())
+                    .timestamp(at)
+                    .value(value)
+                    .build(),
+            );
+        }
+    }
+    put.send().await.unwrap();
+    let metrics = lifeguard_hooks::aws::CloudWatchClient::new(&aws.sdk);
+    let since = now.minus(Duration::from_hours(48) + Duration::from_mins(30));
+    let traffic = lifeguard_hooks::metrics::function_traffic(&metrics, &function, since, now).await.unwrap();
+    assert_eq!((traffic.invocations, traffic.errors), (48 * 16_800, 48 * 168));
+    assert!((265.0..285.0).contains(&traffic.per_minute()), "{traffic:?}");
+    let plans =
+        lifeguard_hooks::analysis::planning::plans(traffic.per_minute(), traffic.error_rate(), 0.01, 2.5);
+    let by_name = |name: &str| plans.iter().find(|p| p.preference == name).unwrap();
+    assert!(!by_name("Canary10Percent5Minutes").detects);
+    assert!(by_name("Canary10Percent30Minutes").detects);
+    assert!(by_name("Linear10PercentEvery10Minutes").in_flight_minute.is_some_and(|m| m < 90));
+    assert!(!by_name("AllAtOnce").detects);
+}

@@ -212,6 +212,61 @@ pub async fn fetch<M: Metrics>(
     Ok((answers.into_iter().flatten().collect(), calls))
 }
 
+/// A function's traffic over a stretch of time, all versions together.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionTraffic {
+    /// Invocations (`AWS/Lambda` `Invocations`, dimension `FunctionName`).
+    pub invocations: u64,
+    /// Errors (`Errors`).
+    pub errors: u64,
+    /// Minutes the stretch covers.
+    pub minutes: u64,
+}
+
+impl FunctionTraffic {
+    /// Mean invocations a minute.
+    pub fn per_minute(&self) -> f64 {
+        if self.minutes == 0 { 0.0 } else { self.invocations as f64 / self.minutes as f64 }
+    }
+
+    /// Errors over invocations (0 without invocations).
+    pub fn error_rate(&self) -> f64 {
+        if self.invocations == 0 { 0.0 } else { self.errors as f64 / self.invocations as f64 }
+    }
+}
+
+/// `function`'s invocations and errors from `since` to `now`, per minute summed (what Lambda
+/// publishes under the `FunctionName` dimension alone, every version and alias together).
+pub async fn function_traffic<M: Metrics>(
+    metrics: &M,
+    function: &str,
+    since: Timestamp,
+    now: Timestamp,
+) -> Result<FunctionTraffic, AwsError> {
+    let window = Window::new(since, now);
+    let queries: Vec<MetricQuery> = ["Invocations", "Errors"]
+        .into_iter()
+        .map(|name| MetricQuery {
+            id: name.to_lowercase(),
+            namespace: crate::analysis::rules::LAMBDA_NAMESPACE.to_owned(),
+            name: name.to_owned(),
+            dimensions: vec![("FunctionName".to_owned(), function.to_owned())],
+            statistic: Statistic::Sum,
+        })
+        .collect();
+    let (data, _) = fetch(metrics, &queries, window).await?;
+    #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "sums of counts")]
+    let total = |id: &str| {
+        data.get(id).map_or(0.0, |points| points.iter().map(|(_, v)| v.max(0.0)).sum::<f64>()).round() as u64
+    };
+    Ok(FunctionTraffic {
+        invocations: total("invocations"),
+        errors: total("errors"),
+        minutes: u64::try_from(window.periods()).unwrap_or(0),
+    })
+}
+
 /// The metric analysis, for the reports.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -255,7 +255,8 @@ async fn rehearse_in_flight() -> bool {
         aws.put_canary_failing_alarm(&alarm, &function, "live").await;
         let mut spec = DeploymentSpec::new(&function, Some("1"), "2", PRE_TRAFFIC_HOOK);
         spec.application = application.clone();
-        spec.resource = "LoyaltyFunction".into();
+        // One function of the app each: a deployment group each, with its own alarm.
+        spec.resource = if rolled_back { "BadLoyaltyFunction" } else { "GoodLoyaltyFunction" }.into();
         spec.group_alarms = vec![alarm.clone()];
         let mut deployment = aws.seed_deployment(&spec).await;
         aws.backdate(&mut deployment, Duration::from_mins(11));
