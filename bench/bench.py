@@ -451,7 +451,14 @@ def events(seed, name):
         "loyalty": (lambda: {"customerId": "alice"},
                     lambda answer: None if answer.get("statusCode") == 200 else "statusCode"),
         "reaper": (reaper_event, reaper_ran),
+        "canary-judge": (reaper_event, judge_ran),
     }.get(name)
+
+
+def judge_ran(report):
+    """The in-flight judge runs for the bench's CodeDeploy application (set below), judging its
+    deployments in progress; its report lists them."""
+    return None if isinstance(report.get("deployments"), list) else "no deployments list"
 
 
 def measure(what, name, failures, step, *args):
@@ -486,8 +493,9 @@ def main(names):
     for name, fn in fns.items():
         row = rows[name]
         row["cold"] = colds.get(name)
-        if name in HOOKS:  # from here on it serves the bench's deployments, with the bench's checks
+        if name in HOOKS or name == "canary-judge":  # the bench's deployments and checks
             fn.env["LIFEGUARD_CHECKS_FILE"] = seed.checks_file.name
+            fn.env["LIFEGUARD_CODEDEPLOY_APPLICATION"] = seed.app
         if event := events(seed, name):
             make_event, accept = event
             row["rss"] = measure("peak RSS after one invocation", name, failures,
