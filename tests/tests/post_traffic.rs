@@ -378,6 +378,41 @@ async fn an_observed_tail_rule_reports_its_failure_without_rolling_back() {
     case.assert_reported_once("Succeeded");
 }
 
+// A canary too small to show the rule's own minimum effect: the error-rate rule passes on the
+// data but says what it could have detected; with requirePower the pass is inconclusive, and
+// onInconclusive: fail rolls back.
+#[tokio::test]
+async fn an_underpowered_pass_is_inconclusive_when_the_rule_requires_power() {
+    let rules = "      - {name: error-rate, kind: errorRate, requirePower: true, onInconclusive: fail}\n\
+                 \x20     - {name: lenient, kind: errorRate}\n";
+    let canary = Traffic { invocations: 7, ..CANARY };
+    let case =
+        Case::new(Setup { label: "post-power", canary: Some(canary), rules, ..Setup::default() }).await;
+    let report = case.handle().await;
+
+    assert_report(&report, "Failed", "rule error-rate: ");
+    let strict = assert_rule(&report, "error-rate", "inconclusive", "fail");
+    assert_eq!(strict["underpowered"], true, "{strict:#}");
+    let reason = strict["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("could have detected ≥ ") && reason.contains("underpowered (requirePower)"),
+        "{reason}"
+    );
+    let ratio = strict["detectableEffect"].as_f64().unwrap();
+    assert!(ratio > 1.5, "{strict:#}");
+    // The same data without requirePower: a pass that says how little it could see.
+    let lenient = assert_rule(&report, "lenient", "pass", "pass");
+    assert_eq!(lenient["underpowered"], true);
+    assert!(
+        lenient["reason"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("could have detected ≥ {ratio:.2}x error rate")),
+        "{lenient:#}"
+    );
+    case.assert_reported_once("Failed");
+}
+
 #[tokio::test]
 async fn noisy_but_equal_versions_pass() {
     let noisy = |invocations| Traffic {

@@ -227,6 +227,59 @@ async fn real_post_traffic_binary_passes_a_healthy_deployment() {
     assert!(calls.iter().all(|c| c["qualifier"] == "live" && c["executedVersion"] == "2"), "{calls:#?}");
 }
 
+// The real canary-judge binary through the Runtime API, under its role, with the loyalty example's
+// check file: a deployment in progress whose canary fails five times as often is judged failing
+// and its datapoint (1) published; the event (CodeDeploy's state change) is not read.
+#[tokio::test(flavor = "multi_thread")]
+async fn real_canary_judge_binary_publishes_a_failing_verdict() {
+    let aws = LocalAws::connect().await;
+    let function = unique("rt-judge");
+    let mut spec = DeploymentSpec::post_traffic(&function, Some("1"), "2", POST_TRAFFIC_HOOK);
+    spec.resource = "LoyaltyFunction".into();
+    let role = aws.as_role(&RoleBinding::canary_judge(&spec.application, &aws.region()));
+    let checks = repo_root().join(lifeguard_tests::watch::LOYALTY_CHECKS);
+    let watch = Watch::start(&[
+        ("LIFEGUARD_CHECKS_FILE", checks.to_str().expect("a UTF-8 path")),
+        ("AWS_ACCESS_KEY_ID", &role.access_key),
+        ("LIFEGUARD_CODEDEPLOY_APPLICATION", &spec.application),
+    ]);
+    aws.seed_function(FunctionSpec {
+        alias_version: Some("1"),
+        ..FunctionSpec::new(&function, 2, "LoyaltyFunction")
+    })
+    .await;
+    let mut deployment = aws.seed_deployment(&spec).await;
+    aws.backdate(&mut deployment, Duration::from_mins(11));
+    let baseline =
+        Traffic { invocations: 600, error_rate: 0.01, duration_ms: 80.0, jitter: 0.1, tail_ms: None };
+    let canary = Traffic { invocations: 150, error_rate: 0.06, ..baseline };
+    let mut noise = Noise::new(5);
+    aws.put_lambda_metrics(&function, "live", "1", deployment.create_time, &baseline.minutes(10, &mut noise))
+        .await;
+    aws.put_lambda_metrics(&function, "live", "2", deployment.create_time, &canary.minutes(10, &mut noise))
+        .await;
+
+    let event = repo_root().join("events/canary-judge-deployment-start.json");
+    let report = invoke_hook(&watch, "canary-judge", &event);
+    assert_eq!(report["application"], spec.application.as_str(), "{report:#}");
+    let judged: Vec<&Value> = report["deployments"].as_array().expect("deployments").iter().collect();
+    assert_eq!(judged.len(), 1, "{report:#}");
+    assert_eq!(judged[0]["deploymentId"], deployment.deployment_id.as_str());
+    assert_eq!(judged[0]["verdict"], "failing", "{report:#}");
+    assert!(
+        judged[0]["reason"].as_str().unwrap().starts_with("rule error-rate: canary error rate"),
+        "{report:#}"
+    );
+    assert_eq!(report["published"], true, "{report:#}");
+    let rules: Vec<&str> = judged[0]["analysis"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(rules, ["error-rate", "latency", "latency-p99", "throttles"], "the loyalty example's rules");
+}
+
 /// A marks table and topic for the reaper, and a watch whose functions talk to `aws`'s region
 /// signing as the reaper application's role deployed in `mode` for them, with `REAPER_*` settings
 /// for them and `reaper_env` added.
