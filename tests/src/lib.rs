@@ -10,6 +10,7 @@
 pub mod behaviour;
 pub mod control;
 pub mod deployments;
+pub mod emf;
 pub mod files;
 pub mod functions;
 pub mod hooks;

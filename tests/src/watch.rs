@@ -201,6 +201,11 @@ impl Watch {
         lines[lines.len().saturating_sub(60)..].join("\n")
     }
 
+    /// Its whole log.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
     /// Invokes `function` with the event in `data_file`.
     pub fn invoke_file(&self, function: &str, data_file: &Path) -> Invoked {
         self.invoke(function, &["--data-file", data_file.to_str().expect("a UTF-8 path")])

@@ -198,6 +198,22 @@ async fn real_post_traffic_binary_passes_a_healthy_deployment() {
     );
     assert_eq!(report["lifecycleEventHookExecutionId"], execution_id);
     assert!(report["alarms"].as_array().expect("alarms").iter().all(|a| a["state"] == "OK"), "{report:#}");
+    // Its metrics: one EMF line, as CloudWatch Logs reads it, with the report as an object.
+    let lines = lifeguard_tests::emf::lines_in(&watch.log());
+    let emf = lines
+        .iter()
+        .find(|line| line.line["report"]["deploymentId"] == deployment.deployment_id.as_str())
+        .unwrap_or_else(|| panic!("no EMF line for the deployment in:\n{}", watch.log_tail()));
+    assert_eq!(emf.namespace, "Lifeguard");
+    assert_eq!(emf.dimensions["Hook"], "AfterAllowTraffic");
+    assert_eq!(emf.dimensions["Function"], function);
+    assert_eq!(emf.metrics["Failed"], 0.0);
+    assert!(emf.metrics["DurationMs"] >= 0.0);
+    assert_eq!(
+        emf.metrics["Rule error-rate PValue"],
+        report["analysis"]["rules"][0]["pValue"].as_f64().unwrap()
+    );
+    assert_eq!(emf.line["report"]["verdict"], "Succeeded", "the report is logged as an object");
     let analysis = &report["analysis"];
     assert_eq!(analysis["getMetricDataCalls"], 1, "{analysis:#}");
     let rules = analysis["rules"].as_array().expect("rules");
@@ -278,6 +294,14 @@ async fn real_canary_judge_binary_publishes_a_failing_verdict() {
         .map(|r| r["rule"].as_str().unwrap())
         .collect();
     assert_eq!(rules, ["error-rate", "latency", "latency-p99", "throttles"], "the loyalty example's rules");
+    let lines = lifeguard_tests::emf::lines_in(&watch.log());
+    let emf = lines.last().unwrap_or_else(|| panic!("no EMF line:\n{}", watch.log_tail()));
+    assert_eq!(emf.dimensions["Application"], spec.application);
+    assert_eq!(
+        (emf.metrics["Deployments"], emf.metrics["Failing"], emf.metrics["NotJudged"]),
+        (1.0, 1.0, 0.0)
+    );
+    assert_eq!(emf.line["report"]["deployments"][0]["verdict"], "failing");
 }
 
 /// A marks table and topic for the reaper, and a watch whose functions talk to `aws`'s region
@@ -366,6 +390,13 @@ async fn real_reaper_binary_replays_runs_and_deletes_only_the_ripe_stack() {
     let last_run = finished.last().unwrap_or_else(|| panic!("no JSON \"run finished\" line:\n{tail}"));
     assert!(last_run["fields"]["problems"].is_u64(), "{last_run}");
     assert_eq!(last_run["fields"]["deletions_requested"], 1, "{last_run}");
+    // And its metrics: one EMF line per run, as CloudWatch Logs reads it.
+    let runs = lifeguard_tests::emf::lines_in(&watch.log());
+    let emf = runs.last().unwrap_or_else(|| panic!("no EMF line:\n{tail}"));
+    assert_eq!((emf.namespace.as_str(), emf.dimensions["Mode"].as_str()), ("Lifeguard", "enforce"));
+    assert_eq!(emf.metrics["DeletionsRequested"], 1.0);
+    assert_eq!(emf.metrics["Problems"], last_run["fields"]["problems"].as_f64().unwrap());
+    assert_eq!(emf.line["counts"]["deletionsRequested"], 1, "the counts as an object");
 }
 
 #[tokio::test(flavor = "multi_thread")]

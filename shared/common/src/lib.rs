@@ -1,6 +1,7 @@
 //! What every lifeguard crate shares: the [`AwsError`] an adapter reports, the SDK
-//! configuration ([`sdk`]) and the one time type ([`time`]).
+//! configuration ([`sdk`]), the one time type ([`time`]) and the metric log line ([`emf`]).
 
+pub mod emf;
 pub mod sdk;
 pub mod time;
 

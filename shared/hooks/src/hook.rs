@@ -7,6 +7,8 @@ use crate::deployment::{Deployment, LifecycleEvent, Revision, Target, parse_apps
 use futures::FutureExt;
 use lambda_runtime::Diagnostic;
 use lifeguard_common::AwsError;
+use lifeguard_common::emf::{MetricLine, Unit};
+use lifeguard_common::time::Timestamp;
 use serde::Serialize;
 use serde_json::Value;
 use std::fmt;
@@ -275,10 +277,35 @@ where
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         details,
     };
-    let line =
-        serde_json::to_string(&report).map_err(|e| unreported(format!("report not serializable: {e}")))?;
-    tracing::info!(verdict = %report.verdict, report = %line, "{}", report.reason);
+    let value =
+        serde_json::to_value(&report).map_err(|e| unreported(format!("report not serializable: {e}")))?;
+    tracing::info!(verdict = %report.verdict, deployment_id = %report.deployment_id, "{}", report.reason);
+    metric_line(&value, serves).emit(Timestamp::now());
     Ok(report)
+}
+
+/// The report as one EMF line: `Failed` (1 or 0) and `DurationMs` by `Hook` (the lifecycle event)
+/// and `Function` (the guarded function), each rule's p-value and effect (`Rule <name> PValue`,
+/// `Rule <name> Effect`), and the whole report as the object `report`.
+fn metric_line(report: &Value, lifecycle_event: LifecycleEvent) -> MetricLine {
+    let number = |value: &Value| value.as_f64().unwrap_or(f64::NAN);
+    let rules = report["analysis"]["rules"].as_array().map_or(&[][..], Vec::as_slice);
+    let line = MetricLine::new()
+        .dimension("Hook", &lifecycle_event.to_string())
+        .dimension("Function", report["functionName"].as_str().unwrap_or("unknown"))
+        .metric("Failed", if report["verdict"] == "Failed" { 1.0 } else { 0.0 }, Unit::Count)
+        .metric("DurationMs", number(&report["durationMs"]), Unit::Milliseconds);
+    rules
+        .iter()
+        .fold(line, |line, rule| {
+            let name = rule["rule"].as_str().unwrap_or("unnamed");
+            line.metric(&format!("Rule {name} PValue"), number(&rule["pValue"]), Unit::None).metric(
+                &format!("Rule {name} Effect"),
+                number(&rule["effectSize"]),
+                Unit::None,
+            )
+        })
+        .property("report", report.clone())
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {

@@ -18,6 +18,7 @@ use crate::settings::HookSettings;
 use futures::future::join_all;
 use lambda_runtime::Diagnostic;
 use lifeguard_common::AwsError;
+use lifeguard_common::emf::{MetricLine, Unit};
 use lifeguard_common::time::Timestamp;
 use serde::Serialize;
 use std::future::Future;
@@ -105,6 +106,22 @@ pub struct JudgeReport {
     pub published: bool,
     /// What went wrong beyond single deployments.
     pub problems: Vec<String>,
+}
+
+impl JudgeReport {
+    /// The run as one EMF line by `Application`: deployments judged, failing and not judged,
+    /// with the whole report as the object `report`.
+    pub fn metric_line(&self) -> MetricLine {
+        let count = |verdict: InFlightVerdict| {
+            self.deployments.iter().filter(|d| d.verdict == verdict).count() as f64
+        };
+        MetricLine::new()
+            .dimension("Application", &self.application)
+            .metric("Deployments", self.deployments.len() as f64, Unit::Count)
+            .metric("Failing", count(InFlightVerdict::Failing), Unit::Count)
+            .metric("NotJudged", count(InFlightVerdict::NotJudged), Unit::Count)
+            .property("report", serde_json::to_value(self).unwrap_or_default())
+    }
 }
 
 /// A run that could not look at the deployments at all (Lambda records it as an error).

@@ -103,7 +103,9 @@ where
         let remaining = Timestamp::lambda_deadline(event.context.deadline, now).duration_since(now);
         let deadline = tokio::time::Instant::now() + remaining.saturating_sub(judge.settings.report_margin);
         let own_arn = judge.settings.own_arn(&event.context.invoked_function_arn).to_owned();
-        judge.run(now, &own_arn, deadline).await
+        let report = judge.run(now, &own_arn, deadline).await?;
+        report.metric_line().emit(Timestamp::now());
+        Ok::<_, crate::in_flight::JudgeError>(report)
     }))
     .await
 }

@@ -7,6 +7,7 @@ use crate::ports::{MarksStore, Notifier, Stacks};
 use crate::report::RunReport;
 use crate::run::{Invocation, Reaper, RunError};
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
+use lifeguard_common::emf::{MetricLine, Unit};
 use lifeguard_common::time::Timestamp;
 
 /// How old a scheduled event may be in enforce mode (EventBridge and Lambda's queue may delay it).
@@ -114,7 +115,34 @@ pub async fn handle<S: Stacks, M: MarksStore, N: Notifier>(
         problems,
         "run finished"
     );
+    metric_line(&report, problems).emit(Timestamp::now());
     Ok(report)
+}
+
+/// The run as one EMF line by `Mode`: its counts (stacks, temporary, warned, deletions requested,
+/// owners notified, marks written and cleared) and problems, with the counts and the run's own
+/// problems as properties (not every stack's entry: the line stays far below CloudWatch Logs'
+/// event size whatever the account holds).
+fn metric_line(report: &RunReport, problems: usize) -> MetricLine {
+    let counts = &report.counts;
+    let metrics = [
+        ("Stacks", counts.stacks),
+        ("Temporary", counts.temporary),
+        ("Warned", counts.warn),
+        ("DeletionsRequested", counts.deletions_requested),
+        ("OwnersNotified", counts.owners_notified),
+        ("MarksWritten", counts.marks_written),
+        ("MarksCleared", counts.marks_cleared),
+        ("Problems", problems),
+    ];
+    metrics
+        .into_iter()
+        .fold(MetricLine::new().dimension("Mode", report.mode.as_str()), |line, (name, count)| {
+            line.metric(name, count as f64, Unit::Count)
+        })
+        .property("counts", serde_json::to_value(counts).unwrap_or_default())
+        .property("problems", serde_json::to_value(&report.problems).unwrap_or_default())
+        .property("digestSent", report.digest_sent.into())
 }
 
 /// The run's instant from a scheduled event: its `time` (RFC 3339), so a run can be replayed
