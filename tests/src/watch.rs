@@ -309,8 +309,8 @@ pub fn check_payloads(check_file: &lifeguard_hooks::checks::CheckFile, function:
     let checks = check_file.functions.get(function).unwrap_or_else(|| panic!("no checks for {function}"));
     let mut payloads: Vec<Value> = Vec::new();
     for check in checks {
-        if !payloads.contains(&check.payload) {
-            payloads.push(check.payload.clone());
+        if !payloads.contains(&check.event()) {
+            payloads.push(check.event());
         }
     }
     payloads

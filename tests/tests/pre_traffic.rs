@@ -403,3 +403,71 @@ async fn first_deployment_skips_the_differential_with_a_note() {
     let qualifiers: Vec<_> = case.invocations().iter().map(|c| c["qualifier"].clone()).collect();
     assert_eq!(qualifiers, [json!("1")]);
 }
+
+// Richer checks through the real SDK against the local AWS: the `http:` shorthand sends API
+// Gateway events of both payload formats (the function sees them, as recorded), matchers beyond
+// equality and response headers judge the answers, and each mismatch is named.
+#[tokio::test]
+async fn http_shorthand_matchers_and_headers_judge_api_answers() {
+    const RICH: &str = r#"
+functions:
+  SampleFunction:
+    - name: rest-order
+      http: {method: GET, path: /orders/o-1001, pathParameters: {orderId: o-1001}, query: {expand: items}}
+      expect:
+        statusCode: 200
+        headers: {content-type: {regex: "^application/json"}, X-Version: "2"}
+        matches:
+          /body/orderId: {regex: "^o-[0-9]+$"}
+          /body/total: {min: 0, max: 1000}
+          /body/level: {oneOf: [Gold, Silver]}
+          /body/items: {type: array}
+          /body/secret: {absent: true}
+    - name: http-api-create
+      http: {api: http, method: POST, path: /orders, body: {item: tea}}
+      expect:
+        matches:
+          /body/total: {max: 10}
+"#;
+    let answer = |total: f64, level: &str| {
+        let body = json!({"orderId": "o-1001", "total": total, "level": level, "items": []});
+        json!({"payload": {"statusCode": 200, "headers": {"Content-Type": "application/json; charset=utf-8", "x-version": "2"},
+                           "body": body.to_string()}})
+    };
+    let case = Case::new("pre-rich", 2, Some("1"), "2", RICH, |_| {}).await;
+    case.aws.script(&case.function, "2", vec![answer(42.5, "Gold")]);
+    let report = case.handle().await;
+    assert_report(&report, "Failed", "http-api-create");
+    assert_eq!(check(&report, "rest-order")["passed"], true, "{report:#}");
+    let create = check(&report, "http-api-create");
+    assert_eq!(create["problems"][0], "/body/total is 42.5, above the maximum 10", "{report:#}");
+
+    // What the function received: one event of each payload format.
+    let events: Vec<Value> = case.invocations().into_iter().map(|i| i["payload"].clone()).collect();
+    let rest = events.iter().find(|e| e["httpMethod"] == "GET").expect("a REST API event");
+    assert_eq!(
+        (rest["path"].as_str(), rest["pathParameters"]["orderId"].as_str()),
+        (Some("/orders/o-1001"), Some("o-1001"))
+    );
+    assert_eq!(rest["queryStringParameters"]["expand"], "items");
+    let http = events.iter().find(|e| e["version"] == "2.0").expect("an HTTP API event");
+    assert_eq!(http["requestContext"]["http"]["method"], "POST");
+    assert_eq!(http["body"], r#"{"item":"tea"}"#);
+
+    // A wrong answer names every condition it breaks.
+    let wrong = Case::new("pre-rich-wrong", 2, Some("1"), "2", RICH, |_| {}).await;
+    let mut bad = answer(2000.0, "Bronze");
+    bad["payload"]["headers"] = json!({"Content-Type": "text/html"});
+    wrong.aws.script(&wrong.function, "2", vec![bad]);
+    let report = wrong.handle().await;
+    let problems = check(&report, "rest-order")["problems"].to_string();
+    for expected in [
+        "header content-type is \\\"text/html\\\", which \\\"^application/json\\\" does not match",
+        "header X-Version is missing",
+        "/body/total is 2000.0, above the maximum 1000",
+        "/body/level is \\\"Bronze\\\", expected one of [\\\"Gold\\\",\\\"Silver\\\"]",
+    ] {
+        assert!(problems.contains(expected), "{expected} not in {problems}");
+    }
+    wrong.assert_reported_once("Failed");
+}

@@ -5,6 +5,8 @@
 //! CloudFormation logical id (the same in every stack), or by its function name.
 
 use crate::analysis::rules::{Rule, default_rules, validate_rules};
+use crate::http_event::HttpRequest;
+use crate::matchers::Matcher;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
@@ -77,9 +79,13 @@ impl Default for Settings {
 pub struct Check {
     /// Name shown in reports.
     pub name: String,
-    /// Event sent to the function.
-    #[serde(default = "empty_object")]
-    pub payload: Value,
+    /// Event sent to the function (`{}` when neither it nor `http` is set).
+    #[serde(default)]
+    pub payload: Option<Value>,
+    /// An HTTP request, sent as the API Gateway event it makes ([`crate::http_event`]); instead
+    /// of `payload`.
+    #[serde(default)]
+    pub http: Option<HttpRequest>,
     /// How many times the payload is sent; every answer must pass.
     #[serde(default = "one")]
     pub repeat: u32,
@@ -93,6 +99,17 @@ pub struct Check {
 
 fn empty_object() -> Value {
     Value::Object(serde_json::Map::new())
+}
+
+impl Check {
+    /// The event sent to the function: `payload`, the `http` request's event, or `{}`.
+    pub fn event(&self) -> Value {
+        match (&self.payload, &self.http) {
+            (Some(payload), _) => payload.clone(),
+            (None, Some(request)) => request.event(),
+            (None, None) => empty_object(),
+        }
+    }
 }
 
 fn one() -> u32 {
@@ -109,9 +126,37 @@ pub struct Expectations {
     /// Required values at JSON pointers (a `body` holding JSON text is decoded first).
     #[serde(default)]
     pub values: BTreeMap<String, Value>,
+    /// Conditions beyond equality at JSON pointers ([`crate::matchers`]).
+    #[serde(default)]
+    pub matches: BTreeMap<String, Matcher>,
+    /// Response headers (API Gateway style `headers`, or `multiValueHeaders`' first value; names
+    /// compared without case): a string to equal, or a matcher.
+    #[serde(default)]
+    pub headers: BTreeMap<String, HeaderExpectation>,
     /// Latency budget for each invocation, in milliseconds.
     #[serde(default)]
     pub max_latency_ms: Option<u64>,
+}
+
+/// What a response header must be.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum HeaderExpectation {
+    /// Exactly this text.
+    Equals(String),
+    /// Conditions on it.
+    Matches(Matcher),
+}
+
+impl HeaderExpectation {
+    fn matcher(&self) -> Matcher {
+        match self {
+            HeaderExpectation::Equals(text) => {
+                Matcher { equals: Some(Value::String(text.clone())), ..Matcher::default() }
+            }
+            HeaderExpectation::Matches(matcher) => matcher.clone(),
+        }
+    }
 }
 
 /// A differential check against the current version.
@@ -179,8 +224,23 @@ impl CheckFile {
                 if check.expect.max_latency_ms == Some(0) {
                     return Err(format!("{at}.expect.maxLatencyMs must be positive"));
                 }
+                if check.payload.is_some() && check.http.is_some() {
+                    return Err(format!("{at}: payload and http are two ways to give the event; keep one"));
+                }
+                if let Some(problem) = check.http.as_ref().and_then(HttpRequest::problem) {
+                    return Err(format!("{at}.http: {problem}"));
+                }
+                let matchers =
+                    check.expect.matches.iter().map(|(key, m)| (format!("matches.{key}"), m.clone()));
+                let headers =
+                    check.expect.headers.iter().map(|(key, h)| (format!("headers.{key}"), h.matcher()));
+                for (key, matcher) in matchers.chain(headers) {
+                    if let Some(problem) = matcher.problem() {
+                        return Err(format!("{at}.expect.{key}: {problem}"));
+                    }
+                }
                 let ignored = check.compare_with_current.iter().flat_map(|c| &c.ignore);
-                for pointer in check.expect.values.keys().chain(ignored) {
+                for pointer in check.expect.values.keys().chain(check.expect.matches.keys()).chain(ignored) {
                     if !pointer.starts_with('/') {
                         return Err(format!(
                             "{at}: {pointer:?} is not a JSON pointer (it must start with '/')"
@@ -220,7 +280,8 @@ impl CheckFile {
             None => (
                 vec![Check {
                     name: DEFAULT_CHECK_NAME.into(),
-                    payload: empty_object(),
+                    payload: None,
+                    http: None,
                     repeat: 1,
                     expect: Expectations::default(),
                     compare_with_current: None,
@@ -290,6 +351,16 @@ pub fn assess(
             None => problems.push(format!("{pointer} is missing, expected {expected}")),
         }
     }
+    for (pointer, matcher) in &check.expect.matches {
+        problems
+            .extend(matcher.mismatches(body.pointer(pointer)).into_iter().map(|m| format!("{pointer} {m}")));
+    }
+    for (name, expected) in &check.expect.headers {
+        let actual = header(&body, name);
+        problems.extend(
+            expected.matcher().mismatches(actual.as_ref()).into_iter().map(|m| format!("header {name} {m}")),
+        );
+    }
     if let Some(budget) = check.expect.max_latency_ms.or(settings.default_max_latency_ms) {
         let took = latency.as_millis();
         if took > u128::from(budget) {
@@ -297,6 +368,23 @@ pub fn assess(
         }
     }
     problems
+}
+
+/// A response header by name, without case: from `headers`, else the first of
+/// `multiValueHeaders`.
+fn header(answer: &Value, name: &str) -> Option<Value> {
+    let find = |field: &str| {
+        answer
+            .get(field)?
+            .as_object()?
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    };
+    find("headers").or_else(|| match find("multiValueHeaders")? {
+        Value::Array(values) => values.into_iter().next(),
+        other => Some(other),
+    })
 }
 
 /// Where the target's answer differs from the current version's, ignoring the listed pointers.
@@ -422,7 +510,7 @@ functions:
         let (checks, key) = parsed().checks_for(Some("Other"), "other-fn");
         assert_eq!((checks.len(), key), (1, None));
         assert_eq!(checks[0].name, DEFAULT_CHECK_NAME);
-        assert_eq!(checks[0].payload, json!({}));
+        assert_eq!(checks[0].event(), json!({}));
     }
 
     #[test]
@@ -441,6 +529,26 @@ functions:
             ),
             ("settings: {maxConcurrency: 0}\n", "settings.maxConcurrency must be between 1 and 64"),
             ("functions:\n  F:\n    - name: a\n      expect: {statusCode: ok}\n", "statusCode"),
+            (
+                "functions:\n  F:\n    - name: a\n      payload: {}\n      http: {method: GET, path: /}\n",
+                "functions.F[0]: payload and http are two ways to give the event; keep one",
+            ),
+            (
+                "functions:\n  F:\n    - name: a\n      http: {method: FETCH, path: /}\n",
+                "functions.F[0].http: method \"FETCH\": expected one of GET",
+            ),
+            (
+                "functions:\n  F:\n    - name: a\n      expect: {matches: {/body/id: {regex: '['}}}\n",
+                "functions.F[0].expect.matches./body/id: regex \"[\" is not a regular expression",
+            ),
+            (
+                "functions:\n  F:\n    - name: a\n      expect: {headers: {ETag: {min: 3, max: 1}}}\n",
+                "functions.F[0].expect.headers.ETag: min 3 is above max 1",
+            ),
+            (
+                "functions:\n  F:\n    - name: a\n      expect: {matches: {body/id: {exists: true}}}\n",
+                "functions.F[0]: \"body/id\" is not a JSON pointer",
+            ),
         ];
         for (text, expected) in cases {
             let error = CheckFile::parse(text, "checks.yaml").unwrap_err().to_string();

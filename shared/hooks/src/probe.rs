@@ -236,7 +236,7 @@ async fn probe<I: Functions>(
     settings: &Settings,
     outcome: &mut CheckOutcome,
 ) {
-    let payload = check.payload.to_string().into_bytes();
+    let payload = check.event().to_string().into_bytes();
     let expected_version = target.expected_version.unwrap_or(target.qualifier);
     for run in 1..=check.repeat {
         let label = if check.repeat > 1 { format!("run {run}/{}: ", check.repeat) } else { String::new() };
