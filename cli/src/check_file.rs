@@ -7,7 +7,7 @@ use lifeguard_hooks::checks::CheckFile;
 use lifeguard_hooks::guarded::{self, SamFunction};
 use std::process::ExitCode;
 
-const DEFAULT_CHECK_FILE: &str = "examples/loyalty/checks/checks.yaml";
+use crate::args::DEFAULT_CHECK_FILE;
 
 const USAGE: &str = "\
 usage: lifeguard check-file [--template TEMPLATE] [FILE...]

@@ -1,11 +1,15 @@
 //! The `lifeguard` command line, built from the same crates as the functions: `check-file`
 //! validates check files (against a consumer's template), `feature` names and tags a branch's
 //! temporary stack, `plan` says which deployment preferences can detect an effect at a
-//! function's traffic.
+//! function's traffic, `probe` runs checks against a deployed version and `analyze` judges two
+//! versions on their metrics.
 
+mod analyze;
+mod args;
 mod check_file;
 mod feature;
 mod plan;
+mod probe;
 
 use std::process::ExitCode;
 
@@ -14,6 +18,8 @@ usage: lifeguard check-file [--template TEMPLATE] [FILE...]
        lifeguard feature name BRANCH
        lifeguard feature tags --owner EMAIL [--ttl DURATION] [--expires-at INSTANT]
        lifeguard plan --function NAME [--effect RATIO] [--alpha ALPHA] [--days DAYS] [--json]
+       lifeguard probe --function NAME --qualifier VERSION [--checks FILE] [--key KEY] [--json]
+       lifeguard analyze --function NAME --canary VERSION --baseline VERSION [--since 30m] [--json]
 
 `lifeguard COMMAND --help` explains each.";
 
@@ -23,6 +29,8 @@ fn main() -> ExitCode {
         Some("check-file") => check_file::check(args),
         Some("feature") => feature::feature(args),
         Some("plan") => plan::plan(args),
+        Some("probe") => probe::probe(args),
+        Some("analyze") => analyze::analyze(args),
         Some("-h" | "--help") => {
             println!("{USAGE}");
             ExitCode::SUCCESS

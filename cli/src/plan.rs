@@ -2,6 +2,7 @@
 //! credentials, account and region) and says which deployment preferences can detect a given
 //! error-rate effect at that traffic, and from which minute the in-flight judge would.
 
+use crate::args::Flags;
 use lifeguard_common::load_config;
 use lifeguard_common::time::Timestamp;
 use lifeguard_hooks::analysis::planning::{PreferencePlan, plans};
@@ -35,29 +36,25 @@ struct Arguments {
 }
 
 /// Reads the arguments; `Ok(None)` asks for the usage text.
-fn parse_arguments(mut args: impl Iterator<Item = String>) -> Result<Option<Arguments>, String> {
-    let (mut function, mut effect, mut alpha, mut days, mut json) = (None, 2.0, 0.01, 7, false);
-    while let Some(arg) = args.next() {
-        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
-        match arg.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--function" => function = Some(value("--function")?),
-            "--effect" => effect = number(&value("--effect")?, "--effect", |v| v > 1.0, "a ratio above 1")?,
-            "--alpha" => {
-                alpha = number(&value("--alpha")?, "--alpha", |v| v > 0.0 && v < 1.0, "between 0 and 1")?;
-            }
-            "--days" => {
-                let text = value("--days")?;
-                days = text.parse().ok().filter(|d| (1..=15).contains(d)).ok_or(format!(
-                    "--days {text:?}: a whole number of days from 1 to 15 (CloudWatch keeps minutes 15 days)"
-                ))?;
-            }
-            "--json" => json = true,
-            other => return Err(format!("unknown argument {other}")),
-        }
-    }
-    let function = function.ok_or("--function is required")?;
-    Ok(Some(Arguments { function, effect, alpha, days, json }))
+fn parse_arguments(args: impl Iterator<Item = String>) -> Result<Option<Arguments>, String> {
+    let Some(flags) = Flags::parse(args, &["--function", "--effect", "--alpha", "--days"], &["--json"])?
+    else {
+        return Ok(None);
+    };
+    let function = flags.value("--function").ok_or("--function is required")?.to_owned();
+    let effect = flags
+        .value("--effect")
+        .map_or(Ok(2.0), |text| number(text, "--effect", |v| v > 1.0, "a ratio above 1"))?;
+    let alpha = flags
+        .value("--alpha")
+        .map_or(Ok(0.01), |text| number(text, "--alpha", |v| v > 0.0 && v < 1.0, "between 0 and 1"))?;
+    let days = match flags.value("--days") {
+        None => 7,
+        Some(text) => text.parse().ok().filter(|d| (1..=15).contains(d)).ok_or(format!(
+            "--days {text:?}: a whole number of days from 1 to 15 (CloudWatch keeps minutes 15 days)"
+        ))?,
+    };
+    Ok(Some(Arguments { function, effect, alpha, days, json: flags.set("--json") }))
 }
 
 fn number(text: &str, name: &str, valid: impl Fn(f64) -> bool, expected: &str) -> Result<f64, String> {
@@ -179,7 +176,7 @@ mod tests {
         );
         assert!(parse(&["--function", "f", "--days", "30"]).unwrap_err().starts_with("--days \"30\""));
         assert_eq!(parse(&["--function"]), Err("--function needs a value".into()));
-        assert_eq!(parse(&["--bogus"]), Err("unknown argument --bogus".into()));
+        assert_eq!(parse(&["--function", "f", "--bogus"]), Err("unknown argument --bogus".into()));
     }
 
     #[test]

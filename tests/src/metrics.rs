@@ -89,6 +89,43 @@ impl LocalAws {
         put.send().await.unwrap_or_else(|e| panic!("PutMetricData {function} version {version}: {e:?}"));
     }
 
+    /// Puts `function`'s totals as Lambda publishes them under the `FunctionName` dimension alone
+    /// (every version together): `Invocations` and `Errors` once a minute for `minutes` minutes
+    /// from `start`.
+    pub async fn put_function_totals(
+        &self,
+        function: &str,
+        start: Timestamp,
+        minutes: u64,
+        invocations: u32,
+        errors: u32,
+    ) {
+        let data: Vec<MetricDatum> = (0..minutes)
+            .flat_map(|minute| {
+                let at = DateTime::from_millis(start.plus(Duration::from_mins(minute)).unix_millis());
+                [("Invocations", invocations), ("Errors", errors)].map(|(name, value)| {
+                    MetricDatum::builder()
+                        .metric_name(name)
+                        .dimensions(Dimension::builder().name("FunctionName").value(function).build())
+                        .timestamp(at)
+                        .value(f64::from(value))
+                        .unit(StandardUnit::Count)
+                        .build()
+                })
+            })
+            .collect();
+        // PutMetricData takes at most 1,000 datapoints a call.
+        for batch in data.chunks(1000) {
+            self.cloudwatch
+                .put_metric_data()
+                .namespace("AWS/Lambda")
+                .set_metric_data(Some(batch.to_vec()))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("PutMetricData {function} totals: {e:?}"));
+        }
+    }
+
     /// Creates a metric alarm `name` on the `Errors` of `function`'s `version` and sets it to
     /// `state`, which it keeps: its dimensions (`FunctionName`, `ExecutedVersion`) are a set no
     /// test publishes, so the local CloudWatch, which evaluates alarms on published data, leaves

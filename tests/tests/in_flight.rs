@@ -236,26 +236,12 @@ async fn plan_reads_a_functions_traffic_and_says_what_each_preference_can_detect
     let function = unique("plan");
     let now = Timestamp::now();
     let hour_ago = |hours: u64| now.minus(Duration::from_hours(hours));
-    // Two days at 280 invocations a minute and 1% errors, one datapoint an hour.
-    let mut put = aws.cloudwatch.put_metric_data().namespace("AWS/Lambda");
-    for hour in 1..=48 {
-        let at = aws_sdk_cloudwatch::primitives::DateTime::from_millis(hour_ago(hour).unix_millis());
-        for (name, value) in [("Invocations", 16_800.0), ("Errors", 168.0)] {
-            put = put.metric_data(
-                aws_sdk_cloudwatch::types::MetricDatum::builder()
-                    .metric_name(name)
-                    .dimensions(Dimension::builder().name("FunctionName").value(&function).build())
-                    .timestamp(at)
-                    .value(value)
-                    .build(),
-            );
-        }
-    }
-    put.send().await.unwrap();
+    // Two days at 280 invocations a minute and 1% errors.
+    aws.put_function_totals(&function, hour_ago(48), 48 * 60, 280, 3).await;
     let metrics = lifeguard_hooks::aws::CloudWatchClient::new(&aws.sdk);
     let since = now.minus(Duration::from_hours(48) + Duration::from_mins(30));
     let traffic = lifeguard_hooks::metrics::function_traffic(&metrics, &function, since, now).await.unwrap();
-    assert_eq!((traffic.invocations, traffic.errors), (48 * 16_800, 48 * 168));
+    assert_eq!((traffic.invocations, traffic.errors), (48 * 60 * 280, 48 * 60 * 3));
     assert!((265.0..285.0).contains(&traffic.per_minute()), "{traffic:?}");
     let plans =
         lifeguard_hooks::analysis::planning::plans(traffic.per_minute(), traffic.error_rate(), 0.01, 2.5);
