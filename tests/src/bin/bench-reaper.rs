@@ -23,16 +23,12 @@ use tokio::task::JoinSet;
 const REGION: &str = "sa-east-1";
 /// Stacks seeded: `BENCH_REAPER_STACKS`, default 2,000 (at least the opted-in mix, 622); the
 /// stacks beyond the mix are not opted in.
-static STACKS: std::sync::LazyLock<usize> =
-    std::sync::LazyLock::new(|| {
-        let opted_in: usize = MIX.iter().map(|(_, n)| n).sum();
-        match std::env::var("BENCH_REAPER_STACKS") {
-            Ok(text) => text.trim().parse::<usize>().ok().filter(|&n| n >= opted_in).unwrap_or_else(|| {
-                panic!("BENCH_REAPER_STACKS={text:?}: expected a whole number >= {opted_in}")
-            }),
-            Err(_) => 2_000,
-        }
-    });
+static STACKS: std::sync::LazyLock<usize> = std::sync::LazyLock::new(|| {
+    let opted_in: usize = MIX.iter().map(|(_, n)| n).sum();
+    let wanted = stacks_wanted();
+    assert!(wanted >= opted_in, "BENCH_REAPER_STACKS={wanted}: expected a whole number >= {opted_in}");
+    wanted
+});
 const OWNERS: usize = 20;
 /// Stack creations in flight while seeding.
 const SEED_IN_FLIGHT: usize = 8;
@@ -75,8 +71,23 @@ enum Kind {
     ProtectedName,
 }
 
-/// The inventory, in creation order: (kind, how many). The rest is [`Kind::NotOptedIn`].
-const MIX: &[(Kind, usize)] = &[
+/// The inventory, in creation order: (kind, how many). The rest is [`Kind::NotOptedIn`]. With
+/// `BENCH_REAPER_MIX=expired`, every stack is expired, owned and deletable (the issue's "2,000
+/// expired temporary stacks"): the first-notice run then marks them all.
+static MIX: std::sync::LazyLock<Vec<(Kind, usize)>> =
+    std::sync::LazyLock::new(|| match std::env::var("BENCH_REAPER_MIX").as_deref() {
+        Ok("expired") => vec![(Kind::Expired, stacks_wanted())],
+        Ok(other) => panic!("BENCH_REAPER_MIX={other:?}: expected `expired` (or unset: the default mix)"),
+        Err(_) => DEFAULT_MIX.to_vec(),
+    });
+
+/// `BENCH_REAPER_STACKS`, default 2,000.
+fn stacks_wanted() -> usize {
+    std::env::var("BENCH_REAPER_STACKS").ok().and_then(|text| text.trim().parse().ok()).unwrap_or(2_000)
+}
+
+/// The default inventory.
+const DEFAULT_MIX: &[(Kind, usize)] = &[
     (Kind::ProtectedName, 2),
     (Kind::Young, 340),
     (Kind::YoungExporter, 20),
