@@ -92,6 +92,17 @@ where
     }
 }
 
+/// Five minutes of the same healthy traffic for versions 1 and 2 of `function` from `start`.
+async fn put_equal_traffic(aws: &LocalAws, function: &str, start: Timestamp) {
+    let traffic =
+        Traffic { invocations: 300, error_rate: 0.01, duration_ms: 80.0, jitter: 0.1, tail_ms: None };
+    let mut noise = Noise::new(7);
+    for version in ["1", "2"] {
+        let minutes = traffic.minutes(5, &mut noise);
+        aws.put_lambda_metrics(function, "live", version, start, &minutes).await;
+    }
+}
+
 /// The actions the local AWS refused `principal`, in order.
 fn refused(aws: &LocalAws, principal: &Principal) -> Vec<String> {
     aws.denials(principal)
@@ -149,13 +160,7 @@ async fn every_post_traffic_hook_statement_is_needed() {
             spec.resource = LOGICAL_ID.into();
             spec.group_alarms = vec![group_alarm];
             let deployment = aws.seed_deployment(&spec).await;
-            let traffic =
-                Traffic { invocations: 300, error_rate: 0.01, duration_ms: 80.0, jitter: 0.1, tail_ms: None };
-            let mut noise = Noise::new(7);
-            for version in ["1", "2"] {
-                let minutes = traffic.minutes(5, &mut noise);
-                aws.put_lambda_metrics(&function, "live", version, deployment.create_time, &minutes).await;
-            }
+            put_equal_traffic(&aws, &function, deployment.create_time).await;
             let principal = aws.principal("PostTrafficHook", &policies);
             let hook = aws.post_traffic_hook_as(&principal, CHECKS, HOOK);
             let now = deployment.create_time.plus(Duration::from_mins(10));
@@ -186,13 +191,7 @@ async fn every_canary_judge_statement_is_needed() {
             spec.application = application.clone();
             spec.resource = LOGICAL_ID.into();
             let deployment = aws.seed_deployment(&spec).await;
-            let traffic =
-                Traffic { invocations: 300, error_rate: 0.01, duration_ms: 80.0, jitter: 0.1, tail_ms: None };
-            let mut noise = Noise::new(7);
-            for version in ["1", "2"] {
-                let minutes = traffic.minutes(5, &mut noise);
-                aws.put_lambda_metrics(&function, "live", version, deployment.create_time, &minutes).await;
-            }
+            put_equal_traffic(&aws, &function, deployment.create_time).await;
             let principal = aws.principal("CanaryJudge", &policies);
             let judge = aws.canary_judge_as(&principal, CHECKS, &application);
             let now = deployment.create_time.plus(Duration::from_mins(6));
