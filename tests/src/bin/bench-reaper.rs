@@ -231,11 +231,11 @@ async fn seed(aws: &LocalAws, specs: &[Spec]) -> Duration {
         specs.iter().cloned().partition(|s| s.kind == Kind::Importer);
     let mut ids = create(aws, &others).await;
     ids.extend(create(aws, &importers).await);
-    let parent = &ids["lifeguard"];
     for spec in specs {
         let id = &ids[&spec.name];
         match spec.kind {
-            Kind::Nested => aws.set_stack_state(id, None, Some(parent)),
+            // Nested in the mix's stack named like the reaper's own.
+            Kind::Nested => aws.set_stack_state(id, None, Some(&ids["lifeguard"])),
             Kind::InProgress => aws.set_stack_state(id, Some("UPDATE_IN_PROGRESS"), None),
             Kind::RolledBack => aws.set_stack_state(id, Some("ROLLBACK_COMPLETE"), None),
             _ => {}
