@@ -11,7 +11,7 @@ protocol translation moto needs, in that order.
     (faults.py), else by moto: CloudWatch's rpcv2Cbor through cloudwatch.cloudwatch_cbor.
 
 Importing this module applies every patch of moto (codedeploy, awslambda, cloudwatch,
-cloudformation).
+cloudformation, dynamodb, sns).
 """
 
 import io
@@ -22,7 +22,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Request
 
-from . import awslambda, cloudformation, codedeploy, sns  # noqa: F401 (they patch moto on import)
+from . import awslambda, cloudformation, codedeploy, dynamodb, sns  # noqa: F401 (they patch moto on import)
 from .calls import request_target
 from .cloudwatch import CW_PATH, cloudwatch_cbor
 from .codedeploy import record_refused_hook_report

@@ -7,7 +7,6 @@ with) and its evaluation of metric alarms, with moto in-process and the evaluati
 
 import datetime
 import json
-import os
 import time
 import unittest
 from unittest import mock
@@ -15,19 +14,16 @@ from unittest import mock
 import boto3
 from moto import mock_aws
 
+from inprocess import without_endpoints
 from stand_in import cloudwatch
 from stand_in.cloudwatch import evaluate_alarm, percentile
 
-# moto runs in-process here: while these tests run, clients must not follow an endpoint the
-# environment points at (./dev test exports the local AWS's, which the self-test then uses).
-_environ = mock.patch.dict(os.environ)
+_environ = None
 
 
 def setUpModule():
-    _environ.start()
-    for name in [n for n in os.environ
-                 if n == "AWS_ENDPOINT_URL" or n.startswith("AWS_ENDPOINT_URL_")]:
-        del os.environ[name]
+    global _environ
+    _environ = without_endpoints()
 
 
 def tearDownModule():
