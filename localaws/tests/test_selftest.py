@@ -333,7 +333,8 @@ def test_lambda(aws, fn_arn, check):
     check("REST fault on Lambda invoke", e[:3] == ("ServiceException", 500, "ServiceException"), e[:3])
     check("REST fault used up", invoke("fn-sut", "2")[0]["ExecutedVersion"] == "2")
 
-    # Delays sleep outside the global lock: 8 x 300 ms run in parallel.
+    # Delays sleep outside the global lock: 8 x 300 ms run in parallel (one after another they
+    # would take 2,400 ms; the margin is for a loaded 2-core machine).
     ctl("POST", "lambda/scripts", json={"function": "fn-slow", "qualifier": "1",
                                         "behaviours": [{"payload": "slow", "delayMs": 300}]})
     clients = [boto3.client("lambda", **aws.kw) for _ in range(8)]
@@ -351,8 +352,8 @@ def test_lambda(aws, fn_arn, check):
     for t in threads:
         t.join()
     total = time.monotonic() - start
-    check(f"8 concurrent 300 ms invokes took {total * 1000:.0f} ms (< 600)",
-          len(took) == 8 and min(took) >= 0.3 and total < 0.6, took)
+    check(f"8 concurrent 300 ms invokes took {total * 1000:.0f} ms (< 1200)",
+          len(took) == 8 and min(took) >= 0.3 and total < 1.2, took)
 
 
 def test_cloudwatch(aws, check):
