@@ -4,7 +4,7 @@
 
 use lifeguard_common::time::Timestamp;
 use lifeguard_tests::behaviour::{answer, api};
-use lifeguard_tests::{FunctionSpec, LocalAws, Noise, TempFile, Traffic, unique};
+use lifeguard_tests::{FunctionSpec, LocalAws, Noise, TempDir, TempFile, Traffic, unique};
 use serde_json::{Value, json};
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -160,4 +160,168 @@ async fn plan_reads_traffic_and_fails_cleanly_without_a_function() {
     assert_eq!(plan["traffic"]["invocations"], 180_000);
     assert_eq!(plan["plans"].as_array().unwrap().len(), 9);
     assert_eq!(lifeguard(&["plan"]).status.code(), Some(2));
+}
+
+/// A check file using every part of the format, valid for the hooks.
+const EVERY_PART: &str = r#"
+settings: {maxConcurrency: 4, defaultMaxLatencyMs: 2000}
+functions:
+  Api:
+    - name: get-order
+      http:
+        api: http
+        method: GET
+        path: /orders/7
+        query: {verbose: "1"}
+        headers: {accept: application/json}
+        pathParameters: {id: "7"}
+      repeat: 2
+      expect:
+        statusCode: 200
+        values: {/body/id: 7}
+        matches:
+          /body/total: {min: 0, max: 1000, type: number}
+          /body/state: {oneOf: [open, paid]}
+          /body/note: {absent: true}
+          /body/ref: {regex: "^R[0-9]+$", exists: true}
+        headers:
+          content-type: application/json
+          x-request-id: {regex: "."}
+        maxLatencyMs: 800
+      compareWithCurrent: {ignore: [/body/version]}
+    - name: raw
+      payload: {ping: true}
+analysis:
+  Api:
+    alarms: [api-errors]
+    rules:
+      - {name: errors, kind: errorRate, minRatio: 2, requirePower: true}
+      - name: p99
+        kind: seriesComparison
+        metric: {name: Duration, statistic: p99.9, dimensions: {FunctionName: "{function}"}}
+        warmUpPeriods: 2
+        mode: observe
+        twoSided: true
+      - name: throttles
+        kind: threshold
+        metric: {namespace: AWS/Lambda, name: Throttles, statistic: Sum}
+        threshold: 0
+        aggregate: max
+        onNoData: pass
+        onInconclusive: fail
+"#;
+
+/// Mistakes of shape, each refused by the hooks (`check-file`), so the schema must refuse it too.
+const MISTAKES: [(&str, &str); 10] = [
+    ("unknown top-level key", "setting: {maxConcurrency: 2}\n"),
+    ("repeat 0", "functions:\n  F:\n    - {name: a, repeat: 0}\n"),
+    ("unknown matcher", "functions:\n  F:\n    - {name: a, expect: {matches: {/x: {regexp: a}}}}\n"),
+    ("empty matcher", "functions:\n  F:\n    - {name: a, expect: {matches: {/x: {}}}}\n"),
+    ("payload and http", "functions:\n  F:\n    - {name: a, payload: {}, http: {method: GET, path: /}}\n"),
+    ("lowercase method", "functions:\n  F:\n    - {name: a, http: {method: get, path: /}}\n"),
+    ("pointer without /", "functions:\n  F:\n    - {name: a, expect: {values: {body/x: 1}}}\n"),
+    ("zero budget", "functions:\n  F:\n    - {name: a, expect: {maxLatencyMs: 0}}\n"),
+    ("rule kind typo", "analysis:\n  F:\n    rules: [{name: e, kind: errorrate}]\n"),
+    (
+        "statistic typo",
+        "analysis:\n  F:\n    rules: [{name: l, kind: threshold, threshold: 1, metric: {name: D, statistic: P99}}]\n",
+    ),
+];
+
+/// The schema `lifeguard schema` prints, applied by Python's `jsonschema` (draft 2020-12) to the
+/// examples' check files, to [`EVERY_PART`] and to [`MISTAKES`]: it accepts what the hooks accept
+/// and refuses each mistake, which `check-file` refuses too.
+#[test]
+fn schema_agrees_with_the_hooks_on_the_examples_and_on_mistakes() {
+    let printed = lifeguard(&["schema"]);
+    assert_eq!(printed.status.code(), Some(0));
+    let schema = TempFile::new(".json", &stdout(&printed));
+    let root = lifeguard_tests::repo_root();
+    let mut documents: Vec<(String, String)> =
+        ["examples/loyalty/checks/checks.yaml", "examples/python-orders/checks/checks.yaml"]
+            .iter()
+            .map(|path| {
+                ((*path).to_owned(), std::fs::read_to_string(root.join(path)).expect("an example check file"))
+            })
+            .collect();
+    documents.push(("every part".into(), EVERY_PART.into()));
+    documents.extend(MISTAKES.iter().map(|(name, text)| ((*name).to_owned(), (*text).to_owned())));
+    for (name, text) in &documents {
+        let file = TempFile::new(".yaml", text);
+        let checked = lifeguard(&["check-file", file.path().to_str().unwrap()]);
+        let mistake = MISTAKES.iter().any(|(m, _)| m == name);
+        assert_eq!(
+            checked.status.code(),
+            Some(i32::from(mistake)),
+            "check-file on {name}: {}{}",
+            stdout(&checked),
+            String::from_utf8_lossy(&checked.stderr)
+        );
+    }
+    let script = "import json, sys, yaml, jsonschema\n\
+                  schema = json.load(open(sys.argv[1]))\n\
+                  jsonschema.Draft202012Validator.check_schema(schema)\n\
+                  validator = jsonschema.Draft202012Validator(schema)\n\
+                  print(json.dumps({name: [e.message for e in validator.iter_errors(yaml.safe_load(text))] \
+                  for name, text in json.load(sys.stdin)}))";
+    let mut python = Command::new(root.join(".venv/bin/python"))
+        .args(["-c", script, schema.path().to_str().unwrap()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the project venv's python (./dev setup)");
+    std::io::Write::write_all(&mut python.stdin.take().unwrap(), json!(documents).to_string().as_bytes())
+        .unwrap();
+    let ran = python.wait_with_output().unwrap();
+    assert!(ran.status.success(), "jsonschema did not run");
+    let errors: Value = serde_json::from_slice(&ran.stdout).unwrap();
+    for (name, _) in &documents {
+        let found = errors[name].as_array().expect("errors per document");
+        if MISTAKES.iter().any(|(m, _)| m == name) {
+            assert!(!found.is_empty(), "the schema accepts the mistake {name:?}");
+        } else {
+            assert!(found.is_empty(), "the schema refuses {name}: {found:?}");
+        }
+    }
+}
+
+/// The wheel `cli/wheel.py` builds around this binary, installed with pip into a fresh venv (no
+/// index, no Rust on the path), gives a working `lifeguard` command there.
+#[test]
+fn the_wheel_installs_the_command_into_a_fresh_venv() {
+    let root = lifeguard_tests::repo_root();
+    let work = TempDir::new();
+    let built = Command::new("python3")
+        .arg(root.join("cli/wheel.py"))
+        .args([env!("CARGO_BIN_EXE_lifeguard"), work.path().join("dist").to_str().unwrap()])
+        .output()
+        .expect("python3 runs");
+    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
+    let wheel = stdout(&built).trim().to_owned();
+    let version = env!("CARGO_PKG_VERSION");
+    let expected = format!("lifeguard-{version}-py3-none-linux_");
+    assert!(
+        wheel.contains(&expected) && wheel.rsplit_once('.').is_some_and(|(_, ext)| ext == "whl"),
+        "{wheel}"
+    );
+    let venv = work.path().join("venv");
+    let created = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().expect("python3 -m venv");
+    assert!(created.success());
+    let installed = Command::new(venv.join("bin/pip"))
+        .args(["install", "--quiet", "--no-index", "--disable-pip-version-check", &wheel])
+        .output()
+        .expect("the venv's pip");
+    assert!(installed.status.success(), "{}", String::from_utf8_lossy(&installed.stderr));
+
+    let command = venv.join("bin/lifeguard");
+    let run = |args: &[&str]| {
+        Command::new(&command).args(args).current_dir(&root).env("PATH", "/usr/bin:/bin").output().unwrap()
+    };
+    let checked = run(&["check-file", "examples/loyalty/checks/checks.yaml"]);
+    assert_eq!(checked.status.code(), Some(0), "{}", String::from_utf8_lossy(&checked.stderr));
+    assert!(stdout(&checked).contains("checks.yaml: ok ("), "{}", stdout(&checked));
+    let refused = run(&["check-file", "README.md"]);
+    assert_eq!(refused.status.code(), Some(1), "a file that is no check file");
+    let shown = Command::new(venv.join("bin/pip")).args(["show", "lifeguard"]).output().unwrap();
+    assert!(stdout(&shown).contains(&format!("Version: {version}")), "{}", stdout(&shown));
 }

@@ -25,7 +25,7 @@ pub mod traffic;
 pub mod watch;
 
 pub use deployments::{AppSpecFormat, DeploymentSpec, REPORT_TARGET, RevisionForm, SeededDeployment};
-pub use files::{TempFile, repo_root};
+pub use files::{TempDir, TempFile, repo_root};
 pub use functions::{FunctionSpec, LOGICAL_ID_TAG, SeededFunction};
 pub use hooks::{Hook, Judge, PostHook, settings_with_checks};
 pub use local_aws::{ACCOUNT, LocalAws};

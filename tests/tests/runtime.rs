@@ -19,16 +19,15 @@ use lifeguard_tests::{
     stack_template, summary, unique,
 };
 use serde_json::{Value, json};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
+use tokio::sync::{Mutex, MutexGuard};
 
 /// These tests run one after another. The hooks judge each probe's wall-clock latency against the
 /// check file's budgets; on a 2-core CI machine, a second test's `cargo run` and seeding of the
 /// local AWS once took a 5 ms probe past its 1,000 ms budget.
-fn one_test_at_a_time() -> MutexGuard<'static, ()> {
-    static TURN: Mutex<()> = Mutex::new(());
-    // A test that failed holding the turn poisons it; the next one still gets it.
-    TURN.lock().unwrap_or_else(PoisonError::into_inner)
+async fn one_test_at_a_time() -> MutexGuard<'static, ()> {
+    static TURN: Mutex<()> = Mutex::const_new(());
+    TURN.lock().await
 }
 
 /// The stacks the reaper binary may delete (`lifeguard` is kept by its protection).
@@ -78,7 +77,7 @@ fn invoke_hook(watch: &Watch, hook: &str, file: &std::path::Path) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn real_binary_passes_a_good_version() {
-    let _turn = one_test_at_a_time();
+    let _turn = one_test_at_a_time().await;
     let aws = LocalAws::connect().await;
     let (spec, watch) = pre_traffic_setup(&aws, "rt-good");
     let deployment = seed(&aws, &watch, &spec, None).await;
@@ -102,7 +101,7 @@ async fn real_binary_passes_a_good_version() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn real_binary_fails_a_bad_version() {
-    let _turn = one_test_at_a_time();
+    let _turn = one_test_at_a_time().await;
     let aws = LocalAws::connect().await;
     let (spec, watch) = pre_traffic_setup(&aws, "rt-bad");
     // Version 2 says Silver for alice, and everything else like the sample app.
@@ -121,7 +120,7 @@ async fn real_binary_fails_a_bad_version() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn real_binary_judges_a_python_function_with_its_apps_checks() {
-    let _turn = one_test_at_a_time();
+    let _turn = one_test_at_a_time().await;
     let aws = LocalAws::connect().await;
     let checks = example_check_file(ORDERS_CHECKS);
     let code = repo_root().join(ORDERS_CODE);
@@ -159,7 +158,7 @@ async fn real_binary_judges_a_python_function_with_its_apps_checks() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn real_binary_rejects_the_malformed_event() {
-    let _turn = one_test_at_a_time();
+    let _turn = one_test_at_a_time().await;
     let aws = LocalAws::connect().await;
     let (_spec, watch) = pre_traffic_setup(&aws, "rt-malformed");
     let invoked = watch.invoke_file(PRE_TRAFFIC_HOOK, &repo_root().join("events/pre-traffic-malformed.json"));
@@ -171,7 +170,7 @@ async fn real_binary_rejects_the_malformed_event() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn real_post_traffic_binary_passes_a_healthy_deployment() {
-    let _turn = one_test_at_a_time();
+    let _turn = one_test_at_a_time().await;
     let aws = LocalAws::connect().await;
     let function = unique("rt-post");
     // As SAM writes it: both hooks, the real binaries' names.
@@ -263,7 +262,7 @@ async fn real_post_traffic_binary_passes_a_healthy_deployment() {
 // and its datapoint (1) published; the event (CodeDeploy's state change) is not read.
 #[tokio::test(flavor = "multi_thread")]
 async fn real_canary_judge_binary_publishes_a_failing_verdict() {
-    let _turn = one_test_at_a_time();
+    let _turn = one_test_at_a_time().await;
     let aws = LocalAws::connect().await;
     let function = unique("rt-judge");
     let mut spec = DeploymentSpec::post_traffic(&function, Some("1"), "2", POST_TRAFFIC_HOOK);
@@ -351,7 +350,7 @@ async fn reaper_watch(aws: &LocalAws, mode: Mode, reaper_env: &[(&str, &str)]) -
 
 #[tokio::test(flavor = "multi_thread")]
 async fn real_reaper_binary_replays_runs_and_deletes_only_the_ripe_stack() {
-    let _turn = one_test_at_a_time();
+    let _turn = one_test_at_a_time().await;
     let aws = LocalAws::connect_isolated("eu-south-1").await;
     let template = stack_template(&[], &[]);
     let t0 = Timestamp::now().whole_seconds();
@@ -418,7 +417,7 @@ async fn real_reaper_binary_replays_runs_and_deletes_only_the_ripe_stack() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn real_reaper_binary_stops_on_a_bad_setting_before_any_aws_call() {
-    let _turn = one_test_at_a_time();
+    let _turn = one_test_at_a_time().await;
     let aws = LocalAws::connect_isolated("il-central-1").await;
     let (watch, role) = reaper_watch(&aws, Mode::Report, &[("REAPER_GRACE", "3 days")]).await;
     let invoked = watch.invoke_json("reaper", &scheduled_event(Timestamp::now()));

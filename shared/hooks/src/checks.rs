@@ -12,6 +12,10 @@ use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
+/// The check file's JSON Schema (draft 2020-12), for editors and CI: its shape only; [`CheckFile::parse`]
+/// also checks what a schema cannot.
+pub const CHECK_FILE_SCHEMA: &str = include_str!("../check-file.schema.json");
+
 /// Name given to the check run when a function has none configured.
 pub const DEFAULT_CHECK_NAME: &str = "default-invoke";
 
