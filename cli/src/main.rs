@@ -1,8 +1,8 @@
 //! The `lifeguard` command line, built from the same crates as the functions: `check-file`
 //! validates check files (against a consumer's template), `schema` prints their JSON Schema,
-//! `feature` names and tags a branch's temporary stack, `plan` says which deployment preferences can detect an effect at a
-//! function's traffic, `probe` runs checks against a deployed version and `analyze` judges two
-//! versions on their metrics.
+//! `feature` names and tags a branch's temporary stack, `plan` says which deployment preferences
+//! can detect an effect at a function's traffic, `probe` runs checks against a deployed version, `analyze` judges two
+//! versions on their metrics and `reaper plan` shows what the reaper would do, changing nothing.
 
 mod analyze;
 mod args;
@@ -10,6 +10,7 @@ mod check_file;
 mod feature;
 mod plan;
 mod probe;
+mod reaper;
 
 use std::process::ExitCode;
 
@@ -21,6 +22,7 @@ usage: lifeguard check-file [--template TEMPLATE] [FILE...]
        lifeguard plan --function NAME [--effect RATIO] [--alpha ALPHA] [--days DAYS] [--json]
        lifeguard probe --function NAME --qualifier VERSION [--checks FILE] [--key KEY] [--json]
        lifeguard analyze --function NAME --canary VERSION --baseline VERSION [--since 30m] [--json]
+       lifeguard reaper plan [--function NAME] [--at INSTANT] [--json]
 
 `lifeguard COMMAND --help` explains each.";
 
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
         Some("plan") => plan::plan(args),
         Some("probe") => probe::probe(args),
         Some("analyze") => analyze::analyze(args),
+        Some("reaper") => reaper::reaper(args),
         Some("-h" | "--help") => {
             println!("{USAGE}");
             ExitCode::SUCCESS

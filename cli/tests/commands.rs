@@ -325,3 +325,110 @@ fn the_wheel_installs_the_command_into_a_fresh_venv() {
     let shown = Command::new(venv.join("bin/pip")).args(["show", "lifeguard"]).output().unwrap();
     assert!(stdout(&shown).contains(&format!("Version: {version}")), "{}", stdout(&shown));
 }
+
+/// `reaper plan` with the deployed reaper's settings (its function's `REAPER_*` environment), two
+/// days after four stacks were created: the expired one would get its first notice, the one
+/// outside the allowlist and the protected name are skipped, the fresh one kept. Its calls are
+/// reads only: no lease, mark, notice or deletion; every stack is still there.
+#[tokio::test]
+async fn reaper_plan_shows_a_run_ahead_and_changes_nothing() {
+    use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime};
+    let aws = LocalAws::connect_isolated("ap-northeast-3").await;
+    let template = lifeguard_tests::stack_template(&[], &[]);
+    let owned = |ttl| {
+        [("lifeguard:temporary", "true"), ("lifeguard:owner", "alice@example.com"), ("lifeguard:ttl", ttl)]
+    };
+    let created = Timestamp::now();
+    aws.create_stack("app-expired", &template, &owned("1d"), false).await;
+    aws.create_stack("app-fresh", &template, &owned("30d"), false).await;
+    aws.create_stack("other-expired", &template, &owned("1d"), false).await;
+    aws.create_stack("lifeguard", &template, &owned("1d"), false).await;
+    let table = aws.create_marks_table("cli-marks").await;
+    let (topic, _queue) = aws.topic_with_queue("cli-notices").await;
+    let function = unique("cli-reaper");
+    let settings = [
+        ("REAPER_MODE", "enforce"),
+        ("REAPER_ALLOWED_STACKS", "app-*"),
+        ("REAPER_MARKS_TABLE", table.as_str()),
+        ("REAPER_TOPIC_ARN", topic.as_str()),
+    ];
+    let mut environment = Environment::builder();
+    for (name, value) in settings {
+        environment = environment.variables(name, value);
+    }
+    aws.lambda
+        .create_function()
+        .function_name(&function)
+        .runtime(Runtime::Providedal2023)
+        .role(aws.role_arn())
+        .handler("bootstrap")
+        .code(FunctionCode::builder().zip_file(aws_sdk_lambda::primitives::Blob::new("reaper")).build())
+        .environment(environment.build())
+        .send()
+        .await
+        .expect("CreateFunction");
+    let before = aws.request_counts();
+    let at = created.plus(Duration::from_hours(48)).to_string();
+    let region = aws.sdk.region().expect("a region").to_string();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_lifeguard"))
+            .args(args)
+            .env("AWS_REGION", &region)
+            .env("AWS_DEFAULT_REGION", &region)
+            .env("AWS_ACCESS_KEY_ID", &aws.access_key)
+            .output()
+            .expect("the lifeguard binary runs")
+    };
+
+    let planned = run(&["reaper", "plan", "--function", &function, "--at", &at, "--json"]);
+    let stderr = String::from_utf8_lossy(&planned.stderr);
+    assert_eq!(planned.status.code(), Some(0), "{}{stderr}", stdout(&planned));
+    let report: Value = serde_json::from_str(&stdout(&planned)).unwrap();
+    assert_eq!((report["mode"].as_str(), report["at"].as_str()), (Some("enforce"), Some(at.as_str())));
+    let decision = |name: &str| {
+        let stacks = report["stacks"].as_array().expect("stacks");
+        let stack =
+            stacks.iter().find(|s| s["stack"] == name).unwrap_or_else(|| panic!("{name}: {report:#}"));
+        format!("{}/{}", stack["action"].as_str().unwrap(), stack["reason"].as_str().unwrap())
+    };
+    assert_eq!(decision("app-expired"), "warn/expired-first-notice", "{report:#}");
+    assert_eq!(decision("app-fresh"), "keep/not-expired", "{report:#}");
+    assert_eq!(decision("other-expired"), "skip/not-allowed", "{report:#}");
+    assert_eq!(decision("lifeguard"), "skip/protected-name", "{report:#}");
+
+    let table_output = run(&["reaper", "plan", "--function", &function, "--at", &at]);
+    assert_eq!(table_output.status.code(), Some(0));
+    let text = stdout(&table_output);
+    assert!(
+        text.lines().any(|l| l.starts_with("app-expired") && l.contains("expired-first-notice")),
+        "{text}"
+    );
+    assert!(text.contains("4 stacks:"), "{text}");
+
+    let after = aws.request_counts();
+    let made: Vec<(&String, u64)> = after
+        .iter()
+        .map(|(call, n)| (call, n - before.get(call).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    // Query-protocol operations by name, Lambda's REST ones by method and path.
+    let reads = ["List", "Describe", "Get", "Query", "Scan", "GET /"];
+    let is_read =
+        |call: &str| call.split_once('.').is_some_and(|(_, op)| reads.iter().any(|r| op.starts_with(r)));
+    assert!(
+        made.iter().all(|(call, _)| is_read(call)),
+        "reaper plan made a call that is not a read: {made:?}"
+    );
+    assert!(
+        made.iter().any(|(call, _)| call.ends_with(&format!("/functions/{function}/configuration"))),
+        "{made:?}"
+    );
+    assert!(made.iter().any(|(call, _)| call.as_str() == "dynamodb.Scan"), "the marks are read: {made:?}");
+    let left: Vec<String> = aws.stack_names().await.into_iter().collect();
+    assert_eq!(left, ["app-expired", "app-fresh", "lifeguard", "other-expired"]);
+
+    // Without settings, the run would stop before any call: so does the plan.
+    let unset = run(&["reaper", "plan", "--function", "no-such-function"]);
+    assert_eq!(unset.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unset.stderr).contains("GetFunctionConfiguration"), "{unset:?}");
+}

@@ -38,4 +38,4 @@ pub use plan::{
 pub use ports::{MarkUpdate, MarksStore, Notifier, Stacks};
 pub use recipients::{Admission, OwnerCondition, Recipients};
 pub use report::{DeletionOutcome, MarkResult, RunReport, StackReport};
-pub use run::{DELETION_TIME_SHARE, Invocation, Reaper, RunError};
+pub use run::{DELETION_TIME_SHARE, Invocation, Outlook, Reaper, RunError};

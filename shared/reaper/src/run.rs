@@ -53,6 +53,17 @@ pub struct Reaper<S, M, N> {
     pub config: ReaperConfig,
 }
 
+/// What a run would act on: the stacks as settled, the marks it read, and its plan.
+#[derive(Debug, Clone)]
+pub struct Outlook {
+    /// The stacks listed, with the doubts that mattered settled.
+    pub stacks: Vec<StackInfo>,
+    /// The marks read.
+    pub marks: Vec<Mark>,
+    /// What to do with each stack.
+    pub plan: Plan,
+}
+
 /// One invocation: who runs, and until when. The lease and the deletions go by its clock, not by
 /// the event's time (a replayed run still runs now).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,15 +156,18 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
     }
 
     /// The run itself, once it may change things.
-    async fn run_leased(&self, now: Timestamp, invocation: &Invocation) -> Result<RunReport, RunError> {
+    /// What a run at `now` would decide, read the way the run reads it (the marks, the deletions
+    /// counted on `today`, who the topic reaches in enforce mode, the stacks, and the doubts it
+    /// would settle) and planned, changing nothing and taking no lease: the run's first half, and
+    /// `lifeguard reaper plan`.
+    pub async fn outlook(&self, now: Timestamp, today: &str) -> Result<Outlook, RunError> {
         let config = &self.config;
         let marks = match &self.marks {
             Some(store) => store.load().await.map_err(RunError::Marks)?,
             None => Vec::new(),
         };
-        let today = invocation.started.utc_day();
         let deleted_today = match &self.marks {
-            Some(store) => store.deletions_on(&today).await.map_err(RunError::Marks)?,
+            Some(store) => store.deletions_on(today).await.map_err(RunError::Marks)?,
             None => 0,
         };
         let recipients = match (&self.notifier, config.mode) {
@@ -169,6 +183,13 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
         if self.settle_doubts(&mut stacks, &marks, &plan, now, &circumstances).await {
             plan = crate::plan::plan(&stacks, &marks, config, now, &circumstances);
         }
+        Ok(Outlook { stacks, marks, plan })
+    }
+
+    async fn run_leased(&self, now: Timestamp, invocation: &Invocation) -> Result<RunReport, RunError> {
+        let config = &self.config;
+        let today = invocation.started.utc_day();
+        let Outlook { stacks, marks, plan } = self.outlook(now, &today).await?;
         if plan.deletion_cap_reached {
             let held_back =
                 plan.decisions.iter().filter(|d| d.reason == ReasonCode::DeletionCapReached).count();
