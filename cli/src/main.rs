@@ -1,12 +1,14 @@
 //! The `lifeguard` command line, built from the same crates as the functions: `check-file`
 //! validates check files (against a consumer's template), `schema` prints their JSON Schema,
 //! `feature` names and tags a branch's temporary stack, `plan` says which deployment preferences
-//! can detect an effect at a function's traffic, `probe` runs checks against a deployed version, `analyze` judges two
-//! versions on their metrics and `reaper plan` shows what the reaper would do, changing nothing.
+//! can detect an effect at a function's traffic, `probe` runs checks against a deployed version,
+//! `analyze` judges two versions on their metrics, `explain` says what each hook decided for a
+//! deployment and why, and `reaper plan` shows what the reaper would do, changing nothing.
 
 mod analyze;
 mod args;
 mod check_file;
+mod explain;
 mod feature;
 mod plan;
 mod probe;
@@ -22,6 +24,7 @@ usage: lifeguard check-file [--template TEMPLATE] [FILE...]
        lifeguard plan --function NAME [--effect RATIO] [--alpha ALPHA] [--days DAYS] [--json]
        lifeguard probe --function NAME --qualifier VERSION [--checks FILE] [--key KEY] [--json]
        lifeguard analyze --function NAME --canary VERSION --baseline VERSION [--since 30m] [--json]
+       lifeguard explain DEPLOYMENT_ID [--json]
        lifeguard reaper plan [--function NAME] [--at INSTANT] [--json]
 
 `lifeguard COMMAND --help` explains each.";
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
         Some("probe") => probe::probe(args),
         Some("analyze") => analyze::analyze(args),
         Some("reaper") => reaper::reaper(args),
+        Some("explain") => explain::explain(args),
         Some("-h" | "--help") => {
             println!("{USAGE}");
             ExitCode::SUCCESS

@@ -432,3 +432,95 @@ async fn reaper_plan_shows_a_run_ahead_and_changes_nothing() {
     assert_eq!(unset.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&unset.stderr).contains("GetFunctionConfiguration"), "{unset:?}");
 }
+
+/// `explain` on a deployment whose pre-traffic hook ran (in-process, under its role) and logged
+/// its report to the log group its function's logging configuration names, as Lambda ships the
+/// hook's metrics line (the report at its root: `runtime.rs` checks the real binary writes it so),
+/// and whose post-traffic hook never ran: the first hook's verdict and checks, the second listed
+/// without a report; only this deployment's line is taken.
+#[tokio::test]
+async fn explain_tells_what_each_hook_decided() {
+    use aws_sdk_lambda::types::{FunctionCode, LoggingConfig, Runtime};
+    use lifeguard_hooks::deployment::LifecycleEvent;
+    let aws = LocalAws::connect().await;
+    let function = unique("cli-explain");
+    aws.seed_function(FunctionSpec::new(&function, 2, "SampleFunction")).await;
+    aws.script(&function, "2", vec![answer(api(200, json!({"ok": true})))]);
+    let (pre_hook, post_hook) = (unique("explain-pre"), unique("explain-post"));
+    let log_group = format!("/lifeguard/{pre_hook}");
+    for (hook, group) in [(&pre_hook, Some(&log_group)), (&post_hook, None)] {
+        let mut create = aws
+            .lambda
+            .create_function()
+            .function_name(hook)
+            .runtime(Runtime::Providedal2023)
+            .role(aws.role_arn())
+            .handler("bootstrap")
+            .code(FunctionCode::builder().zip_file(aws_sdk_lambda::primitives::Blob::new("hook")).build());
+        if let Some(group) = group {
+            create = create.logging_config(LoggingConfig::builder().log_group(group).build());
+        }
+        create.send().await.expect("CreateFunction");
+    }
+    let mut spec = lifeguard_tests::DeploymentSpec::new(&function, Some("1"), "2", &pre_hook);
+    spec.resource = "SampleFunction".into();
+    spec.hooks.push((LifecycleEvent::AfterAllowTraffic, post_hook.clone()));
+    let deployment = aws.seed_deployment(&spec).await;
+    let hook = aws.hook_with_checks(CHECKS, &pre_hook, &deployment.application);
+    let report =
+        hook.handle(deployment.event(), Duration::from_mins(1), &aws.function_arn(&pre_hook)).await.unwrap();
+    let report = serde_json::to_value(report).unwrap();
+    assert_eq!(report["verdict"], "Succeeded", "{report:#}");
+
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&aws.sdk);
+    logs.create_log_group().log_group_name(&log_group).send().await.expect("CreateLogGroup");
+    logs.create_log_stream()
+        .log_group_name(&log_group)
+        .log_stream_name("s")
+        .send()
+        .await
+        .expect("CreateLogStream");
+    let mut other = report.clone();
+    other["deploymentId"] = json!("d-OTHER0000");
+    other["verdict"] = json!("Failed");
+    let now = Timestamp::now().unix_millis();
+    let lines = [
+        json!({"level": "INFO", "fields": {"message": "deployment found", "deployment": deployment.deployment_id}}),
+        json!({"_aws": {"Timestamp": now}, "report": report}),
+        json!({"_aws": {"Timestamp": now}, "report": other}),
+    ];
+    let mut put = logs.put_log_events().log_group_name(&log_group).log_stream_name("s");
+    for line in &lines {
+        put = put.log_events(
+            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                .timestamp(now)
+                .message(line.to_string())
+                .build()
+                .unwrap(),
+        );
+    }
+    put.send().await.expect("PutLogEvents");
+
+    let explained = lifeguard(&["explain", &deployment.deployment_id, "--json"]);
+    assert_eq!(explained.status.code(), Some(0), "{}", String::from_utf8_lossy(&explained.stderr));
+    let explanation: Value = serde_json::from_str(&stdout(&explained)).unwrap();
+    assert_eq!(explanation["function"], function.as_str());
+    assert_eq!(
+        (explanation["currentVersion"].as_str(), explanation["targetVersion"].as_str()),
+        (Some("1"), Some("2"))
+    );
+    let hooks = explanation["hooks"].as_array().expect("hooks");
+    assert_eq!(hooks.len(), 2, "{explanation:#}");
+    assert_eq!(hooks[0]["logGroup"], log_group.as_str(), "from the function's logging configuration");
+    assert_eq!(hooks[0]["report"], report, "this deployment's report, whole");
+    assert_eq!(hooks[1]["logGroup"], format!("/aws/lambda/{post_hook}"), "Lambda's default group");
+    assert!(hooks[1]["problem"].as_str().is_some_and(|p| p.contains("has never logged")), "{explanation:#}");
+    assert!(explanation.get("error").is_some_and(Value::is_null), "no error yet: {explanation:#}");
+
+    let table = lifeguard(&["explain", &deployment.deployment_id]);
+    let text = stdout(&table);
+    assert!(text.contains(&format!("BeforeAllowTraffic {pre_hook}: Succeeded")), "{text}");
+    assert!(text.contains("check pass  answers-ok"), "{text}");
+    let unknown = lifeguard(&["explain", "d-NOSUCH000"]);
+    assert_eq!(unknown.status.code(), Some(1), "{}", stdout(&unknown));
+}

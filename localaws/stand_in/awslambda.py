@@ -7,13 +7,18 @@
     a payload, a FunctionError, a delay (slept outside the global lock, so concurrent invokes
     overlap) or throttling (429 TooManyRequestsException), optionally chosen by the request
     payload (`whenPayload`); unscripted invokes get moto's answer;
-  * every Invoke recorded in order, for the control endpoint lambda/invocations.
+  * every Invoke recorded in order, for the control endpoint lambda/invocations;
+  * LoggingConfig, which moto drops: kept from CreateFunction and UpdateFunctionConfiguration and
+    answered in every function configuration with Lambda's documented defaults (LogFormat Text,
+    LogGroup /aws/lambda/<function name>; JSON format adds ApplicationLogLevel and SystemLogLevel
+    INFO).
 """
 
 import json
 from urllib.parse import unquote
 
 from moto.awslambda.exceptions import UnknownFunctionException
+from moto.awslambda.models import LambdaFunction
 from moto.awslambda.responses import LambdaResponse
 
 from .calls import json_or_text
@@ -77,6 +82,44 @@ def invoke(self):
 
 
 LambdaResponse.invoke = invoke
+
+
+def logging_config(function_name, given):
+    """The LoggingConfig Lambda answers for a function configured with `given` (or nothing)."""
+    config = {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{function_name}", **(given or {})}
+    if config["LogFormat"] == "JSON":
+        config = {"ApplicationLogLevel": "INFO", "SystemLogLevel": "INFO", **config}
+    return config
+
+
+_orig_function_init = LambdaFunction.__init__
+_orig_get_configuration = LambdaFunction.get_configuration
+_orig_update_configuration = LambdaFunction.update_configuration
+
+
+def function_init(self, account_id, spec, region, version=1):
+    _orig_function_init(self, account_id, spec, region, version)
+    self.lifeguard_logging_config = spec.get("LoggingConfig")
+
+
+def get_configuration(self, *args, **kwargs):
+    config = _orig_get_configuration(self, *args, **kwargs)
+    config["LoggingConfig"] = logging_config(
+        self.function_name, getattr(self, "lifeguard_logging_config", None))
+    return config
+
+
+def update_configuration(self, config_updates):
+    if "LoggingConfig" in config_updates:
+        self.lifeguard_logging_config = {
+            **(getattr(self, "lifeguard_logging_config", None) or {}),
+            **config_updates["LoggingConfig"]}
+    return _orig_update_configuration(self, config_updates)
+
+
+LambdaFunction.__init__ = function_init
+LambdaFunction.get_configuration = get_configuration
+LambdaFunction.update_configuration = update_configuration
 
 
 def _pick_behaviour(script, payload):

@@ -220,6 +220,17 @@ def percentile(values, rank):
     return ordered[max(0, math.ceil(rank / 100 * len(ordered)) - 1)]
 
 
+def _by_period(data, start, period, count):
+    """The data points in each of `count` periods from `start`, by period index: one pass over
+    the points (a window of 60 periods over thousands of raw values was 60 passes)."""
+    by_period = {}
+    for md in data:
+        offset = _naive_utc(md.timestamp) - start
+        if offset >= datetime.timedelta(0) and offset // period < count:
+            by_period.setdefault(offset // period, []).append(md)
+    return by_period
+
+
 def _statistic(stat, in_bucket, bucket):
     """The statistic of a period's data points; None when it has none (a percentile of a period
     published only as statistic sets)."""
@@ -239,20 +250,19 @@ def _metric_stat_result(backend, query, start_time, end_time, scan_by):
         raise cw_exceptions.InvalidParameterValue(
             f"The local AWS (moto) cannot compute the statistic {stat['Stat']}; "
             f"it computes {', '.join(STATISTICS)} and percentiles p0.01 to p99.99.")
-    wanted = {(d["Name"], d["Value"]) for d in metric.get("Dimensions", [])}
-    data = [md for md in backend.get_all_metrics()
-            if md.namespace == metric["Namespace"] and md.name == metric["MetricName"]
-            and {(d.name, d.value) for d in md.dimensions} == wanted
-            and (not stat.get("Unit") or md.unit == stat["Unit"])
+    key = (metric["Namespace"], metric["MetricName"],
+           frozenset((d["Name"], d["Value"]) for d in metric.get("Dimensions", [])))
+    data = [md for md in metrics_by_identity(backend).get(key, [])
+            if (not stat.get("Unit") or md.unit == stat["Unit"])
             and start_time <= _naive_utc(md.timestamp) < end_time]
     period, points = datetime.timedelta(seconds=int(stat["Period"])), []
-    bucket = start_time
-    while bucket < end_time:
-        in_bucket = [md for md in data if bucket <= _naive_utc(md.timestamp) < bucket + period]
+    count = -(-(end_time - start_time) // period)  # periods starting before end_time
+    by_period = _by_period(data, start_time, period, count)
+    for i in range(count):
+        bucket, in_bucket = start_time + i * period, by_period.get(i)
         value = _statistic(stat["Stat"], in_bucket, bucket) if in_bucket else None
         if value is not None:
             points.append((bucket, value))
-        bucket += period
     if scan_by != "TimestampAscending":
         points.reverse()
     label = query.get("Label") or f"{metric['MetricName']} {stat['Stat']}"  # moto's default
@@ -343,6 +353,25 @@ def _metric_of(datum):
     return key
 
 
+def metrics_by_identity(backend):
+    """Every data point of `backend`, grouped by metric identity (`_metric_of`). moto only ever
+    appends to `metric_data`, so the grouping is kept on the backend and extended by the points
+    added since the last call: a GetMetricData or an alarm evaluation costs the new points, not
+    all a long-running server holds (with one lock around moto, a scan of them all held every
+    other request up: a Lambda Invoke waited a second behind a GetMetricData). The metrics moto
+    derives from other services (`aws_metric_data`) are grouped afresh each time."""
+    counted, grouped = backend.__dict__.setdefault("_lifeguard_by_metric", ([0], {}))
+    for md in backend.metric_data[counted[0]:]:
+        grouped.setdefault(_metric_of(md), []).append(md)
+    counted[0] = len(backend.metric_data)
+    derived = {}
+    for md in backend.aws_metric_data:
+        derived.setdefault(_metric_of(md), []).append(md)
+    if not derived:
+        return grouped
+    return {**grouped, **{key: grouped.get(key, []) + points for key, points in derived.items()}}
+
+
 def _alarm_key(alarm):
     return _metric_key(alarm.namespace, alarm.metric_name, alarm.dimensions)
 
@@ -384,14 +413,15 @@ def evaluate_alarm(backend, alarm, now, data=None):
     n = int(alarm.evaluation_periods)
     m = int(alarm.datapoints_to_alarm or n)
     if data is None:
-        key = _alarm_key(alarm)
-        data = [md for md in backend.get_all_metrics() if _metric_of(md) == key]
+        data = metrics_by_identity(backend).get(_alarm_key(alarm), [])
     now = _naive_utc(now)
     end = _EPOCH + (now - _EPOCH) // period * period
     points = []  # (period start, value or None), oldest first
-    for start in (end - k * period for k in range(n, 0, -1)):
-        in_bucket = [md for md in data if start <= _naive_utc(md.timestamp) < start + period
-                     and (not alarm.unit or md.unit == alarm.unit)]
+    first = end - n * period
+    by_period = _by_period([md for md in data if not alarm.unit or md.unit == alarm.unit],
+                           first, period, n)
+    for i in range(n):
+        start, in_bucket = first + i * period, by_period.get(i)
         points.append((start, _statistic(stat, in_bucket, start) if in_bucket else None))
     breaching = [None if v is None else compare(float(v), threshold) for _, v in points]
     missing, treat = breaching.count(None), alarm.treat_missing_data or "missing"
@@ -439,9 +469,7 @@ def evaluate_alarms(backend, now=None):
     alarms with SetAlarmState. Composite alarms and alarms on metric math (`Metrics`) are not
     evaluated."""
     now = _naive_utc(now or utcnow())
-    by_metric = {}
-    for md in backend.get_all_metrics():
-        by_metric.setdefault(_metric_of(md), []).append(md)
+    by_metric = metrics_by_identity(backend)
     for alarm in list(backend.alarms.values()):
         data = alarm.metric_name and by_metric.get(_alarm_key(alarm))
         if alarm.rule is not None or alarm.metric_data_queries or not data:

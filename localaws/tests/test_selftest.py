@@ -356,6 +356,28 @@ def test_lambda(aws, fn_arn, check):
           len(took) == 8 and min(took) >= 0.3 and total < 1.2, took)
 
 
+def test_lambda_logging_config(aws, fn_arn, check):
+    """LoggingConfig as Lambda answers it: defaults, what CreateFunction and
+    UpdateFunctionConfiguration set, in GetFunctionConfiguration and GetFunction."""
+    lam = aws.lam
+    default = lam.get_function_configuration(FunctionName="fn-sut")["LoggingConfig"]
+    check("default LoggingConfig", default == {"LogFormat": "Text", "LogGroup": "/aws/lambda/fn-sut"},
+          default)
+    role = lam.get_function_configuration(FunctionName="fn-sut")["Role"]
+    lam.create_function(FunctionName="fn-logged", Runtime="provided.al2023", Role=role,
+                        Handler="bootstrap", Code={"ZipFile": zip_bytes()},
+                        LoggingConfig={"LogFormat": "JSON", "LogGroup": "/custom/group"})
+    given = lam.get_function(FunctionName="fn-logged")["Configuration"]["LoggingConfig"]
+    check("LoggingConfig from CreateFunction, JSON levels defaulted",
+          given == {"LogFormat": "JSON", "LogGroup": "/custom/group",
+                    "ApplicationLogLevel": "INFO", "SystemLogLevel": "INFO"}, given)
+    lam.update_function_configuration(FunctionName="fn-logged",
+                                      LoggingConfig={"ApplicationLogLevel": "WARN"})
+    updated = lam.get_function_configuration(FunctionName="fn-logged")["LoggingConfig"]
+    check("UpdateFunctionConfiguration changes only what it names",
+          updated["ApplicationLogLevel"] == "WARN" and updated["LogGroup"] == "/custom/group", updated)
+
+
 def test_cloudwatch(aws, check):
     ctl, cloudwatch_client = aws.ctl, aws.cloudwatch_client
     cw = cloudwatch_client("smithy-rpc-v2-cbor")
