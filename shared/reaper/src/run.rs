@@ -134,7 +134,9 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
             tracing::warn!("the kill switch is on: no stack is read or changed");
             return Ok(RunReport::disabled(config.mode, now));
         }
-        let Some(store) = &self.marks else { return self.run_leased(now, invocation).await };
+        // Boxed: the run's future is deep enough to pass the compiler's type-layout depth limit
+        // when nested in the Lambda runtime's.
+        let Some(store) = &self.marks else { return Box::pin(self.run_leased(now, invocation)).await };
         let lease = store
             .take_lease(&invocation.run_id, invocation.deadline, Timestamp::now())
             .await
@@ -142,7 +144,7 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
         if let Err((holder, until)) = lease {
             return Err(RunError::RunInProgress { holder, until });
         }
-        let result = self.run_leased(now, invocation).await;
+        let result = Box::pin(self.run_leased(now, invocation)).await;
         let released = store.release_lease(&invocation.run_id).await;
         match (result, released) {
             (Ok(mut report), Err(error)) => {
@@ -155,7 +157,6 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
         }
     }
 
-    /// The run itself, once it may change things.
     /// What a run at `now` would decide, read the way the run reads it (the marks, the deletions
     /// counted on `today`, who the topic reaches in enforce mode, the stacks, and the doubts it
     /// would settle) and planned, changing nothing and taking no lease: the run's first half, and
@@ -186,6 +187,7 @@ impl<S: Stacks, M: MarksStore, N: Notifier> Reaper<S, M, N> {
         Ok(Outlook { stacks, marks, plan })
     }
 
+    /// The run itself, once it may change things.
     async fn run_leased(&self, now: Timestamp, invocation: &Invocation) -> Result<RunReport, RunError> {
         let config = &self.config;
         let today = invocation.started.utc_day();
