@@ -8,6 +8,7 @@ use lifeguard_common::{aws_error, load_config};
 use lifeguard_hooks::aws::CodeDeployClient;
 use lifeguard_hooks::deployment::LifecycleEvent;
 use lifeguard_hooks::hook::discover;
+use lifeguard_hooks::verdicts::findings_lines;
 use serde_json::{Value, json};
 use std::process::ExitCode;
 
@@ -234,24 +235,8 @@ fn print_explanation(explanation: &Value) {
             text(&report["reported"]),
             text(&report["reason"])
         );
-        // The pre-traffic report lists its checks at the top, the post-traffic one under probes.
-        let checks = report["checks"].as_array().or_else(|| report["probes"]["checks"].as_array());
-        for check in checks.into_iter().flatten() {
-            let status = if check["passed"] == true { "pass" } else { "FAIL" };
-            let problems: Vec<String> =
-                check["problems"].as_array().into_iter().flatten().map(text).collect();
-            println!("  check {status}  {}  {}", text(&check["name"]), problems.join("; "));
-        }
-        for alarm in report["alarms"].as_array().into_iter().flatten() {
-            println!("  alarm {}  {}", text(&alarm["state"]), text(&alarm["name"]));
-        }
-        for rule in report["analysis"]["rules"].as_array().into_iter().flatten() {
-            println!(
-                "  rule  {}  {}: {}",
-                text(&rule["outcome"]),
-                text(&rule["rule"]),
-                text(&rule["reason"])
-            );
+        for line in findings_lines(report, str::to_owned) {
+            println!("{line}");
         }
     }
 }

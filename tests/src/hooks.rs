@@ -3,7 +3,7 @@
 
 use crate::iam::{Principal, RoleBinding};
 use crate::local_aws::LocalAws;
-use lifeguard_hooks::aws::{CloudWatchClient, CodeDeployClient, LambdaClient};
+use lifeguard_hooks::aws::{CloudWatchClient, CodeDeployClient, LambdaClient, SnsVerdictTopic};
 use lifeguard_hooks::checks::CheckFile;
 use lifeguard_hooks::deadline::DEFAULT_REPORT_MARGIN;
 use lifeguard_hooks::in_flight::InFlightJudge;
@@ -12,28 +12,37 @@ use lifeguard_hooks::pre_traffic::PreTrafficHook;
 use lifeguard_hooks::settings::HookSettings;
 
 /// The pre-traffic hook wired to the real SDK adapters.
-pub type Hook = PreTrafficHook<CodeDeployClient, LambdaClient>;
+pub type Hook = PreTrafficHook<CodeDeployClient, LambdaClient, SnsVerdictTopic>;
 
 /// The in-flight judge wired to the real SDK adapters.
 pub type Judge = InFlightJudge<CodeDeployClient, LambdaClient, CloudWatchClient>;
 
 /// The post-traffic hook wired to the real SDK adapters.
-pub type PostHook = PostTrafficHook<CodeDeployClient, LambdaClient, CloudWatchClient>;
+pub type PostHook = PostTrafficHook<CodeDeployClient, LambdaClient, CloudWatchClient, SnsVerdictTopic>;
 
 /// Hook settings with a check file given as YAML text and the default report margin.
 pub fn settings_with_checks(checks_yaml: &str) -> HookSettings {
     let checks = CheckFile::parse(checks_yaml, "test checks").expect("the test's check file is valid");
-    HookSettings { checks: Ok(checks), report_margin: DEFAULT_REPORT_MARGIN, function_arn: None }
+    HookSettings {
+        checks: Ok(checks),
+        report_margin: DEFAULT_REPORT_MARGIN,
+        function_arn: None,
+        verdict_topic_arn: None,
+    }
 }
 
 impl LocalAws {
     /// The pre-traffic hook with real SDK clients signing as `principal` (see
     /// [`iam::RoleBinding::pre_traffic_hook`](crate::iam::RoleBinding::pre_traffic_hook)) and the
-    /// given settings.
+    /// given settings (publishing to their verdict topic, when they name one).
     pub fn hook(&self, principal: &Principal, settings: HookSettings, hook_name: &str) -> Hook {
         PreTrafficHook {
             codedeploy: CodeDeployClient::new(&principal.sdk),
             functions: LambdaClient::new(&principal.sdk),
+            verdicts: settings
+                .verdict_topic_arn
+                .as_deref()
+                .map(|arn| SnsVerdictTopic::new(&principal.sdk, arn)),
             settings,
             hook_name: hook_name.to_owned(),
         }
@@ -50,7 +59,7 @@ impl LocalAws {
     /// its role's policies (CodeDeploy, Lambda, CloudWatch), with a check file given as YAML text.
     pub fn post_traffic_hook(&self, checks_yaml: &str, hook_name: &str, application: &str) -> PostHook {
         let principal = self.as_role(&RoleBinding::post_traffic_hook(application, &self.region()));
-        self.post_traffic_hook_as(&principal, checks_yaml, hook_name)
+        self.post_traffic_hook_as(&principal, settings_with_checks(checks_yaml), hook_name)
     }
 
     /// The in-flight judge deployed for CodeDeploy application `application`, under exactly its
@@ -71,18 +80,23 @@ impl LocalAws {
         }
     }
 
-    /// The post-traffic hook signing as `principal`, with a check file given as YAML text.
+    /// The post-traffic hook signing as `principal`, with the given settings (publishing to their
+    /// verdict topic, when they name one).
     pub fn post_traffic_hook_as(
         &self,
         principal: &Principal,
-        checks_yaml: &str,
+        settings: HookSettings,
         hook_name: &str,
     ) -> PostHook {
         PostTrafficHook {
             codedeploy: CodeDeployClient::new(&principal.sdk),
             functions: LambdaClient::new(&principal.sdk),
             metrics: CloudWatchClient::new(&principal.sdk),
-            settings: settings_with_checks(checks_yaml),
+            verdicts: settings
+                .verdict_topic_arn
+                .as_deref()
+                .map(|arn| SnsVerdictTopic::new(&principal.sdk, arn)),
+            settings,
             hook_name: hook_name.to_owned(),
         }
     }

@@ -78,6 +78,12 @@ impl RoleBinding {
         }
     }
 
+    /// This binding with the hooks application's `VerdictTopicArn` set to `topic_arn`.
+    pub fn publishing_verdicts_to(mut self, topic_arn: &str) -> Self {
+        self.parameters["VerdictTopicArn"] = json!(topic_arn);
+        self
+    }
+
     /// The hooks application's CodeDeploy role (`DeploymentPreference.Role`), with the hooks'
     /// ARNs as `pre_hook_arn` and `post_hook_arn`.
     pub fn codedeploy(application: &str, region: &str, pre_hook_arn: &str, post_hook_arn: &str) -> Self {

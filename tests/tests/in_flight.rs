@@ -8,7 +8,10 @@
 //!
 //! Each case backdates its deployment by eleven minutes, seeds the ten minutes since for both
 //! versions, and runs the judge with its clock a minute ago, so that its datapoint lands in the
-//! last whole minute the local CloudWatch evaluates the alarm on now.
+//! last whole minute the local CloudWatch evaluates the alarm on now. A case that reads the alarm
+//! starts early in a minute ([`early_in_a_minute`]), so that the whole case sees the same last
+//! whole minute: started in a minute's first second, or read after the minute turned, the alarm
+//! had no datapoint to evaluate (it failed so on a loaded CI machine).
 
 use aws_sdk_cloudwatch::types::{Dimension, Statistic};
 use lifeguard_common::time::Timestamp;
@@ -125,10 +128,19 @@ fn entry<'a>(report: &'a JudgeReport, case: &Case) -> &'a lifeguard_hooks::in_fl
     entries[0]
 }
 
+/// Waits, when needed, until the clock is between 2 and 20 seconds into a minute.
+async fn early_in_a_minute() {
+    let second = Timestamp::now().unix_millis().rem_euclid(60_000) / 1000;
+    if !(2..20).contains(&second) {
+        tokio::time::sleep(Duration::from_secs(u64::try_from((62 - second) % 60).unwrap_or(0))).await;
+    }
+}
+
 #[tokio::test]
 async fn a_bad_canary_is_rolled_back_before_the_full_shift() {
     let canary = Traffic { error_rate: 0.08, ..CANARY };
     let case = Case::new("inflight-bad", Some(BASELINE), Some(canary), Some("1")).await;
+    early_in_a_minute().await;
     assert_eq!(case.aws.shift(&case.deployment.deployment_id, 10)["status"], "InProgress");
     assert_eq!(case.alias().await, ("1".to_owned(), Some(serde_json::json!({"2": 0.1}))));
 

@@ -4,6 +4,7 @@
 //! with the local AWS having refused the principal something. A statement no scenario needs must
 //! be listed in [`JUSTIFIED`] with the reason the template's comment gives.
 
+use lifeguard_hooks::settings::HookSettings;
 use lifeguard_reaper::aws::{CloudFormationClient, DynamoDbMarks, SnsNotifier};
 use lifeguard_reaper::plan::DELETABLE_RESOURCE_TYPES;
 use lifeguard_reaper::tags::{OWNER_TAG, TEMPORARY_TAG, TTL_TAG};
@@ -56,6 +57,11 @@ functions:
 
 fn healthy(version: &str) -> Value {
     answer(api(200, json!({"ok": true, "version": version})))
+}
+
+/// Hook settings with `checks` (YAML text) publishing verdicts to `topic_arn`.
+fn publishing(checks: &str, topic_arn: &str) -> HookSettings {
+    HookSettings { verdict_topic_arn: Some(topic_arn.to_owned()), ..settings_with_checks(checks) }
 }
 
 /// The Allow statements of `policies` that a scenario must need, skipping the justified ones.
@@ -115,9 +121,11 @@ fn refused(aws: &LocalAws, principal: &Principal) -> Vec<String> {
 async fn every_pre_traffic_hook_statement_is_needed() {
     let aws = LocalAws::connect().await;
     let application = unique("lp-pre-app");
-    let policies = aws.role_policies(&RoleBinding::pre_traffic_hook(&application, &aws.region()));
+    let (topic, _) = aws.topic_with_queue("lp-pre-verdicts").await;
+    let binding = RoleBinding::pre_traffic_hook(&application, &aws.region()).publishing_verdicts_to(&topic);
+    let policies = aws.role_policies(&binding);
     let scenario = |policies: Vec<Policy>| {
-        let (aws, application) = (aws.clone(), application.clone());
+        let (aws, application, topic) = (aws.clone(), application.clone(), topic.clone());
         async move {
             let function = unique("lp-pre");
             aws.seed_function(FunctionSpec::new(&function, 2, LOGICAL_ID)).await;
@@ -128,24 +136,29 @@ async fn every_pre_traffic_hook_statement_is_needed() {
             spec.resource = LOGICAL_ID.into();
             let deployment = aws.seed_deployment(&spec).await;
             let principal = aws.principal("PreTrafficHook", &policies);
-            let hook = aws.hook(&principal, settings_with_checks(CHECKS), HOOK);
+            let hook = aws.hook(&principal, publishing(CHECKS, &topic), HOOK);
             let outcome = match hook.handle(deployment.event(), REMAINING, &aws.function_arn(HOOK)).await {
-                Ok(report) => format!("{} ({:?})", report.verdict, report.reported),
+                Ok(report) => format!(
+                    "{} ({:?}, published {:?})",
+                    report.verdict, report.reported, report.verdict_published
+                ),
                 Err(error) => format!("error: {error}"),
             };
             (outcome, refused(&aws, &principal))
         }
     };
-    leave_one_out("PreTrafficHook", &policies, "Succeeded (Accepted)", scenario).await;
+    leave_one_out("PreTrafficHook", &policies, "Succeeded (Accepted, published Some(true))", scenario).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_post_traffic_hook_statement_is_needed() {
     let aws = LocalAws::connect().await;
     let application = unique("lp-post-app");
-    let policies = aws.role_policies(&RoleBinding::post_traffic_hook(&application, &aws.region()));
+    let (topic, _) = aws.topic_with_queue("lp-post-verdicts").await;
+    let binding = RoleBinding::post_traffic_hook(&application, &aws.region()).publishing_verdicts_to(&topic);
+    let policies = aws.role_policies(&binding);
     let scenario = |policies: Vec<Policy>| {
-        let (aws, application) = (aws.clone(), application.clone());
+        let (aws, application, topic) = (aws.clone(), application.clone(), topic.clone());
         async move {
             let function = unique("lp-post");
             let spec =
@@ -162,17 +175,20 @@ async fn every_post_traffic_hook_statement_is_needed() {
             let deployment = aws.seed_deployment(&spec).await;
             put_equal_traffic(&aws, &function, deployment.create_time).await;
             let principal = aws.principal("PostTrafficHook", &policies);
-            let hook = aws.post_traffic_hook_as(&principal, CHECKS, HOOK);
+            let hook = aws.post_traffic_hook_as(&principal, publishing(CHECKS, &topic), HOOK);
             let now = deployment.create_time.plus(Duration::from_mins(10));
             let handled = hook.handle(deployment.event(), REMAINING, now, &aws.function_arn(HOOK)).await;
             let outcome = match handled {
-                Ok(report) => format!("{} ({:?})", report.verdict, report.reported),
+                Ok(report) => format!(
+                    "{} ({:?}, published {:?})",
+                    report.verdict, report.reported, report.verdict_published
+                ),
                 Err(error) => format!("error: {error}"),
             };
             (outcome, refused(&aws, &principal))
         }
     };
-    leave_one_out("PostTrafficHook", &policies, "Succeeded (Accepted)", scenario).await;
+    leave_one_out("PostTrafficHook", &policies, "Succeeded (Accepted, published Some(true))", scenario).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

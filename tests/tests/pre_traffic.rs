@@ -9,7 +9,7 @@ use lifeguard_tests::behaviour::{answer, api, delayed, function_error, throttle}
 use lifeguard_tests::iam::RoleBinding;
 use lifeguard_tests::{
     AppSpecFormat, DeploymentSpec, FunctionSpec, Hook, LocalAws, REPORT_TARGET, RevisionForm,
-    SeededDeployment, TempFile, unique,
+    SeededDeployment, TempFile, settings_with_checks, unique,
 };
 use serde_json::{Value, json};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -470,4 +470,55 @@ functions:
         assert!(problems.contains(expected), "{expected} not in {problems}");
     }
     wrong.assert_reported_once("Failed");
+}
+
+#[tokio::test]
+async fn verdicts_reach_the_topic_with_the_attributes_subscribers_filter_on() {
+    let mut case = Case::standard("verdict-topic").await;
+    let (topic, queue) = case.aws.topic_with_queue("verdicts").await;
+    case.aws.filter_subscriptions(&topic, &json!({"verdict": ["Failed"]})).await;
+    let binding = RoleBinding::pre_traffic_hook(&case.deployment.application, &case.aws.region())
+        .publishing_verdicts_to(&topic);
+    let principal = case.aws.as_role(&binding);
+    let settings = HookSettings { verdict_topic_arn: Some(topic.clone()), ..settings_with_checks(CHECKS) };
+    case.hook = case.aws.hook(&principal, settings, HOOK);
+
+    // Published, but this subscription takes failures only.
+    let report = case.handle().await;
+    assert_eq!(
+        (report["verdict"].as_str(), report["verdictPublished"].as_bool()),
+        (Some("Succeeded"), Some(true))
+    );
+    assert!(case.aws.received(&queue).is_empty());
+
+    case.aws.script(&case.function, "2", vec![function_error("see https://evil.example\nnow")]);
+    let again = DeploymentSpec {
+        application: case.deployment.application.clone(),
+        resource: LOGICAL_ID.into(),
+        ..DeploymentSpec::new(&case.function, Some("1"), "2", HOOK)
+    };
+    let again = case.aws.seed_deployment(&again).await;
+    let report = case.hook.handle(again.event(), REMAINING, &case.aws.function_arn(HOOK)).await.unwrap();
+    assert_eq!(report.verdict_published, Some(true));
+    let received = case.aws.received(&queue);
+    assert_eq!(received.len(), 1, "{received:#?}");
+    let envelope = &received[0];
+    let attribute = |name: &str| envelope["MessageAttributes"][name]["Value"].as_str().map(str::to_owned);
+    assert_eq!(
+        [attribute("verdict"), attribute("hook"), attribute("function"), attribute("application")],
+        [
+            Some("Failed".to_owned()),
+            Some("BeforeAllowTraffic".to_owned()),
+            Some(case.function.clone()),
+            Some(case.deployment.application.clone())
+        ]
+    );
+    assert_eq!(
+        envelope["Subject"],
+        format!("lifeguard: Failed BeforeAllowTraffic for {} version 2", case.function)
+    );
+    let text = envelope["Message"].as_str().expect("the message text");
+    assert!(text.contains(&format!("for deployment {} (application", again.deployment_id)), "{text}");
+    assert!(text.contains("  check FAIL  answers-ok  "), "{text}");
+    assert!(!text.contains("https://"), "the function's answer reached mail as a link: {text}");
 }

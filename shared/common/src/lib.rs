@@ -1,7 +1,9 @@
 //! What every lifeguard crate shares: the [`AwsError`] an adapter reports, the SDK
-//! configuration ([`sdk`]), the one time type ([`time`]) and the metric log line ([`emf`]).
+//! configuration ([`sdk`]), the one time type ([`time`]), the metric log line ([`emf`]) and text fit for mail
+//! ([`mail_text`]).
 
 pub mod emf;
+pub mod mail_text;
 pub mod sdk;
 pub mod time;
 

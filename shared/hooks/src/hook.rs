@@ -4,6 +4,7 @@
 
 use crate::deadline::Deadlines;
 use crate::deployment::{Deployment, LifecycleEvent, Revision, Target, parse_appspec};
+use crate::verdicts::{VerdictMessage, VerdictTopic};
 use futures::FutureExt;
 use lambda_runtime::Diagnostic;
 use lifeguard_common::AwsError;
@@ -144,6 +145,10 @@ pub struct HookReport<T> {
     pub hook: String,
     /// The event the AppSpec names this hook for, when it does.
     pub lifecycle_event: Option<LifecycleEvent>,
+    /// The deployment's CodeDeploy application, when discovery got that far.
+    pub application: Option<String>,
+    /// The deployment's group, when discovery got that far.
+    pub deployment_group: Option<String>,
     /// Function, alias and versions, when discovery got that far.
     #[serde(flatten)]
     pub target: Option<Target>,
@@ -155,6 +160,9 @@ pub struct HookReport<T> {
     pub reported: Reported,
     /// Time from start to report, in milliseconds.
     pub duration_ms: u64,
+    /// Whether the verdict topic took the verdict; absent without a topic.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict_published: Option<bool>,
     /// The work's findings, when it finished.
     #[serde(flatten)]
     pub details: Option<T>,
@@ -208,10 +216,11 @@ pub fn refusal(target: &Target, hook_name: &str, serves: LifecycleEvent) -> Opti
     }
 }
 
-/// Runs one hook invocation end to end for a hook that `serves` one lifecycle event; see the
-/// module docs.
-pub async fn run_hook<C, T, F, Fut>(
+/// Runs one hook invocation end to end for a hook that `serves` one lifecycle event (see the
+/// module docs), then publishes the verdict CodeDeploy took to `verdicts`, when given.
+pub async fn run_hook<C, V, T, F, Fut>(
     codedeploy: &C,
+    verdicts: Option<&V>,
     hook_name: &str,
     serves: LifecycleEvent,
     event: HookEvent,
@@ -220,17 +229,20 @@ pub async fn run_hook<C, T, F, Fut>(
 ) -> Result<HookReport<T>, HookError>
 where
     C: CodeDeploy,
+    V: VerdictTopic,
     T: Serialize,
     F: FnOnce(Discovered) -> Fut,
     Fut: Future<Output = Judgement<T>>,
 {
     let started = Instant::now();
     let mut target = None;
+    let mut deployment = None;
     let attempt = AssertUnwindSafe(async {
         let discovered = discover(codedeploy, &event.deployment_id)
             .await
             .map_err(|discovery| format!("target discovery failed: {discovery}"))?;
         target = Some(discovered.target.clone());
+        deployment = Some(discovered.deployment.clone());
         if let Some(refused) = refusal(&discovered.target, hook_name, serves) {
             return Err(refused);
         }
@@ -265,23 +277,46 @@ where
     if reported == Reported::AlreadyCompleted {
         tracing::warn!(deployment_id = %event.deployment_id, "lifecycle event already completed: duplicate invocation");
     }
-    let report = HookReport {
+    let (application, deployment_group) =
+        deployment.map_or((None, None), |d| (Some(d.application_name), d.deployment_group));
+    let mut report = HookReport {
         deployment_id: event.deployment_id.clone(),
         lifecycle_event_hook_execution_id: event.execution_id.clone(),
         hook: hook_name.to_owned(),
         lifecycle_event,
+        application,
+        deployment_group,
         target,
         verdict,
         reason,
         reported,
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        verdict_published: None,
         details,
     };
-    let value =
+    let mut value =
         serde_json::to_value(&report).map_err(|e| unreported(format!("report not serializable: {e}")))?;
+    if let Some(topic) = verdicts {
+        let published = publish(topic, &value, deadlines.report_until).await;
+        report.verdict_published = Some(published);
+        value["verdictPublished"] = Value::Bool(published);
+    }
     tracing::info!(verdict = %report.verdict, deployment_id = %report.deployment_id, "{}", report.reason);
     metric_line(&value, serves).emit(Timestamp::now());
     Ok(report)
+}
+
+/// Publishes the verdict of `report` to `topic` before `until`; a failure is logged (CodeDeploy
+/// already has the verdict) and returns false.
+async fn publish<V: VerdictTopic>(topic: &V, report: &Value, until: Instant) -> bool {
+    let message = VerdictMessage::of(report);
+    let published = tokio::time::timeout_at(until, topic.publish(&message))
+        .await
+        .unwrap_or_else(|_| Err(AwsError::timeout("Publish")));
+    if let Err(error) = &published {
+        tracing::error!(deployment_id = %report["deploymentId"], %error, "verdict reported but not published");
+    }
+    published.is_ok()
 }
 
 /// The report as one EMF line: `Failed` (1 or 0) and `DurationMs` by `Hook` (the lifecycle event)
@@ -376,6 +411,30 @@ mod tests {
         }
     }
 
+    /// A verdict topic in memory: messages recorded; `Unreachable` fails, `Hanging` never answers.
+    enum FakeTopic {
+        Recording(Mutex<Vec<VerdictMessage>>),
+        Unreachable,
+        Hanging,
+    }
+
+    impl VerdictTopic for FakeTopic {
+        async fn publish(&self, message: &VerdictMessage) -> Result<(), AwsError> {
+            match self {
+                Self::Recording(sent) => {
+                    sent.lock().unwrap().push(message.clone());
+                    Ok(())
+                }
+                Self::Unreachable => Err(AwsError {
+                    operation: "Publish",
+                    code: "AuthorizationError".into(),
+                    message: "not allowed".into(),
+                }),
+                Self::Hanging => std::future::pending().await,
+            }
+        }
+    }
+
     fn event(deployment_id: &str) -> HookEvent {
         HookEvent { deployment_id: deployment_id.into(), execution_id: "e-1".into() }
     }
@@ -405,7 +464,8 @@ mod tests {
         serves: LifecycleEvent,
         deployment_id: &str,
     ) -> Result<HookReport<Seen>, HookError> {
-        run_hook(codedeploy, hook, serves, event(deployment_id), deadlines(30), pass).await
+        run_hook(codedeploy, None::<&FakeTopic>, hook, serves, event(deployment_id), deadlines(30), pass)
+            .await
     }
 
     /// Runs the `BeforeAllowTraffic` hook `hook`, whose work passes, on deployment `deployment_id`.
@@ -492,6 +552,7 @@ mod tests {
         let codedeploy = FakeCodeDeploy::new(Revision::Content(APPSPEC.into()));
         let report = run_hook(
             &codedeploy,
+            None::<&FakeTopic>,
             "hook",
             LifecycleEvent::BeforeAllowTraffic,
             event("d-1"),
@@ -513,6 +574,7 @@ mod tests {
         let deadlines = deadlines(10);
         let report = run_hook(
             &codedeploy,
+            None::<&FakeTopic>,
             "hook",
             LifecycleEvent::BeforeAllowTraffic,
             event("d-1"),
@@ -549,5 +611,38 @@ mod tests {
             "verdict Succeeded for deployment d-1 could not be reported: Put failed: InternalFailure: down"
         );
         assert_eq!(Diagnostic::from(error).error_type, "VerdictUnreported");
+    }
+
+    /// Runs the passing `BeforeAllowTraffic` hook on d-1 publishing to `topic`.
+    async fn run_publishing(codedeploy: &FakeCodeDeploy, topic: &FakeTopic) -> HookReport<Seen> {
+        let (hook, serves) = ("hook", LifecycleEvent::BeforeAllowTraffic);
+        run_hook(codedeploy, Some(topic), hook, serves, event("d-1"), deadlines(30), pass).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_verdict_codedeploy_took_is_published_with_the_deployment() {
+        let codedeploy = FakeCodeDeploy::new(Revision::Content(APPSPEC.into()));
+        let topic = FakeTopic::Recording(Mutex::new(Vec::new()));
+        let report = run_publishing(&codedeploy, &topic).await;
+        assert_eq!((report.reported, report.verdict_published), (Reported::Accepted, Some(true)));
+        assert_eq!(report.application.as_deref(), Some("app"));
+        let FakeTopic::Recording(sent) = &topic else { unreachable!() };
+        let sent = sent.lock().unwrap();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].subject, "lifeguard: Succeeded BeforeAllowTraffic for fn version 2");
+        assert!(sent[0].attributes.contains(&("application", "app".to_owned())), "{:?}", sent[0].attributes);
+        assert!(sent[0].text.contains("\nWhy: fine\n"), "{}", sent[0].text);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_topic_that_fails_or_hangs_never_holds_back_the_verdict() {
+        for topic in [FakeTopic::Unreachable, FakeTopic::Hanging] {
+            let codedeploy = FakeCodeDeploy::new(Revision::Content(APPSPEC.into()));
+            let deadlines = deadlines(30);
+            let report = run_publishing(&codedeploy, &topic).await;
+            assert_eq!((report.reported, report.verdict_published), (Reported::Accepted, Some(false)));
+            assert_eq!(*codedeploy.reports.lock().unwrap(), vec![Verdict::Succeeded]);
+            assert!(Instant::now() <= deadlines.report_until);
+        }
     }
 }

@@ -9,6 +9,7 @@ use crate::post_traffic::PostTrafficHook;
 use crate::pre_traffic::PreTrafficHook;
 use crate::probe::Functions;
 use crate::settings::HookSettings;
+use crate::verdicts::VerdictTopic;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use lifeguard_common::time::Timestamp;
 use serde::Serialize;
@@ -39,7 +40,7 @@ trait LifecycleHook {
     ) -> impl Future<Output = Result<HookReport<Self::Findings>, HookError>>;
 }
 
-impl<C: CodeDeploy, F: Functions> LifecycleHook for PreTrafficHook<C, F> {
+impl<C: CodeDeploy, F: Functions, V: VerdictTopic> LifecycleHook for PreTrafficHook<C, F, V> {
     type Findings = crate::probe::ProbeFindings;
 
     async fn respond(
@@ -51,7 +52,13 @@ impl<C: CodeDeploy, F: Functions> LifecycleHook for PreTrafficHook<C, F> {
     }
 }
 
-impl<C: CodeDeploy + DeploymentAlarms, F: Functions, M: Metrics> LifecycleHook for PostTrafficHook<C, F, M> {
+impl<C, F, M, V> LifecycleHook for PostTrafficHook<C, F, M, V>
+where
+    C: CodeDeploy + DeploymentAlarms,
+    F: Functions,
+    M: Metrics,
+    V: VerdictTopic,
+{
     type Findings = crate::post_traffic::PostTrafficFindings;
 
     async fn respond(
@@ -64,26 +71,37 @@ impl<C: CodeDeploy + DeploymentAlarms, F: Functions, M: Metrics> LifecycleHook f
 }
 
 /// Runs the pre-traffic hook with these clients as a Lambda function: JSON logs, settings read
-/// once, each invocation handled with the clock, the time left and the invoked ARN.
-pub async fn serve_pre_traffic<C: CodeDeploy, F: Functions>(
+/// once, `topic` making the verdict topic's client when the settings name one, each invocation
+/// handled with the clock, the time left and the invoked ARN.
+pub async fn serve_pre_traffic<C: CodeDeploy, F: Functions, V: VerdictTopic>(
     codedeploy: C,
     functions: F,
+    topic: impl FnOnce(&str) -> V,
 ) -> Result<(), Error> {
     let settings = start();
-    serve(PreTrafficHook { codedeploy, functions, settings, hook_name: own_name("pre-traffic") }).await
+    let verdicts = settings.verdict_topic_arn.as_deref().map(topic);
+    serve(PreTrafficHook { codedeploy, functions, verdicts, settings, hook_name: own_name("pre-traffic") })
+        .await
 }
 
 /// Runs the post-traffic hook with these clients as a Lambda function, as
 /// [`serve_pre_traffic`] does.
-pub async fn serve_post_traffic<C, F, M>(codedeploy: C, functions: F, metrics: M) -> Result<(), Error>
+pub async fn serve_post_traffic<C, F, M, V>(
+    codedeploy: C,
+    functions: F,
+    metrics: M,
+    topic: impl FnOnce(&str) -> V,
+) -> Result<(), Error>
 where
     C: CodeDeploy + DeploymentAlarms,
     F: Functions,
     M: Metrics,
+    V: VerdictTopic,
 {
     let settings = start();
-    serve(PostTrafficHook { codedeploy, functions, metrics, settings, hook_name: own_name("post-traffic") })
-        .await
+    let verdicts = settings.verdict_topic_arn.as_deref().map(topic);
+    let hook_name = own_name("post-traffic");
+    serve(PostTrafficHook { codedeploy, functions, metrics, verdicts, settings, hook_name }).await
 }
 
 /// Runs the in-flight judge with these clients as a Lambda function, settings read once as the

@@ -3,7 +3,8 @@
 //! Domain modules ([`deployment`], [`checks`], [`deadline`], [`analysis`], [`metrics`]) are plain
 //! functions over plain data; [`probe`] and [`hook`] orchestrate them behind small traits, and
 //! [`pre_traffic`] and [`post_traffic`] are the two hooks and [`in_flight`] the judge that runs
-//! the post-traffic analysis every minute while traffic shifts; [`aws`] holds the thin adapters that
+//! the post-traffic analysis every minute while traffic shifts; [`verdicts`] is a verdict told
+//! to people; [`aws`] holds the thin adapters that
 //! implement those traits with the AWS SDK; [`guarded`] reads what a consumer's template guards
 //! (over the tag-keeping tree of [`yaml`]).
 
@@ -23,4 +24,5 @@ pub mod post_traffic;
 pub mod pre_traffic;
 pub mod probe;
 pub mod settings;
+pub mod verdicts;
 pub mod yaml;

@@ -10,6 +10,7 @@ use crate::hook::{
 use crate::metrics::{AnalysisFindings, Metrics, Subject, analyse};
 use crate::probe::{Functions, ProbeFindings, ProbeTarget, logical_id, probe_and_judge};
 use crate::settings::HookSettings;
+use crate::verdicts::VerdictTopic;
 use lifeguard_common::time::Timestamp;
 use serde::Serialize;
 use serde_json::Value;
@@ -40,20 +41,24 @@ pub struct PostTrafficFindings {
 
 /// The post-traffic hook with the clients and settings built at cold start.
 #[derive(Debug)]
-pub struct PostTrafficHook<C, F, M> {
+pub struct PostTrafficHook<C, F, M, V> {
     /// CodeDeploy operations.
     pub codedeploy: C,
     /// Lambda operations.
     pub functions: F,
     /// CloudWatch operations.
     pub metrics: M,
+    /// Where verdicts are published, when a topic is set.
+    pub verdicts: Option<V>,
     /// Settings read at cold start.
     pub settings: HookSettings,
     /// This hook's own function name, as the AppSpec names it.
     pub hook_name: String,
 }
 
-impl<C: CodeDeploy + DeploymentAlarms, F: Functions, M: Metrics> PostTrafficHook<C, F, M> {
+impl<C: CodeDeploy + DeploymentAlarms, F: Functions, M: Metrics, V: VerdictTopic>
+    PostTrafficHook<C, F, M, V>
+{
     /// Handles one lifecycle event; `remaining` is the time left before Lambda's deadline,
     /// `now` the clock (the end of the analysis window) and
     /// `invoked_arn` the ARN Lambda invoked this hook by (see [`HookSettings::own_arn`]).
@@ -70,6 +75,7 @@ impl<C: CodeDeploy + DeploymentAlarms, F: Functions, M: Metrics> PostTrafficHook
         // Boxed: the nested futures of the SDK and the hook are otherwise too deep a type.
         Box::pin(run_hook(
             &self.codedeploy,
+            self.verdicts.as_ref(),
             &self.hook_name,
             LifecycleEvent::AfterAllowTraffic,
             event,

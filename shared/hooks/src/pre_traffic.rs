@@ -5,23 +5,26 @@ use crate::deployment::LifecycleEvent;
 use crate::hook::{CodeDeploy, HookError, HookEvent, HookReport, run_hook};
 use crate::probe::{Functions, ProbeFindings, ProbeTarget, logical_id, probe_and_judge, unprobed};
 use crate::settings::HookSettings;
+use crate::verdicts::VerdictTopic;
 use serde_json::Value;
 use std::time::Duration;
 
 /// The pre-traffic hook with the clients and settings built at cold start.
 #[derive(Debug)]
-pub struct PreTrafficHook<C, F> {
+pub struct PreTrafficHook<C, F, V> {
     /// CodeDeploy operations.
     pub codedeploy: C,
     /// Lambda operations.
     pub functions: F,
+    /// Where verdicts are published, when a topic is set.
+    pub verdicts: Option<V>,
     /// Settings read at cold start.
     pub settings: HookSettings,
     /// This hook's own function name, as the AppSpec names it.
     pub hook_name: String,
 }
 
-impl<C: CodeDeploy, F: Functions> PreTrafficHook<C, F> {
+impl<C: CodeDeploy, F: Functions, V: VerdictTopic> PreTrafficHook<C, F, V> {
     /// Handles one lifecycle event; `remaining` is the time left before Lambda's deadline and
     /// `invoked_arn` the ARN Lambda invoked this hook by (see [`HookSettings::own_arn`]).
     pub async fn handle(
@@ -36,6 +39,7 @@ impl<C: CodeDeploy, F: Functions> PreTrafficHook<C, F> {
         // Boxed: the nested futures of the SDK and the hook are otherwise too deep a type.
         Box::pin(run_hook(
             &self.codedeploy,
+            self.verdicts.as_ref(),
             &self.hook_name,
             LifecycleEvent::BeforeAllowTraffic,
             event,

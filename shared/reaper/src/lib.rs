@@ -13,7 +13,6 @@ pub mod config;
 pub mod feature;
 pub mod glob;
 pub mod lambda;
-mod mail_text;
 mod notices;
 pub mod plan;
 pub mod ports;

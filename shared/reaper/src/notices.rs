@@ -19,9 +19,9 @@
 //! characters), whatever went into it.
 
 use crate::config::Mode;
-use crate::mail_text::{self, foreign, sns_subject, within_sns_size};
 use crate::plan::{Action, Decision, ReasonCode};
 use crate::report::{DeletionOutcome, RunReport, StackReport};
+use lifeguard_common::mail_text::{self, foreign, sns_subject, within_sns_size};
 use lifeguard_common::time::Timestamp;
 use std::fmt::Write as _;
 
@@ -190,10 +190,12 @@ mod tests {
     use super::*;
     use crate::config::ReaperConfig;
     use crate::fixtures::{NOW, stack};
-    use crate::mail_text::{CUT_NOTE, MAX_FOREIGN_CHARS, MAX_SNS_MESSAGE_BYTES, MAX_SNS_SUBJECT_CHARS};
     use crate::plan::{Circumstances, StackInfo, plan};
     use crate::report::Progress;
     use crate::tags::{EXPIRES_AT_TAG, OWNER_TAG, TTL_TAG};
+    use lifeguard_common::mail_text::{
+        CUT_NOTE, MAX_FOREIGN_CHARS, MAX_SNS_MESSAGE_BYTES, MAX_SNS_SUBJECT_CHARS,
+    };
 
     /// The report of a report-mode run over `stacks`, as the digest gets it.
     fn report_of(stacks: &[StackInfo]) -> (crate::plan::Plan, RunReport) {

@@ -4,7 +4,9 @@
 mod cloudwatch;
 mod codedeploy;
 mod lambda;
+mod sns;
 
 pub use cloudwatch::CloudWatchClient;
 pub use codedeploy::CodeDeployClient;
 pub use lambda::LambdaClient;
+pub use sns::SnsVerdictTopic;

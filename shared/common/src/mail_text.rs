@@ -1,12 +1,13 @@
-//! Text fit for the reaper's mail: foreign text shown so that it cannot pass for the reaper's
-//! own words, and messages and subjects that SNS takes.
+//! Text fit for lifeguard's mail (the reaper's notices and digest, the hooks' verdicts): foreign
+//! text shown so that it cannot pass for lifeguard's own words, and messages and subjects that
+//! SNS takes.
 //!
 //! # Foreign text
 //!
 //! Whoever can deploy a stack writes its tags (any text up to 256 characters), and errors quote
-//! what AWS or a template said. In mail that looks official, such text could pose as an
-//! instruction ("URGENT: log in at ..."). So every piece of text the reaper did not write itself
-//! from validated data (every detail of a decision, every problem and error, an owner address
+//! what AWS or a template said; a hook's verdict quotes the guarded function's answers. In mail
+//! that looks official, such text could pose as an instruction ("URGENT: log in at ..."). So
+//! every piece of text lifeguard did not write itself from validated data (every detail of a decision, every problem and error, an owner address
 //! that is not plain) goes through [`foreign`], one rule for notices and digest alike:
 //!
 //! 1. **One line, nothing hidden.** A character that is not visible, or that moves or hides
@@ -16,7 +17,7 @@
 //!    the invisible tag characters. A value therefore cannot start a line of its own that reads
 //!    like the reaper's, reorder what is shown, or carry text nobody sees. Backslashes stay as
 //!    they are: AWS allows none in a tag value, and tag values are already quoted with escapes
-//!    where they enter a detail ([`crate::tags::TagError`]).
+//!    where they enter a detail (the reaper's tag errors).
 //! 2. **No link.** `://` becomes `[:]//`, and a dot directly followed by two letters or digits
 //!    becomes `[.]` (the ideographic and full-width dots too, which browsers read as dots): that
 //!    is the dot before every top-level domain. Mail clients make links of `https://...`, but
@@ -29,7 +30,7 @@
 //! 3. **Short.** At most [`MAX_FOREIGN_CHARS`] characters as shown (escapes and brackets
 //!    count), the last one `…` when cut; cut between two characters and never inside an escape.
 //!    160 holds the reaper's longest wording around a tag value (quoted and cut to 48 characters
-//!    by [`crate::tags::TagError`]) with the parsing problem, so an owner still learns what is
+//!    by the reaper's tag errors) with the parsing problem, so an owner still learns what is
 //!    wrong, but no paragraph of someone else's prose; the function's JSON report keeps all.
 //!
 //! Other characters, non-ASCII included (accents, other scripts, emoji), are kept as they are:
@@ -48,14 +49,14 @@ use std::borrow::Cow;
 use std::ops::RangeInclusive;
 
 /// The most characters one piece of foreign text shows in mail, a closing `…` included.
-pub(crate) const MAX_FOREIGN_CHARS: usize = 160;
+pub const MAX_FOREIGN_CHARS: usize = 160;
 /// The most bytes a published message holds: SNS's 256 KiB, less 1 KiB for the subject and the
 /// `owner` message attribute, which count towards it.
-pub(crate) const MAX_SNS_MESSAGE_BYTES: usize = 256 * 1024 - 1024;
+pub const MAX_SNS_MESSAGE_BYTES: usize = 256 * 1024 - 1024;
 /// The longest subject: SNS wants "less than 100 characters".
-pub(crate) const MAX_SNS_SUBJECT_CHARS: usize = 99;
+pub const MAX_SNS_SUBJECT_CHARS: usize = 99;
 /// The last line of a message cut to [`MAX_SNS_MESSAGE_BYTES`].
-pub(crate) const CUT_NOTE: &str =
+pub const CUT_NOTE: &str =
     "\n[message cut here: longer than the 256 KiB SNS takes; the function's JSON report has everything]\n";
 /// The subject of a message whose subject had nothing SNS takes.
 const FALLBACK_SUBJECT: &str = "lifeguard";
@@ -94,7 +95,7 @@ fn escaped(c: char) -> bool {
 
 /// `text`, from outside the reaper, as mail shows it: on one line with nothing hidden, no link,
 /// at most [`MAX_FOREIGN_CHARS`] characters (the module documentation has the rule and why).
-pub(crate) fn foreign(text: &str) -> String {
+pub fn foreign(text: &str) -> String {
     // Every character shows as at least one, so this many are enough to fill the limit and to
     // look two characters ahead of the last one shown.
     let chars: Vec<char> = text.chars().take(MAX_FOREIGN_CHARS + 3).collect();
@@ -137,16 +138,16 @@ pub(crate) fn foreign(text: &str) -> String {
 }
 
 /// An owner address as the digest shows it: as it is when plain (ASCII letters, digits and
-/// `. _ % + - @`), else as [`foreign`] text. [`crate::tags::is_email`] lets through addresses
+/// `. _ % + - @`), else as [`foreign`] text. The reaper's address check lets through addresses
 /// such as `https://evil.example/x@example.com`, which would otherwise reach mail as a link.
-pub(crate) fn owner(address: &str) -> Cow<'_, str> {
+pub fn owner(address: &str) -> Cow<'_, str> {
     let plain = address.chars().all(|c| c.is_ascii_alphanumeric() || "._%+-@".contains(c));
     if plain { Cow::Borrowed(address) } else { Cow::Owned(foreign(address)) }
 }
 
 /// `text` cut to [`MAX_SNS_MESSAGE_BYTES`] at a character boundary, then ending with
 /// [`CUT_NOTE`]; unchanged when it fits.
-pub(crate) fn within_sns_size(text: String) -> String {
+pub fn within_sns_size(text: String) -> String {
     if text.len() <= MAX_SNS_MESSAGE_BYTES {
         return text;
     }
@@ -163,7 +164,7 @@ pub(crate) fn within_sns_size(text: String) -> String {
 /// `subject` as SNS takes it, whatever it holds: each character other than printable ASCII as
 /// `?`, no leading blank, at most [`MAX_SNS_SUBJECT_CHARS`] characters (ending `...` when cut),
 /// and never empty.
-pub(crate) fn sns_subject(subject: &str) -> String {
+pub fn sns_subject(subject: &str) -> String {
     let printable: String =
         subject.chars().map(|c| if c == ' ' || c.is_ascii_graphic() { c } else { '?' }).collect();
     let mut subject = match printable.trim_start() {
